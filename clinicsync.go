@@ -1,0 +1,212 @@
+// Package clinicsync holds the domain types shared by every other package of
+// Clinic Sync: documents, patients, item states, the error type that carries
+// retry intent, and the interfaces the engine needs. It imports nothing from
+// the project (the WTF Dial / Litestream layout).
+package clinicsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ItemState is where one document is in its life on this PC.
+type ItemState string
+
+const (
+	StatePending     ItemState = "pending"     // known, not yet written
+	StateDownloading ItemState = "downloading" // a temp file may exist in the target folder
+	StateSaved       ItemState = "saved"       // final file written, platform not yet told
+	StateConfirmed   ItemState = "confirmed"   // written and confirmed with success:true
+	StateFailed      ItemState = "failed"      // last attempt failed; see LastError / NextAttempt
+)
+
+// States lists every ItemState in life-cycle order.
+var States = []ItemState{StatePending, StateDownloading, StateSaved, StateConfirmed, StateFailed}
+
+// Valid reports whether s is one of the known states.
+func (s ItemState) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Patient is the patient a document or note belongs to, as the platform sends it.
+// Any field may be empty.
+type Patient struct {
+	UUID        string `json:"uuid,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	FirstName   string `json:"firstName,omitempty"`
+	LastName    string `json:"lastName,omitempty"`
+	DateOfBirth string `json:"dateOfBirth,omitempty"`
+}
+
+// DisplayName is "First Last", or the best identifier there is. For the
+// activity log and the window, never for debug logs (it is PHI).
+func (p Patient) DisplayName() string {
+	switch {
+	case p.FirstName != "" && p.LastName != "":
+		return p.FirstName + " " + p.LastName
+	case p.LastName != "":
+		return p.LastName
+	case p.FirstName != "":
+		return p.FirstName
+	case p.ExternalID != "":
+		return "patient " + p.ExternalID
+	case p.UUID != "":
+		return "patient " + p.UUID
+	}
+	return "unknown patient"
+}
+
+// PDF is the pre-signed link to a document's file and the name it should get.
+type PDF struct {
+	URL      string `json:"url,omitempty"`
+	FileName string `json:"fileName,omitempty"`
+}
+
+// Document is a validated document as listed by the platform.
+type Document struct {
+	UUID    string  `json:"uuid"`
+	Type    string  `json:"type,omitempty"`
+	State   string  `json:"state,omitempty"`
+	Patient Patient `json:"patient"`
+	PDF     PDF     `json:"pdf"`
+}
+
+// Status is the body of POST /documents/{uuid}/status.
+type Status struct {
+	Success   bool   `json:"success"`
+	Directory string `json:"directory,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Remote is the platform API as the engine uses it. sync/askara implements it.
+type Remote interface {
+	// ListUnsynchronized returns every document not yet synchronized,
+	// all pages collected before it returns.
+	ListUnsynchronized(ctx context.Context) ([]Document, error)
+	// GetDocument fetches one document with a fresh pre-signed PDF link.
+	GetDocument(ctx context.Context, uuid string) (Document, error)
+	// OpenPDF starts the download of a pre-signed link. An expired link
+	// gives an *Error with Code ELinkExpired.
+	OpenPDF(ctx context.Context, url string) (io.ReadCloser, error)
+	// SetStatus reports the outcome of one document.
+	SetStatus(ctx context.Context, uuid string, st Status) error
+}
+
+// Error codes. They say what went wrong in a way code can act on; Message
+// says it to a person.
+const (
+	EInternal     = "internal"      // a bug or an unexpected condition
+	EInvalid      = "invalid"       // bad input from the platform or the user
+	ENotFound     = "not_found"     // the thing asked for does not exist
+	EUnauthorized = "unauthorized"  // sign-in needed or token refused
+	EForbidden    = "forbidden"     // signed in, but not allowed (scope)
+	ERateLimited  = "rate_limited"  // the platform asked us to slow down
+	EUnavailable  = "unavailable"   // network error, timeout, 5xx
+	ELinkExpired  = "link_expired"  // a pre-signed PDF link no longer works
+	ENotPDF       = "not_pdf"       // downloaded content is not a PDF
+	EDestination  = "destination"   // the destination folder cannot be written
+	EConflict     = "conflict"      // a state change that is not allowed now
+	ETooSoon      = "too_soon"      // manual retry inside the 30-second window
+	EConfig       = "config"        // configuration problem
+	ECanceled     = "canceled"      // the context was canceled
+	EDiskFull     = "disk_full"     // no space left on the destination
+	EFileLocked   = "file_locked"   // another program holds the file
+	EBadResponse  = "bad_response"  // the platform answered something we cannot read
+	ESignedOut    = "signed_out"    // no usable credentials
+	EUnverifiable = "unverifiable"  // cannot check a signature
+	EPermission   = "permission"    // the OS refused access
+	EPathTooLong  = "path_too_long" // the destination path cannot be made short enough
+)
+
+// Error is the project's error: a code, one human sentence, and the retry
+// intent (the rclone fserrors idea: the intent travels on the error, one
+// place decides).
+type Error struct {
+	Code       string
+	Message    string        // one sentence for a person; no secrets, may name a patient
+	Retryable  bool          // a later attempt may succeed without a person
+	RetryAfter time.Duration // the server's wish, if it said one
+	Err        error         // the underlying error, for errors.Is/As and debug logs
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message != "" {
+		return e.Message + ": " + e.Err.Error()
+	}
+	if e.Message != "" {
+		return e.Message
+	}
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Code
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a permanent *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Retryable builds a retryable *Error wrapping err.
+func Retryable(code, message string, err error) *Error {
+	return &Error{Code: code, Message: message, Retryable: true, Err: err}
+}
+
+// Permanent builds a permanent *Error wrapping err.
+func Permanent(code, message string, err error) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, ECanceled
+// for context cancellation, or EInternal.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ECanceled
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the human sentence of err: the Message of the first
+// *Error in its chain, or a generic sentence (never raw internals, which can
+// carry URLs with signatures).
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "The operation was interrupted."
+	}
+	return "An internal error occurred."
+}
+
+// IsRetryable reports whether a later automatic attempt may succeed, and
+// how long the other side asked us to wait (0 if it did not say).
+func IsRetryable(err error) (bool, time.Duration) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable, e.RetryAfter
+	}
+	return false, 0
+}
