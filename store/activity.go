@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Activity levels.
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+)
+
+var levelRank = map[string]int{LevelDebug: 0, LevelInfo: 1, LevelWarn: 2, LevelError: 3}
+
+// ValidLevel reports whether l is a known activity level.
+func ValidLevel(l string) bool { _, ok := levelRank[l]; return ok }
+
+// Entry is one line of the activity log.
+type Entry struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Level   string    `json:"level"`
+	Item    string    `json:"item,omitempty"`
+	Message string    `json:"message"`
+}
+
+// Log appends one entry to the activity log and returns its id.
+func (s *Store) Log(ctx context.Context, level, item, message string) (int64, error) {
+	if !ValidLevel(level) {
+		return 0, fmt.Errorf("unknown activity level %q", level)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message) VALUES (?, ?, ?, ?)`,
+		s.now().UnixMilli(), level, item, message)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// ActivityQuery pages the activity log, newest first, by id (keyset paging,
+// so page N costs the same as page 1 however long the log is).
+type ActivityQuery struct {
+	MinLevel string // "" = all; "warn" = warn and error
+	Item     string // only this item
+	Search   string // substring of the message or item
+	BeforeID int64  // 0 = from the newest
+	Limit    int    // 0 = 100
+}
+
+// Activity returns one page of the log, newest first.
+func (s *Store) Activity(ctx context.Context, q ActivityQuery) ([]Entry, error) {
+	var where []string
+	var args []any
+	if q.MinLevel != "" {
+		r, ok := levelRank[q.MinLevel]
+		if !ok {
+			return nil, fmt.Errorf("unknown activity level %q", q.MinLevel)
+		}
+		var lv []string
+		for name, rank := range levelRank {
+			if rank >= r {
+				lv = append(lv, "'"+name+"'")
+			}
+		}
+		where = append(where, "level IN ("+strings.Join(lv, ",")+")")
+	}
+	if q.Item != "" {
+		where = append(where, "item = ?")
+		args = append(args, q.Item)
+	}
+	if q.Search != "" {
+		like := "%" + escapeLike(q.Search) + "%"
+		where = append(where, `(message LIKE ? ESCAPE '\' OR item LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if q.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, q.BeforeID)
+	}
+	sqlq := `SELECT id, at, level, item, message FROM activity`
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	sqlq += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Level, &e.Item, &e.Message); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,339 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// Item is one document as this PC knows it.
+type Item struct {
+	UUID            string
+	Source          string
+	DocType         string
+	Patient         clinicsync.Patient
+	FileName        string
+	State           clinicsync.ItemState
+	Attempts        int
+	ErrorCode       string
+	LastError       string
+	Retryable       bool      // the last failure will be retried automatically
+	NextAttemptAt   time.Time // zero: nothing scheduled
+	FailureReported bool      // success:false was sent for the current failure
+	ManualRetryAt   time.Time
+	TempDir         string
+	FinalPath       string
+	Size            int64
+	SHA256          string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	ConfirmedAt     time.Time
+}
+
+// Document rebuilds the platform view of the item (without the PDF link,
+// which is never stored: it is a short-lived credential).
+func (it Item) Document() clinicsync.Document {
+	return clinicsync.Document{UUID: it.UUID, Type: it.DocType, Patient: it.Patient,
+		PDF: clinicsync.PDF{FileName: it.FileName}}
+}
+
+const itemColumns = `uuid, source, doc_type, patient_uuid, patient_external_id, patient_first_name,
+	patient_last_name, patient_birth_date, file_name, state, attempts, error_code, last_error, retryable,
+	next_attempt_at, failure_reported, manual_retry_at, temp_dir, final_path, size, sha256,
+	created_at, updated_at, confirmed_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanItem(r scanner) (Item, error) {
+	var it Item
+	var state string
+	var retryable, reported int
+	var next, manual, created, updated, confirmed int64
+	err := r.Scan(&it.UUID, &it.Source, &it.DocType, &it.Patient.UUID, &it.Patient.ExternalID,
+		&it.Patient.FirstName, &it.Patient.LastName, &it.Patient.DateOfBirth, &it.FileName, &state,
+		&it.Attempts, &it.ErrorCode, &it.LastError, &retryable, &next, &reported, &manual, &it.TempDir,
+		&it.FinalPath, &it.Size, &it.SHA256, &created, &updated, &confirmed)
+	if err != nil {
+		return Item{}, err
+	}
+	it.State = clinicsync.ItemState(state)
+	it.Retryable = retryable != 0
+	it.FailureReported = reported != 0
+	it.NextAttemptAt = fromMS(next)
+	it.ManualRetryAt = fromMS(manual)
+	it.CreatedAt = fromMS(created)
+	it.UpdatedAt = fromMS(updated)
+	it.ConfirmedAt = fromMS(confirmed)
+	return it, nil
+}
+
+// Upsert records a document as listed by the platform. A new document starts
+// pending; a known one gets its metadata refreshed and keeps its state.
+// created reports whether the row is new.
+func (s *Store) Upsert(ctx context.Context, source string, d clinicsync.Document) (it Item, created bool, err error) {
+	if d.UUID == "" {
+		return Item{}, false, clinicsync.Errorf(clinicsync.EInvalid, "A document without an id was skipped.")
+	}
+	now := s.now().UnixMilli()
+	p := d.Patient
+	res, err := s.db.ExecContext(ctx, `INSERT INTO documents (uuid, source, doc_type, patient_uuid,
+		patient_external_id, patient_first_name, patient_last_name, patient_birth_date, file_name,
+		state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(uuid) DO NOTHING`,
+		d.UUID, source, d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth,
+		d.PDF.FileName, now, now)
+	if err != nil {
+		return Item{}, false, fmt.Errorf("record document: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		// Known: refresh what the platform may have corrected, keep the state.
+		if _, err := s.db.ExecContext(ctx, `UPDATE documents SET doc_type = ?, patient_uuid = ?,
+			patient_external_id = ?, patient_first_name = ?, patient_last_name = ?, patient_birth_date = ?,
+			file_name = ? WHERE uuid = ? AND (doc_type, patient_uuid, patient_external_id, patient_first_name,
+			patient_last_name, patient_birth_date, file_name) IS NOT (?, ?, ?, ?, ?, ?, ?)`,
+			d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName, d.UUID,
+			d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName); err != nil {
+			return Item{}, false, fmt.Errorf("update document: %w", err)
+		}
+	}
+	it, err = s.Get(ctx, d.UUID)
+	return it, n > 0, err
+}
+
+// Get returns one item, or an ENotFound *clinicsync.Error.
+func (s *Store) Get(ctx context.Context, uuid string) (Item, error) {
+	it, err := scanItem(s.db.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM documents WHERE uuid = ?`, uuid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, &clinicsync.Error{Code: clinicsync.ENotFound,
+			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+	}
+	return it, err
+}
+
+// ItemFilter selects items for List.
+type ItemFilter struct {
+	States []clinicsync.ItemState // empty: all
+	Search string                 // substring of patient name, file name, uuid or path
+	Limit  int                    // 0: 100
+	Offset int
+}
+
+// List returns items, most recently updated first.
+func (s *Store) List(ctx context.Context, f ItemFilter) ([]Item, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		ph := make([]string, len(f.States))
+		for i, st := range f.States {
+			ph[i] = "?"
+			args = append(args, string(st))
+		}
+		where = append(where, "state IN ("+strings.Join(ph, ",")+")")
+	}
+	if f.Search != "" {
+		like := "%" + escapeLike(f.Search) + "%"
+		where = append(where, `(patient_first_name LIKE ? ESCAPE '\' OR patient_last_name LIKE ? ESCAPE '\'
+			OR file_name LIKE ? ESCAPE '\' OR uuid LIKE ? ESCAPE '\' OR final_path LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like, like, like)
+	}
+	q := `SELECT ` + itemColumns + ` FROM documents`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += ` ORDER BY updated_at DESC, uuid LIMIT ? OFFSET ?`
+	args = append(args, limit, f.Offset)
+	return s.queryItems(ctx, q, args...)
+}
+
+func (s *Store) queryItems(ctx context.Context, q string, args ...any) ([]Item, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// Due returns the items the engine should work on now: pending ones, saved
+// but unconfirmed ones, and failed ones whose automatic retry time has come.
+func (s *Store) Due(ctx context.Context, now time.Time) ([]Item, error) {
+	return s.queryItems(ctx, `SELECT `+itemColumns+` FROM documents
+		WHERE state IN ('pending','saved')
+		   OR (state = 'failed' AND retryable = 1 AND next_attempt_at <= ?)
+		ORDER BY created_at, uuid`, now.UnixMilli())
+}
+
+// NextDue returns the earliest scheduled automatic retry, zero if none.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM documents
+		WHERE state = 'failed' AND retryable = 1`).Scan(&v)
+	return fromMS(v.Int64), err
+}
+
+// Counts returns the number of items per state (every state present).
+func (s *Store) Counts(ctx context.Context) (map[clinicsync.ItemState]int, error) {
+	out := make(map[clinicsync.ItemState]int, len(clinicsync.States))
+	for _, st := range clinicsync.States {
+		out[st] = 0
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM documents GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[clinicsync.ItemState(st)] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) exec1(ctx context.Context, uuid, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		_, err := s.Get(ctx, uuid)
+		if err != nil {
+			return err
+		}
+		return clinicsync.Errorf(clinicsync.EConflict, "Document %s is not in a state that allows this.", uuid)
+	}
+	return nil
+}
+
+// MarkDownloading records that a temp file may now exist in dir.
+func (s *Store) MarkDownloading(ctx context.Context, uuid, dir string) error {
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'downloading', temp_dir = ?, updated_at = ?
+		WHERE uuid = ?`, dir, s.now().UnixMilli(), uuid)
+}
+
+// MarkSaved records the final file.
+func (s *Store) MarkSaved(ctx context.Context, uuid, path string, size int64, sha string) error {
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'saved', temp_dir = '', final_path = ?,
+		size = ?, sha256 = ?, updated_at = ? WHERE uuid = ?`, path, size, sha, s.now().UnixMilli(), uuid)
+}
+
+// MarkConfirmed records that the platform accepted success:true. The error
+// fields are cleared: a confirmed document has no open failure.
+func (s *Store) MarkConfirmed(ctx context.Context, uuid string) error {
+	now := s.now().UnixMilli()
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '',
+		retryable = 0, next_attempt_at = 0, failure_reported = 0, updated_at = ?, confirmed_at = ?
+		WHERE uuid = ? AND final_path <> ''`, now, now, uuid)
+}
+
+// MarkFailed records a failed attempt. next is when to try again
+// automatically; zero leaves the item for a person. The failure_reported
+// flag is kept when the reason is unchanged, so the platform is told once
+// per failure, not once per retry.
+func (s *Store) MarkFailed(ctx context.Context, uuid, code, message string, next time.Time) error {
+	retry := 0
+	if !next.IsZero() {
+		retry = 1
+	}
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'failed', attempts = attempts + 1,
+		failure_reported = CASE WHEN error_code = ? AND last_error = ? THEN failure_reported ELSE 0 END,
+		error_code = ?, last_error = ?, retryable = ?, next_attempt_at = ?, temp_dir = '', updated_at = ?
+		WHERE uuid = ?`, code, message, code, message, retry, ms(next), s.now().UnixMilli(), uuid)
+}
+
+// MarkFailureReported records that success:false was sent for the current failure.
+func (s *Store) MarkFailureReported(ctx context.Context, uuid string) error {
+	return s.exec1(ctx, uuid, `UPDATE documents SET failure_reported = 1 WHERE uuid = ?`, uuid)
+}
+
+// Requeue puts a confirmed or failed document back to work (re-listed by
+// the platform, or retried by a person). Saved and in-flight items keep their state.
+func (s *Store) Requeue(ctx context.Context, uuid string) error {
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = CASE WHEN state IN ('confirmed','failed')
+		THEN 'pending' ELSE state END, next_attempt_at = 0, updated_at = ? WHERE uuid = ?`,
+		s.now().UnixMilli(), uuid)
+}
+
+// ClaimManualRetry enforces the platform's rule of at most one manual retry
+// per document per window. It records the retry and requeues the item in
+// one transaction, so two processes cannot both pass. When it is too soon it
+// returns an ETooSoon *clinicsync.Error and the time left.
+func (s *Store) ClaimManualRetry(ctx context.Context, uuid string, window time.Duration) (time.Duration, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	now := s.now()
+	var last int64
+	var state string
+	err = tx.QueryRowContext(ctx, `SELECT manual_retry_at, state FROM documents WHERE uuid = ?`, uuid).Scan(&last, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, &clinicsync.Error{Code: clinicsync.ENotFound,
+			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if last != 0 {
+		if left := fromMS(last).Add(window).Sub(now); left > 0 {
+			secs := int((left + time.Second - 1) / time.Second)
+			return left, &clinicsync.Error{Code: clinicsync.ETooSoon,
+				Message: fmt.Sprintf("This document was retried less than %d seconds ago; try again in %d s.",
+					int(window/time.Second), secs)}
+		}
+	}
+	if state == string(clinicsync.StateDownloading) {
+		return 0, clinicsync.Errorf(clinicsync.EConflict, "This document is being downloaded right now.")
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE documents SET manual_retry_at = ?, next_attempt_at = 0,
+		failure_reported = 0, state = CASE WHEN state IN ('confirmed','failed') THEN 'pending' ELSE state END,
+		updated_at = ? WHERE uuid = ?`, now.UnixMilli(), now.UnixMilli(), uuid); err != nil {
+		return 0, err
+	}
+	return 0, tx.Commit()
+}
+
+// Interrupted returns items a crash left in 'downloading' and puts them
+// back to pending. The caller removes their temp files from TempDir.
+func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
+	items, err := s.queryItems(ctx, `SELECT `+itemColumns+` FROM documents WHERE state = 'downloading'`)
+	if err != nil || len(items) == 0 {
+		return items, err
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', updated_at = ?
+		WHERE state = 'downloading'`, s.now().UnixMilli())
+	return items, err
+}
+
+// ClearTempDir forgets the temp folder once its temp files are gone.
+func (s *Store) ClearTempDir(ctx context.Context, uuid string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
+	return err
+}

@@ -1,0 +1,337 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openTest(t *testing.T) (*Store, *clock) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	s.Now = c.Now
+	return s, c
+}
+
+func doc(uuid string) clinicsync.Document {
+	return clinicsync.Document{UUID: uuid, Type: "referral_letter",
+		Patient: clinicsync.Patient{UUID: "p-" + uuid, FirstName: "John", LastName: "Doe"},
+		PDF:     clinicsync.PDF{URL: "https://files.example/x?signature=secret", FileName: "referral_letter.pdf"}}
+}
+
+func TestOpenIsWALAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	for i := 0; i < 2; i++ {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := s.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" {
+			t.Fatalf("journal_mode = %q, want wal", mode)
+		}
+		var n int
+		if err := s.DB().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		ms, _ := migrations()
+		if n != len(ms) {
+			t.Fatalf("open %d: %d migrations recorded, want %d", i, n, len(ms))
+		}
+		if v, _ := s.SchemaVersion(context.Background()); v != len(ms) {
+			t.Fatalf("schema version %d", v)
+		}
+		s.Close()
+	}
+}
+
+func TestDocumentLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	it, created, err := s.Upsert(ctx, "askara", doc("a"))
+	if err != nil || !created || it.State != clinicsync.StatePending {
+		t.Fatalf("upsert: %+v created=%v err=%v", it, created, err)
+	}
+	// The pre-signed link is a credential: it must not be stored.
+	var n int
+	s.DB().QueryRow(`SELECT COUNT(*) FROM documents
+		WHERE uuid||source||doc_type||file_name||final_path||temp_dir LIKE '%signature%'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("the pre-signed URL reached the database")
+	}
+	if err := s.MarkDownloading(ctx, "a", "/tmp/x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkConfirmed(ctx, "a"); err == nil {
+		t.Fatal("confirming a document with no file must be refused")
+	}
+	if err := s.MarkSaved(ctx, "a", "/root/DOE_JOHN/referral_letter.pdf", 42, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Second)
+	if err := s.MarkConfirmed(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	it, _ = s.Get(ctx, "a")
+	if it.State != clinicsync.StateConfirmed || it.Size != 42 || it.SHA256 != "abc" || it.ConfirmedAt.IsZero() || it.TempDir != "" {
+		t.Fatalf("after confirm: %+v", it)
+	}
+	// Re-listing keeps the state but refreshes metadata.
+	d := doc("a")
+	d.Patient.FirstName = "Jon"
+	it, created, err = s.Upsert(ctx, "askara", d)
+	if err != nil || created || it.State != clinicsync.StateConfirmed || it.Patient.FirstName != "Jon" {
+		t.Fatalf("re-upsert: %+v created=%v err=%v", it, created, err)
+	}
+	if _, err := s.Get(ctx, "missing"); clinicsync.ErrorCode(err) != clinicsync.ENotFound {
+		t.Fatalf("get missing: %v", err)
+	}
+}
+
+func TestFailureReportedOncePerReason(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	s.Upsert(ctx, "askara", doc("a"))
+	next := c.Now().Add(time.Minute)
+	if err := s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "The server is unreachable.", next); err != nil {
+		t.Fatal(err)
+	}
+	s.MarkFailureReported(ctx, "a")
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "The server is unreachable.", next)
+	it, _ := s.Get(ctx, "a")
+	if !it.FailureReported || it.Attempts != 2 || !it.Retryable {
+		t.Fatalf("same reason must keep the reported flag: %+v", it)
+	}
+	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
+	it, _ = s.Get(ctx, "a")
+	if it.FailureReported || it.Retryable || !it.NextAttemptAt.IsZero() {
+		t.Fatalf("a new reason is a new failure: %+v", it)
+	}
+}
+
+func TestDue(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	for _, u := range []string{"pending", "saved", "soon", "later", "permanent", "done"} {
+		s.Upsert(ctx, "askara", doc(u))
+	}
+	s.MarkSaved(ctx, "saved", "/p", 1, "x")
+	s.MarkFailed(ctx, "soon", clinicsync.EUnavailable, "x", c.Now().Add(time.Second))
+	s.MarkFailed(ctx, "later", clinicsync.EUnavailable, "x", c.Now().Add(time.Hour))
+	s.MarkFailed(ctx, "permanent", clinicsync.ENotPDF, "x", time.Time{})
+	s.MarkSaved(ctx, "done", "/p", 1, "x")
+	s.MarkConfirmed(ctx, "done")
+	due := func() string {
+		items, err := s.Due(ctx, c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, it := range items {
+			ids = append(ids, it.UUID)
+		}
+		return strings.Join(ids, ",")
+	}
+	if got := due(); got != "pending,saved" {
+		t.Fatalf("due now = %s", got)
+	}
+	c.Add(2 * time.Second)
+	if got := due(); got != "pending,saved,soon" {
+		t.Fatalf("due later = %s", got)
+	}
+	if nd, _ := s.NextDue(ctx); !nd.Equal(c.Now().Add(-time.Second)) {
+		t.Fatalf("next due %v", nd)
+	}
+	counts, _ := s.Counts(ctx)
+	if counts[clinicsync.StateFailed] != 3 || counts[clinicsync.StateConfirmed] != 1 || counts[clinicsync.StateDownloading] != 0 {
+		t.Fatalf("counts %v", counts)
+	}
+}
+
+func TestManualRetryWindow(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	s.Upsert(ctx, "askara", doc("a"))
+	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
+	s.MarkFailureReported(ctx, "a")
+	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := s.Get(ctx, "a")
+	if it.State != clinicsync.StatePending || it.FailureReported {
+		t.Fatalf("a manual retry requeues and reopens reporting: %+v", it)
+	}
+	c.Add(12 * time.Second)
+	left, err := s.ClaimManualRetry(ctx, "a", 30*time.Second)
+	if clinicsync.ErrorCode(err) != clinicsync.ETooSoon || left != 18*time.Second {
+		t.Fatalf("second retry after 12 s: left=%v err=%v", left, err)
+	}
+	if !strings.Contains(clinicsync.ErrorMessage(err), "18 s") {
+		t.Fatalf("message should give the seconds left: %q", clinicsync.ErrorMessage(err))
+	}
+	c.Add(18 * time.Second)
+	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
+		t.Fatalf("after 30 s: %v", err)
+	}
+	if _, err := s.ClaimManualRetry(ctx, "nope", 30*time.Second); clinicsync.ErrorCode(err) != clinicsync.ENotFound {
+		t.Fatalf("unknown: %v", err)
+	}
+}
+
+func TestManualRetryRaceOneWins(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path) // a second process on the same file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a.Upsert(ctx, "askara", doc("x"))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(s *Store) {
+			defer wg.Done()
+			if _, err := s.ClaimManualRetry(ctx, "x", 30*time.Second); err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			} else if clinicsync.ErrorCode(err) != clinicsync.ETooSoon {
+				t.Error(err)
+			}
+		}([]*Store{a, b}[i%2])
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d manual retries passed, want exactly 1", wins)
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	s.Upsert(ctx, "askara", doc("a"))
+	s.Upsert(ctx, "askara", doc("b"))
+	s.MarkDownloading(ctx, "a", "/dest/DOE_JOHN")
+	items, err := s.Interrupted(ctx)
+	if err != nil || len(items) != 1 || items[0].UUID != "a" || items[0].TempDir != "/dest/DOE_JOHN" {
+		t.Fatalf("interrupted: %+v %v", items, err)
+	}
+	it, _ := s.Get(ctx, "a")
+	if it.State != clinicsync.StatePending {
+		t.Fatalf("state %s", it.State)
+	}
+	s.ClearTempDir(ctx, "a")
+	if it, _ := s.Get(ctx, "a"); it.TempDir != "" {
+		t.Fatal("temp dir kept")
+	}
+}
+
+func TestActivityPagingAndFilters(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	for i := 1; i <= 250; i++ {
+		lvl := LevelInfo
+		if i%10 == 0 {
+			lvl = LevelError
+		}
+		if _, err := s.Log(ctx, lvl, fmt.Sprintf("doc-%d", i%7), fmt.Sprintf("message %d 100%%_done", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []Entry
+	var before int64
+	for {
+		page, err := s.Activity(ctx, ActivityQuery{BeforeID: before, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		before = page[len(page)-1].ID
+	}
+	if len(all) != 250 || all[0].Message != "message 250 100%_done" || all[249].Message != "message 1 100%_done" {
+		t.Fatalf("paging: %d entries, first %q", len(all), all[0].Message)
+	}
+	errs, _ := s.Activity(ctx, ActivityQuery{MinLevel: LevelWarn, Limit: 1000})
+	if len(errs) != 25 {
+		t.Fatalf("%d warn+ entries, want 25", len(errs))
+	}
+	// LIKE metacharacters are literal in a search.
+	hits, _ := s.Activity(ctx, ActivityQuery{Search: "5 100%_", Limit: 1000})
+	if len(hits) != 25 { // 5,15,...,245
+		t.Fatalf("search found %d, want 25", len(hits))
+	}
+	none, _ := s.Activity(ctx, ActivityQuery{Search: "%", Limit: 1000})
+	if len(none) != 250 {
+		t.Fatalf("a literal %% matches every message: %d", len(none))
+	}
+	if _, err := s.DB().Exec(`UPDATE activity SET message = 'x'`); err == nil {
+		t.Fatal("activity must be append-only")
+	}
+	if _, err := s.Log(ctx, "loud", "", "x"); err == nil {
+		t.Fatal("unknown level accepted")
+	}
+}
+
+func TestCursors(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	if v, err := s.GetCursor(ctx, "notes"); v != "" || err != nil {
+		t.Fatalf("unset cursor: %q %v", v, err)
+	}
+	s.SetCursor(ctx, "notes", "2026-03-02T09:00:00Z")
+	s.SetCursor(ctx, "notes", "2026-03-03T09:00:00Z")
+	if v, _ := s.GetCursor(ctx, "notes"); v != "2026-03-03T09:00:00Z" {
+		t.Fatalf("cursor %q", v)
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	err := s.MarkSaved(ctx, "ghost", "/x", 1, "y")
+	var ce *clinicsync.Error
+	if !errors.As(err, &ce) || ce.Code != clinicsync.ENotFound {
+		t.Fatalf("mark on unknown doc: %v", err)
+	}
+	if _, _, err := s.Upsert(ctx, "askara", clinicsync.Document{}); clinicsync.ErrorCode(err) != clinicsync.EInvalid {
+		t.Fatalf("empty uuid: %v", err)
+	}
+}
