@@ -199,7 +199,9 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, b []byte, tru
 // Without a hijackable connection (HTTP/2) it aborts the stream with
 // http.ErrAbortHandler.
 func abortConn(w http.ResponseWriter, rst bool) {
-	if f, ok := w.(http.Flusher); ok {
+	// Flush only what a truncating fault wrote on purpose: flushing an
+	// unwritten response would send "200 OK" headers before the reset.
+	if f, ok := w.(http.Flusher); ok && !rst {
 		f.Flush()
 	}
 	if hj, ok := w.(http.Hijacker); ok {
