@@ -1,0 +1,19 @@
+// Package dest writes documents into the practice software's folder.
+//
+// Names come from a server and are treated as hostile: Layout.PatientDir
+// and FileName turn patient data and pdf.fileName into path components
+// that obey Windows' rules on every OS (SanitizeComponent), stay below the
+// root and keep the whole path below it within MaxRelPath bytes, so that a
+// root of ordinary length stays under MAX_PATH.
+//
+// Save streams a body into a temp file in the target folder
+// (".clinicsync-<uuid>-<hex>.part"), hashing it and checking that it is a
+// PDF as it goes, fsyncs it and publishes it without ever overwriting
+// another document's file: the same document always maps back to the same
+// name, two documents with one name get "<stem> (<first 8 of uuid>)<ext>".
+// A crash leaves either no final file or the whole file, plus at most a
+// temp file that RemoveTemps deletes at the next start.
+//
+// Errors are *clinicsync.Error values with a code, a sentence for a person
+// and the retry intent.
+package dest

@@ -1,0 +1,84 @@
+//go:build windows
+
+package dest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const (
+	errorAccessDenied       syscall.Errno = 5
+	errorSharingViolation   syscall.Errno = 32
+	errorLockViolation      syscall.Errno = 33
+	errorHandleDiskFull     syscall.Errno = 39
+	errorBufferOverflow     syscall.Errno = 111
+	errorDiskFull           syscall.Errno = 112
+	errorFilenameExcedRange syscall.Errno = 206
+)
+
+// isLocked reports a file another program holds open: a sharing or lock
+// violation, or access denied on a file that exists (what replacing a file
+// opened without FILE_SHARE_DELETE gives).
+func isLocked(err error, path string) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case errorSharingViolation, errorLockViolation:
+		return true
+	case errorAccessDenied:
+		fi, serr := os.Lstat(path)
+		return serr == nil && fi.Mode().IsRegular()
+	}
+	return false
+}
+
+func isDiskFull(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && (errno == errorDiskFull || errno == errorHandleDiskFull)
+}
+
+func isReadOnlyFS(err error) bool { return false }
+
+func isNameTooLong(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && (errno == errorFilenameExcedRange || errno == errorBufferOverflow)
+}
+
+// linkNoClobber renames tmp to dst unless dst exists: MoveFileW never
+// replaces (ERROR_ALREADY_EXISTS, which matches fs.ErrExist), and works on
+// every Windows file system and share, unlike hard links.
+func linkNoClobber(tmp, dst string) error {
+	from, err := syscall.UTF16PtrFromString(longPath(tmp))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err}
+	}
+	to, err := syscall.UTF16PtrFromString(longPath(dst))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err}
+	}
+	if err := syscall.MoveFile(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err}
+	}
+	return nil
+}
+
+// longPath adds the \\?\ prefix to a long absolute path, as package os does
+// for its own calls.
+func longPath(p string) string {
+	if len(p) < 248 || strings.HasPrefix(p, `\\?\`) || !filepath.IsAbs(p) {
+		return p
+	}
+	if strings.HasPrefix(p, `\\`) {
+		return `\\?\UNC\` + p[2:]
+	}
+	return `\\?\` + p
+}
+
+// syncDir: NTFS journals its metadata; Windows cannot fsync a directory.
+func syncDir(dir string) {}
