@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/engine"
+)
+
+func cmdVersion(_ context.Context, e *env, _ []string) error {
+	fmt.Fprintln(e.stdout, "clinicsync", version)
+	return nil
+}
+
+func cmdSync(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("sync")
+	quiet := fs.Bool("quiet", false, "print nothing on success")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	eng, _, err := e.engine()
+	if err != nil {
+		return err
+	}
+	if err := eng.Recover(ctx); err != nil {
+		return err
+	}
+	res, err := eng.Pass(ctx)
+	if !*quiet || err != nil {
+		printPass(e, res)
+	}
+	return passExit(ctx, e, err)
+}
+
+func printPass(e *env, r engine.PassResult) {
+	fmt.Fprintf(e.stdout, "listed %d, written %d, already present %d, confirmed %d, failed %d\n",
+		r.Listed, r.Written, r.AlreadyPresent, r.Confirmed, r.Failed)
+}
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("run")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	eng, _, err := e.engine()
+	if err != nil {
+		return err
+	}
+	sub := eng.Events().Subscribe(engine.Activity)
+	defer sub.Unsubscribe()
+	go func() {
+		for ev := range sub.C {
+			fmt.Fprintf(e.stdout, "%s %-5s %s\n", ev.Time.Local().Format("15:04:05"), ev.Level, ev.Message)
+		}
+	}()
+	fmt.Fprintf(e.stdout, "Clinic Sync %s: polling %s every %s into %s (Ctrl-C to stop)\n", version,
+		e.cfg.Askara.APIURL, e.cfg.Askara.PollInterval.Duration, e.cfg.Destination.Root)
+	return eng.Run(ctx)
+}
+
+// statusReport is what `status --json` prints; the fields are stable.
+type statusReport struct {
+	Version    string                       `json:"version"`
+	Config     string                       `json:"config"`
+	DataDir    string                       `json:"data_dir"`
+	APIURL     string                       `json:"api_url"`
+	Root       string                       `json:"destination"`
+	LastPassOK string                       `json:"last_pass_ok,omitempty"`
+	Counts     map[clinicsync.ItemState]int `json:"counts"`
+	Failures   []failure                    `json:"failures"`
+}
+
+type failure struct {
+	UUID      string    `json:"uuid"`
+	File      string    `json:"file"`
+	Patient   string    `json:"patient"`
+	Error     string    `json:"error"`
+	Attempts  int       `json:"attempts"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+}
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	counts, err := e.store.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	last, _ := e.store.GetCursor(ctx, "last_pass_ok")
+	failed, err := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	rep := statusReport{Version: version, Config: e.configPath, DataDir: e.dataDir, APIURL: e.cfg.Askara.APIURL,
+		Root: e.cfg.Destination.Root, LastPassOK: last, Counts: counts, Failures: []failure{}}
+	for _, it := range failed {
+		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: it.FileName, Patient: it.Patient.DisplayName(),
+			Error: it.LastError, Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(e.stdout, "Clinic Sync %s\nconfig:       %s\ndata folder:  %s\nplatform:     %s\ndestination:  %s\n",
+		version, rep.Config, rep.DataDir, rep.APIURL, rep.Root)
+	if last == "" {
+		last = "never"
+	}
+	fmt.Fprintf(e.stdout, "last good pass: %s\ndocuments:   ", last)
+	for _, st := range clinicsync.States {
+		fmt.Fprintf(e.stdout, " %s %d", st, counts[st])
+	}
+	fmt.Fprintln(e.stdout)
+	for _, f := range rep.Failures {
+		when := "waiting for a person (clinicsync retry " + f.UUID + ")"
+		if !f.NextRetry.IsZero() {
+			when = "automatic retry at " + f.NextRetry.Local().Format("15:04:05")
+		}
+		fmt.Fprintf(e.stdout, "FAILED %s  %s for %s: %s [%s]\n", f.UUID, f.File, f.Patient, f.Error, when)
+	}
+	return nil
+}
+
+func cmdRetry(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("retry")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return exitf(exitConfig, "usage: clinicsync retry UUID")
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	eng, _, err := e.engine()
+	if err != nil {
+		return err
+	}
+	if _, err := eng.Retry(ctx, pos[0]); err != nil {
+		return passExit(ctx, e, err)
+	}
+	it, err := e.store.Get(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", it.UUID, it.State, it.FinalPath)
+	return nil
+}
+
+func cmdLog(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("log")
+	n := fs.Int("n", 50, "number of entries")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	level := fs.String("level", "", "minimum level: info, warn, error")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	entries, err := e.store.Activity(ctx, store.ActivityQuery{Limit: *n, MinLevel: *level})
+	if err != nil {
+		return exitf(exitConfig, "%v", err)
+	}
+	slices.Reverse(entries) // oldest first, like a log file
+	enc := json.NewEncoder(e.stdout)
+	for _, en := range entries {
+		if *asJSON {
+			if err := enc.Encode(en); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level, en.Message)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+// Command clinicsync is Clinic Sync: it brings validated documents from an
+// AI documentation platform into the practice software's folder. This file
+// only wires parts together; the work happens in sync/..., store and app.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes (product.md): 0 ok, 1 items still failing, 2 configuration or sign-in problem.
+const (
+	exitOK       = 0
+	exitFailing  = 1
+	exitConfig   = 2
+	exitInternal = 3
+)
+
+// exitError carries an exit code up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, env *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"sync", "", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem)", cmdSync},
+		{"run", "", "headless: poll until SIGINT/SIGTERM", cmdRun},
+		{"status", "[--json]", "last pass, counts per state, failures", cmdStatus},
+		{"retry", "UUID", "manual retry of one document (at most once per 30 s)", cmdRetry},
+		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
+		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
+		{"demo", "", "simulator + a sync into a temporary folder, printing what landed", cmdDemo},
+		{"version", "", "print the version", cmdVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Clinic Sync %s: validated documents from Askara into the practice software's folder.\n\n", version)
+	fmt.Fprintf(w, "Usage: clinicsync COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %-18s %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintf(w, "\nCommon flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
+	fmt.Fprintf(w, "Credentials:  CLINICSYNC_ACCESS_TOKEN (never stored)\n")
+	fmt.Fprintf(w, "Debug log:    CLINICSYNC_LOG=debug (to standard error; no tokens, no patient data)\n")
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return exitOK
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "--version", "-version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		e := &env{stdout: stdout, stderr: stderr}
+		err := c.run(ctx, e, args[1:])
+		e.close()
+		if err == nil {
+			return exitOK
+		}
+		var xe *exitError
+		if errors.As(err, &xe) {
+			if xe.err != nil && xe.err.Error() != "" {
+				fmt.Fprintln(stderr, "clinicsync:", xe.err)
+			}
+			return xe.code
+		}
+		fmt.Fprintln(stderr, "clinicsync:", err)
+		return exitInternal
+	}
+	fmt.Fprintf(stderr, "clinicsync: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitConfig
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/sim"
+)
+
+func cmdSim(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("sim")
+	listen := fs.String("listen", "127.0.0.1:8700", "address to listen on")
+	var o sim.Options
+	fs.IntVar(&o.Documents, "documents", 50, "generated documents")
+	fs.IntVar(&o.Patients, "patients", 10, "patients they belong to")
+	fs.BoolVar(&o.Hostile, "hostile", false, "add the hostile fixtures (path attacks, invalid PDFs)")
+	fs.Int64Var(&o.Seed, "seed", 1, "random seed")
+	fs.StringVar(&o.Format, "format", sim.FormatHydra, "collection body: hydra, member or array")
+	fs.Float64Var(&o.FaultRate, "fault-rate", 0, "fraction of API calls that fail (5xx, resets, stalls)")
+	fs.Float64Var(&o.PDFFaultRate, "pdf-fault-rate", 0, "fraction of PDF downloads that fail")
+	fs.DurationVar(&o.Latency, "latency", 0, "added to every API response")
+	fs.DurationVar(&o.LinkTTL, "link-ttl", time.Hour, "lifetime of pre-signed PDF links")
+	fs.Int64Var(&o.PDFSize, "pdf-size", 0, "bytes per generated PDF (0: about 2 KiB)")
+	fs.StringVar(&o.Token, "token", "", "the only bearer token accepted (default: any)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return exitf(exitConfig, "%v", err)
+	}
+	s := sim.New(o)
+	url, err := s.Start(*listen)
+	if err != nil {
+		return exitf(exitConfig, "cannot listen on %s: %v", *listen, err)
+	}
+	defer s.Close()
+	fmt.Fprintf(e.stdout, "Askara simulator on %s with %d documents (Ctrl-C to stop)\n", url, len(s.Expected()))
+	fmt.Fprintf(e.stdout, "Try: CLINICSYNC_ACCESS_TOKEN=demo clinicsync sync --config FILE  (with [askara] api_url = %q)\n", url)
+	<-ctx.Done()
+	st := s.Stats()
+	fmt.Fprintf(e.stdout, "served %d API requests, %d PDF downloads, %d status calls\n", st.APIRequests, st.PDFDownloads, len(s.StatusCalls()))
+	return nil
+}
+
+// cmdDemo runs the whole product headless against the built-in simulator
+// in a temporary folder and prints what landed, what was refused and why.
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fl := e.flags("demo")
+	docs := fl.Int("documents", 24, "generated documents")
+	keep := fl.Bool("keep", true, "keep the temporary folder to look at")
+	if _, err := parse(fl, args); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "clinicsync-demo-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(tmp)
+	}
+	root := filepath.Join(tmp, "YourSoftware", "Documents", "Patients")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	s := sim.New(sim.Options{Documents: *docs, Patients: 6, Hostile: true, Seed: 7})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	cfg := config.Default()
+	cfg.Askara.APIURL = url
+	cfg.Destination.Root = root
+	e.configPath = filepath.Join(tmp, "config.toml")
+	e.dataDir = filepath.Join(tmp, "data")
+	if err := cfg.Save(e.configPath); err != nil {
+		return err
+	}
+	os.Setenv("CLINICSYNC_ACCESS_TOKEN", "demo-token") // the simulator accepts any token
+	if err := e.setup(); err != nil {
+		return err
+	}
+	eng, _, err := e.engine()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Clinic Sync demo\n  simulator:   %s (%d documents, %d of them hostile)\n  destination: %s\n\n",
+		url, len(s.Expected()), len(sim.HostileFixtures(7)), root)
+	if err := eng.Recover(ctx); err != nil {
+		return err
+	}
+	res, err := eng.Pass(ctx)
+	if err != nil {
+		return fmt.Errorf("demo pass: %s", clinicsync.ErrorMessage(err))
+	}
+	printPass(e, res)
+
+	fmt.Fprintf(e.stdout, "\nWhat landed (below %s):\n", root)
+	var files []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	for _, f := range files {
+		fmt.Fprintf(e.stdout, "  %s\n", f)
+	}
+
+	failed, _ := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}})
+	fmt.Fprintf(e.stdout, "\nRefused, with the reason Askara was told:\n")
+	for _, it := range failed {
+		fmt.Fprintf(e.stdout, "  %-40s %s\n", describe(it), it.LastError)
+	}
+	ok, bad := 0, 0
+	for _, c := range s.StatusCalls() {
+		if c.Status.Success {
+			ok++
+		} else {
+			bad++
+		}
+	}
+	fmt.Fprintf(e.stdout, "\nAskara was told: %d success, %d failure (%d API requests for %d documents).\n",
+		ok, bad, s.Stats().APIRequests, len(s.Expected()))
+
+	if len(failed) > 0 {
+		u := failed[0].UUID
+		fmt.Fprintf(e.stdout, "\nManual retry of %s:\n", describe(failed[0]))
+		_, err := eng.Retry(ctx, u)
+		fmt.Fprintf(e.stdout, "  first retry:  %s\n", outcome(err))
+		_, err = eng.Retry(ctx, u)
+		fmt.Fprintf(e.stdout, "  second retry: %s\n", outcome(err))
+	}
+	if *keep {
+		fmt.Fprintf(e.stdout, "\nLook around: %s\n  clinicsync status --config %s --data-dir %s\n  clinicsync log --config %s --data-dir %s\n",
+			tmp, e.configPath, e.dataDir, e.configPath, e.dataDir)
+	}
+	return nil
+}
+
+func describe(it store.Item) string {
+	name := it.FileName
+	if name == "" {
+		name = "(no file name)"
+	}
+	return strings.ToValidUTF8(fmt.Sprintf("%.30q", name), "?")
+}
+
+func outcome(err error) string {
+	if err == nil {
+		return "saved and confirmed"
+	}
+	return clinicsync.ErrorMessage(err)
+}

@@ -1,0 +1,186 @@
+// Package config reads, validates and writes Clinic Sync's configuration:
+// one human-readable TOML file an IT person can edit, with every key
+// documented in README.md. It never holds a secret.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/dest"
+)
+
+// Duration is a time.Duration written as "45s", "2m" in TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 45s or 2m", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the whole file.
+type Config struct {
+	Askara      Askara      `toml:"askara"`
+	Destination Destination `toml:"destination"`
+	Sync        Sync        `toml:"sync"`
+}
+
+// Askara is the platform connection.
+type Askara struct {
+	APIURL       string   `toml:"api_url"`
+	PollInterval Duration `toml:"poll_interval"`
+}
+
+// Destination is where documents land.
+type Destination struct {
+	Root          string `toml:"root"`
+	PatientFolder string `toml:"patient_folder"`
+	SoftwareID    string `toml:"software_id"`
+}
+
+// Sync tunes the engine.
+type Sync struct {
+	Workers int `toml:"workers"`
+}
+
+// Default is the configuration of a new installation.
+func Default() Config {
+	return Config{
+		Askara:      Askara{APIURL: "https://api.askara.ai", PollInterval: Duration{45 * time.Second}},
+		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
+		Sync:        Sync{Workers: 4},
+	}
+}
+
+// Load reads path over the defaults. A missing file gives the defaults and
+// no error (the settings window or an IT person writes it later).
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("Cannot read the configuration file %s.", path), err)
+	}
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return c, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The configuration file %s is not valid: %v", path, err), err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, clinicsync.Errorf(clinicsync.EConfig, "The configuration file %s has unknown keys: %s.", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// Validate checks every value and says what is wrong in one sentence per problem.
+func (c Config) Validate() error {
+	var probs []string
+	u, err := url.Parse(c.Askara.APIURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		probs = append(probs, fmt.Sprintf("[askara] api_url %q must be an http(s) URL", c.Askara.APIURL))
+	}
+	if p := c.Askara.PollInterval.Duration; p < 10*time.Second || p > time.Hour {
+		probs = append(probs, fmt.Sprintf("[askara] poll_interval %s must be between 10s and 1h", p))
+	}
+	switch {
+	case c.Destination.Root == "":
+		probs = append(probs, "[destination] root is not set: give the practice software's patients folder")
+	case !isAbs(c.Destination.Root):
+		probs = append(probs, fmt.Sprintf("[destination] root %q must be an absolute path", c.Destination.Root))
+	}
+	if err := dest.ValidateTemplate(c.Destination.PatientFolder); err != nil {
+		probs = append(probs, "[destination] patient_folder: "+err.Error())
+	}
+	if strings.TrimSpace(c.Destination.SoftwareID) == "" {
+		probs = append(probs, "[destination] software_id must not be empty")
+	}
+	if c.Sync.Workers < 1 || c.Sync.Workers > 16 {
+		probs = append(probs, fmt.Sprintf("[sync] workers %d must be between 1 and 16", c.Sync.Workers))
+	}
+	if len(probs) > 0 {
+		return clinicsync.Errorf(clinicsync.EConfig, "Configuration problem: %s.", strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// isAbs accepts OS-absolute paths and, on Windows, UNC shares.
+func isAbs(p string) bool {
+	if filepath.IsAbs(p) {
+		return true
+	}
+	return runtime.GOOS == "windows" && strings.HasPrefix(p, `\\`)
+}
+
+// Save writes the file atomically (temp, fsync, rename).
+func (c Config) Save(path string) error {
+	var buf bytes.Buffer
+	buf.WriteString("# Clinic Sync configuration. Every key is documented in README.md.\n")
+	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// DefaultDirs returns the per-user configuration file and data folder:
+// %AppData%\ClinicSync on Windows, ~/Library/Application Support/ClinicSync
+// on macOS, $XDG_CONFIG_HOME/clinicsync and $XDG_DATA_HOME/clinicsync on Linux.
+func DefaultDirs() (configFile, dataDir string, err error) {
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return "", "", err
+	}
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		d := filepath.Join(cfg, "ClinicSync")
+		return filepath.Join(d, "config.toml"), d, nil
+	}
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", "", err
+		}
+		data = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(cfg, "clinicsync", "config.toml"), filepath.Join(data, "clinicsync"), nil
+}

@@ -1,0 +1,783 @@
+// Package engine is Clinic Sync's orchestrator: one reconcile pass lists the
+// platform's unsynchronized documents, downloads each into the destination
+// folder, records every step in the store and confirms the outcome to the
+// platform. It runs passes on a timer and on demand, retries transient
+// failures with capped backoff, enforces the 30-second manual-retry rule,
+// and publishes typed events and snapshots for the UI and the CLI. It never
+// imports Fyne.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/dest"
+)
+
+// Config is what the engine needs to know beyond its parts.
+type Config struct {
+	Source            string        // "askara"
+	SoftwareID        string        // sent as "directory" in confirmations
+	PollInterval      time.Duration // default 45 s
+	Workers           int           // documents processed at once, default 4
+	BackoffBase       time.Duration // first automatic retry delay, default 30 s
+	BackoffMax        time.Duration // cap, default 30 min
+	ManualRetryWindow time.Duration // default 30 s (the platform's limit)
+	QuickRetryDelay   time.Duration // one quick in-pass retry of a transient failure, default 1 s
+}
+
+func (c *Config) defaults() {
+	if c.Source == "" {
+		c.Source = "askara"
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 45 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 30 * time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Minute
+	}
+	if c.ManualRetryWindow <= 0 {
+		c.ManualRetryWindow = 30 * time.Second
+	}
+	if c.QuickRetryDelay == 0 {
+		c.QuickRetryDelay = time.Second
+	}
+}
+
+// Status is the engine's overall state, as the tray shows it.
+type Status string
+
+const (
+	StatusIdle      Status = "idle"
+	StatusSyncing   Status = "syncing"
+	StatusAttention Status = "attention" // a document failed or the last pass failed
+	StatusPaused    Status = "paused"
+	StatusSignedOut Status = "signed_out"
+)
+
+// Snapshot is a consistent view of the engine for the UI and `status`.
+type Snapshot struct {
+	Status        Status                       `json:"status"`
+	Paused        bool                         `json:"paused"`
+	SignedOut     bool                         `json:"signed_out"`
+	Syncing       bool                         `json:"syncing"`
+	LastPassStart time.Time                    `json:"last_pass_start,omitzero"`
+	LastPassEnd   time.Time                    `json:"last_pass_end,omitzero"`
+	LastPassError string                       `json:"last_pass_error,omitempty"`
+	NextPass      time.Time                    `json:"next_pass,omitzero"`
+	Counts        map[clinicsync.ItemState]int `json:"counts"`
+	LastEventID   int64                        `json:"last_event_id"`
+}
+
+// PassResult counts what one pass did.
+type PassResult struct {
+	Listed         int // documents the platform listed
+	Written        int // files written
+	AlreadyPresent int // identical file already there: only confirmed
+	Confirmed      int // success:true accepted
+	Failed         int // documents that failed in this pass
+	Reported       int // success:false sent
+}
+
+// Engine ties the store, the platform and the destination together.
+type Engine struct {
+	cfg    Config
+	store  *store.Store
+	remote clinicsync.Remote
+	layout dest.Layout
+	bus    *Bus
+	log    *slog.Logger
+	Now    func() time.Time
+
+	passMu sync.Mutex // one pass at a time
+	wake   chan struct{}
+
+	linkMu sync.Mutex
+	links  map[string]string // uuid -> pre-signed PDF link, memory only
+	names  map[string]string // uuid -> file name when it must differ from the plain one
+
+	mu         sync.Mutex
+	snap       Snapshot
+	lastStatus Status
+	lastErrLog string // last pass error written to the activity log (rate limit)
+
+	quickRetries atomic.Int64
+}
+
+// New builds an engine. log receives debug lines without PHI or secrets.
+func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layout, log *slog.Logger) *Engine {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, store: st, remote: remote, layout: layout, bus: NewBus(), log: log,
+		Now: time.Now, wake: make(chan struct{}, 1), links: map[string]string{}}
+	e.snap.Counts = map[clinicsync.ItemState]int{}
+	return e
+}
+
+// Events is the engine's event bus.
+func (e *Engine) Events() *Bus { return e.bus }
+
+// Config returns the engine's configuration (with defaults applied).
+func (e *Engine) Config() Config { return e.cfg }
+
+// Snapshot returns the current state.
+func (e *Engine) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.snap
+	s.Counts = make(map[clinicsync.ItemState]int, len(e.snap.Counts))
+	for k, v := range e.snap.Counts {
+		s.Counts[k] = v
+	}
+	s.Status = e.statusLocked()
+	s.LastEventID = e.bus.LastID()
+	return s
+}
+
+func (e *Engine) statusLocked() Status {
+	switch {
+	case e.snap.SignedOut:
+		return StatusSignedOut
+	case e.snap.Paused:
+		return StatusPaused
+	case e.snap.Syncing:
+		return StatusSyncing
+	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "":
+		return StatusAttention
+	}
+	return StatusIdle
+}
+
+// update changes the snapshot under the lock and publishes StatusChanged
+// only when the status really changed.
+func (e *Engine) update(f func(s *Snapshot)) {
+	e.mu.Lock()
+	f(&e.snap)
+	st := e.statusLocked()
+	changed := st != e.lastStatus
+	e.lastStatus = st
+	e.mu.Unlock()
+	if changed {
+		e.bus.Publish(Event{Type: StatusChanged, Status: st, Message: string(st)})
+	}
+}
+
+func (e *Engine) refreshCounts(ctx context.Context) {
+	counts, err := e.store.Counts(ctx)
+	if err != nil {
+		e.log.Debug("counts", "err", err)
+		return
+	}
+	e.update(func(s *Snapshot) { s.Counts = counts })
+}
+
+// activity writes a line to the activity log and publishes it.
+func (e *Engine) activity(ctx context.Context, level, item, msg string) {
+	if _, err := e.store.Log(context.WithoutCancel(ctx), level, item, msg); err != nil {
+		e.log.Warn("activity log write failed", "err", err)
+	}
+	e.bus.Publish(Event{Type: Activity, Item: item, Level: level, Message: msg})
+}
+
+func (e *Engine) itemChanged(uuid string, st clinicsync.ItemState, msg string) {
+	e.bus.Publish(Event{Type: ItemChanged, Item: uuid, State: st, Message: msg})
+}
+
+// SyncNow asks the run loop for a pass as soon as possible.
+func (e *Engine) SyncNow() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pause stops automatic passes until Resume.
+func (e *Engine) Pause() {
+	e.update(func(s *Snapshot) { s.Paused = true })
+	e.activity(context.Background(), store.LevelInfo, "", "Synchronisation paused.")
+}
+
+// Resume restarts automatic passes and asks for one now.
+func (e *Engine) Resume() {
+	e.update(func(s *Snapshot) { s.Paused = false })
+	e.activity(context.Background(), store.LevelInfo, "", "Synchronisation resumed.")
+	e.SyncNow()
+}
+
+// SetSignedOut moves the engine to or from the signed-out state.
+func (e *Engine) SetSignedOut(out bool, reason string) {
+	e.update(func(s *Snapshot) { s.SignedOut = out })
+	if out {
+		e.activity(context.Background(), store.LevelError, "", reason)
+	} else {
+		e.SyncNow()
+	}
+}
+
+// Recover finishes what a crash interrupted: documents left downloading go
+// back to pending and their half-written temp files are removed. Saved but
+// unconfirmed documents are confirmed by the next pass.
+func (e *Engine) Recover(ctx context.Context) error {
+	items, err := e.store.Interrupted(ctx)
+	if err != nil {
+		return fmt.Errorf("recover interrupted downloads: %w", err)
+	}
+	for _, it := range items {
+		if it.TempDir != "" {
+			n, err := dest.RemoveTemps(it.TempDir, it.UUID)
+			if err != nil {
+				e.log.Warn("remove temp files", "item", it.UUID, "err", err)
+				continue
+			}
+			if n > 0 {
+				e.log.Debug("removed interrupted temp files", "item", it.UUID, "n", n)
+			}
+		}
+		if err := e.store.ClearTempDir(ctx, it.UUID); err != nil {
+			return err
+		}
+	}
+	if len(items) > 0 {
+		e.activity(ctx, store.LevelInfo, "", fmt.Sprintf("Resumed %d download(s) interrupted by a shutdown.", len(items)))
+	}
+	e.refreshCounts(ctx)
+	return nil
+}
+
+// Pass runs one reconcile pass: list, then download, save and confirm every
+// due document. An error is returned when the pass could not run at all
+// (platform unreachable, signed out, destination unreachable); per-document
+// failures are recorded on the documents and counted in the result.
+func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
+	e.passMu.Lock()
+	defer e.passMu.Unlock()
+	start := e.Now()
+	e.update(func(s *Snapshot) { s.Syncing = true; s.LastPassStart = start })
+	e.bus.Publish(Event{Type: PassStarted})
+	res, err := e.pass(ctx)
+	end := e.Now()
+	msg := ""
+	if err != nil {
+		msg = clinicsync.ErrorMessage(err)
+	}
+	e.refreshCounts(ctx)
+	e.update(func(s *Snapshot) {
+		s.Syncing = false
+		s.LastPassEnd = end
+		s.LastPassError = msg
+		if clinicsync.ErrorCode(err) == clinicsync.EUnauthorized || clinicsync.ErrorCode(err) == clinicsync.ESignedOut {
+			s.SignedOut = true
+		}
+	})
+	e.mu.Lock()
+	logIt := msg != e.lastErrLog
+	e.lastErrLog = msg
+	e.mu.Unlock()
+	if err != nil && logIt && clinicsync.ErrorCode(err) != clinicsync.ECanceled {
+		e.activity(ctx, store.LevelError, "", "Synchronisation failed: "+msg)
+	} else if err == nil && logIt {
+		e.activity(ctx, store.LevelInfo, "", "Synchronisation works again.")
+	}
+	if err == nil {
+		_ = e.store.SetCursor(context.WithoutCancel(ctx), "last_pass_ok", end.UTC().Format(time.RFC3339))
+	}
+	e.bus.Publish(Event{Type: PassFinished, Message: msg})
+	e.log.Debug("pass finished", "listed", res.Listed, "written", res.Written, "confirmed", res.Confirmed,
+		"failed", res.Failed, "took", end.Sub(start), "err", err)
+	return res, err
+}
+
+func (e *Engine) pass(ctx context.Context) (PassResult, error) {
+	var res PassResult
+	if err := e.checkDestination(); err != nil {
+		return res, err
+	}
+	docs, err := e.remote.ListUnsynchronized(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Listed = len(docs)
+	for _, d := range docs {
+		if d.UUID == "" {
+			continue
+		}
+		if err := e.admit(ctx, d); err != nil {
+			return res, err
+		}
+	}
+	e.assignNames(docs)
+	if err := e.reportPending(ctx, &res); err != nil {
+		return res, err
+	}
+	due, err := e.store.Due(ctx, e.Now())
+	if err != nil {
+		return res, err
+	}
+	return res, e.work(ctx, due, &res)
+}
+
+// admit records a listed document and decides whether it needs work.
+func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
+	it, created, err := e.store.Upsert(ctx, e.cfg.Source, d)
+	if err != nil {
+		return err
+	}
+	if d.PDF.URL != "" {
+		e.linkMu.Lock()
+		e.links[d.UUID] = d.PDF.URL
+		e.linkMu.Unlock()
+	}
+	switch {
+	case created:
+		e.activity(ctx, store.LevelInfo, d.UUID, fmt.Sprintf("New document %s for %s.", describeFile(it), it.Patient.DisplayName()))
+		e.itemChanged(d.UUID, clinicsync.StatePending, "")
+	case it.State == clinicsync.StateConfirmed:
+		// Listed again after we confirmed it (a person asked for a new
+		// synchronisation in the platform): check the file, confirm again.
+		if err := e.store.Requeue(ctx, d.UUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// assignNames decides, over the whole listing, which of several documents
+// that would get the same file in the same patient folder keeps the plain
+// name: the first listed (the oldest). The others get the document-specific
+// name at once, so concurrent workers never race for the plain name and the
+// outcome does not depend on timing or crashes. dest.Save still checks the
+// disk, which covers documents listed in different passes.
+func (e *Engine) assignNames(docs []clinicsync.Document) {
+	seen := make(map[string]bool, len(docs))
+	names := make(map[string]string)
+	for _, d := range docs {
+		if d.UUID == "" {
+			continue
+		}
+		name := dest.FileName(d)
+		key := strings.ToLower(norm.NFC.String(filepath.Join(e.layout.PatientDir(d.Patient), name)))
+		if seen[key] {
+			names[d.UUID] = dest.DistinctName(name, d.UUID)
+		}
+		seen[key] = true
+	}
+	e.linkMu.Lock()
+	e.names = names
+	e.linkMu.Unlock()
+}
+
+// fileName is the name a document should be saved under.
+func (e *Engine) fileName(it store.Item) string {
+	e.linkMu.Lock()
+	n := e.names[it.UUID]
+	e.linkMu.Unlock()
+	if n != "" {
+		return n
+	}
+	return dest.FileName(it.Document())
+}
+
+// checkDestination refuses to start a pass when the root folder is not
+// there, so one unplugged share does not fail every document.
+func (e *Engine) checkDestination() error {
+	fi, err := os.Stat(e.layout.Root)
+	if err != nil || !fi.IsDir() {
+		return &clinicsync.Error{Code: clinicsync.EDestination, Retryable: true, Err: err,
+			Message: fmt.Sprintf("Destination folder %s is not reachable.", e.layout.Root)}
+	}
+	return nil
+}
+
+// work processes items with a bounded pool; one slow or failing document
+// never holds back the others.
+func (e *Engine) work(ctx context.Context, items []store.Item, res *PassResult) error {
+	if len(items) == 0 {
+		return nil
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		fatal    error
+		ch       = make(chan store.Item)
+		ctx2, cn = context.WithCancel(ctx)
+	)
+	defer cn()
+	for i := 0; i < e.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range ch {
+				var r PassResult
+				err := e.process(ctx2, it, &r)
+				mu.Lock()
+				res.Written += r.Written
+				res.AlreadyPresent += r.AlreadyPresent
+				res.Confirmed += r.Confirmed
+				res.Failed += r.Failed
+				res.Reported += r.Reported
+				if err != nil && fatal == nil {
+					fatal = err
+					cn()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, it := range items {
+		select {
+		case ch <- it:
+		case <-ctx2.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	return ctx.Err()
+}
+
+// isFatal tells errors that stop the whole pass (no point trying the other
+// documents) from errors of one document.
+func isFatal(err error) bool {
+	switch clinicsync.ErrorCode(err) {
+	case clinicsync.EUnauthorized, clinicsync.ESignedOut, clinicsync.ECanceled:
+		return true
+	}
+	return false
+}
+
+// process takes one document as far as it can go. It returns an error only
+// when the whole pass must stop.
+func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) error {
+	err := e.deliver(ctx, it, res)
+	if err != nil && !isFatal(err) {
+		if ok, _ := clinicsync.IsRetryable(err); ok && e.cfg.QuickRetryDelay > 0 {
+			// One quick retry smooths over a dropped connection before the
+			// document is called failed and the platform is told.
+			e.quickRetries.Add(1)
+			select {
+			case <-time.After(e.cfg.QuickRetryDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if cur, gerr := e.store.Get(ctx, it.UUID); gerr == nil {
+				it = cur
+			}
+			err = e.deliver(ctx, it, res)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if isFatal(err) {
+		return err
+	}
+	res.Failed++
+	return e.fail(ctx, it, err, res)
+}
+
+// deliver writes (unless already there) and confirms one document.
+func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) error {
+	if it.FinalPath != "" && e.fileIntact(it) {
+		res.AlreadyPresent++
+		return e.confirm(ctx, it, res)
+	}
+	url, err := e.link(ctx, it.UUID, false)
+	if err != nil {
+		return err
+	}
+	relDir := e.layout.PatientDir(it.Patient)
+	absDir := filepath.Join(e.layout.Root, relDir)
+	if err := e.store.MarkDownloading(ctx, it.UUID, absDir); err != nil {
+		return err
+	}
+	e.itemChanged(it.UUID, clinicsync.StateDownloading, "")
+	body, err := e.remote.OpenPDF(ctx, url)
+	if clinicsync.ErrorCode(err) == clinicsync.ELinkExpired {
+		// Pre-signed links live one hour: fetch the document again for a fresh one.
+		e.log.Debug("link expired, fetching a fresh one", "item", it.UUID)
+		if url, err = e.link(ctx, it.UUID, true); err == nil {
+			body, err = e.remote.OpenPDF(ctx, url)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r, err := dest.Save(ctx, dest.SaveRequest{Root: e.layout.Root, RelDir: relDir,
+		FileName: e.fileName(it), UUID: it.UUID, Body: body, Prev: it.FinalPath})
+	body.Close()
+	if err != nil {
+		return err
+	}
+	if err := e.store.MarkSaved(ctx, it.UUID, r.Path, r.Size, r.SHA256); err != nil {
+		return err
+	}
+	it.FinalPath, it.Size, it.SHA256 = r.Path, r.Size, r.SHA256
+	if r.AlreadyPresent {
+		res.AlreadyPresent++
+		e.activity(ctx, store.LevelInfo, it.UUID, fmt.Sprintf("%s for %s was already in %s.",
+			describeFile(it), it.Patient.DisplayName(), r.Path))
+	} else {
+		res.Written++
+		e.activity(ctx, store.LevelInfo, it.UUID, fmt.Sprintf("Saved %s for %s to %s.",
+			describeFile(it), it.Patient.DisplayName(), r.Path))
+	}
+	e.itemChanged(it.UUID, clinicsync.StateSaved, r.Path)
+	return e.confirm(ctx, it, res)
+}
+
+// fileIntact reports whether the recorded final file is on disk unchanged.
+func (e *Engine) fileIntact(it store.Item) bool {
+	sha, size, err := dest.HashFile(it.FinalPath)
+	return err == nil && size == it.Size && sha == it.SHA256
+}
+
+// link returns the pre-signed PDF link for a document, fetching the
+// document when none is known or fresh is asked for.
+func (e *Engine) link(ctx context.Context, uuid string, fresh bool) (string, error) {
+	e.linkMu.Lock()
+	url := e.links[uuid]
+	e.linkMu.Unlock()
+	if url != "" && !fresh {
+		return url, nil
+	}
+	d, err := e.remote.GetDocument(ctx, uuid)
+	if err != nil {
+		return "", err
+	}
+	if d.PDF.URL == "" {
+		return "", clinicsync.Errorf(clinicsync.EInvalid, "The platform gave no download link for this document.")
+	}
+	e.linkMu.Lock()
+	e.links[uuid] = d.PDF.URL
+	e.linkMu.Unlock()
+	return d.PDF.URL, nil
+}
+
+func (e *Engine) confirm(ctx context.Context, it store.Item, res *PassResult) error {
+	err := e.remote.SetStatus(ctx, it.UUID, clinicsync.Status{Success: true,
+		Directory: e.cfg.SoftwareID, Path: it.FinalPath})
+	if err != nil {
+		return &confirmError{err}
+	}
+	if err := e.store.MarkConfirmed(ctx, it.UUID); err != nil {
+		return err
+	}
+	res.Confirmed++
+	e.linkMu.Lock()
+	delete(e.links, it.UUID)
+	e.linkMu.Unlock()
+	e.itemChanged(it.UUID, clinicsync.StateConfirmed, it.FinalPath)
+	return nil
+}
+
+// confirmError marks a failure to confirm a file that is safely written:
+// the document stays saved and the next pass confirms it.
+type confirmError struct{ err error }
+
+func (c *confirmError) Error() string { return c.err.Error() }
+func (c *confirmError) Unwrap() error { return c.err }
+
+// fail records a failed document, schedules its automatic retry when the
+// failure is transient, and tells the platform once per failure.
+func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassResult) error {
+	ctx = context.WithoutCancel(ctx)
+	code, msg := clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err)
+	var ce *confirmError
+	if errors.As(err, &ce) {
+		if ok, _ := clinicsync.IsRetryable(err); ok {
+			// The file is safe on disk; only the confirmation is owed.
+			e.log.Debug("confirmation deferred", "item", it.UUID, "code", code)
+			return nil
+		}
+		msg = "The platform refused the confirmation: " + msg
+	}
+	cur, gerr := e.store.Get(ctx, it.UUID)
+	if gerr != nil {
+		return gerr
+	}
+	var next time.Time
+	retryable, after := clinicsync.IsRetryable(err)
+	if retryable {
+		next = e.Now().Add(e.backoff(cur.Attempts, after))
+	}
+	if err := e.store.MarkFailed(ctx, it.UUID, code, msg, next); err != nil {
+		return err
+	}
+	e.log.Debug("document failed", "item", it.UUID, "code", code, "retry", retryable)
+	line := fmt.Sprintf("%s for %s failed: %s", describeFile(cur), cur.Patient.DisplayName(), msg)
+	if retryable {
+		line += fmt.Sprintf(" Retrying automatically at %s.", next.Local().Format("15:04:05"))
+	}
+	e.activity(ctx, store.LevelError, it.UUID, line)
+	e.itemChanged(it.UUID, clinicsync.StateFailed, msg)
+	return e.report(ctx, it.UUID, res)
+}
+
+// report sends success:false for a failure not yet reported.
+func (e *Engine) report(ctx context.Context, uuid string, res *PassResult) error {
+	it, err := e.store.Get(ctx, uuid)
+	if err != nil {
+		return err
+	}
+	if it.State != clinicsync.StateFailed || it.FailureReported {
+		return nil
+	}
+	if err := e.remote.SetStatus(ctx, uuid, clinicsync.Status{Success: false, Error: it.LastError,
+		Directory: e.cfg.SoftwareID}); err != nil {
+		e.log.Debug("failure report deferred", "item", uuid, "code", clinicsync.ErrorCode(err))
+		if isFatal(err) {
+			return err
+		}
+		return nil // reported by a later pass
+	}
+	res.Reported++
+	return e.store.MarkFailureReported(ctx, uuid)
+}
+
+// reportPending sends the failure reports an earlier pass could not send.
+func (e *Engine) reportPending(ctx context.Context, res *PassResult) error {
+	items, err := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1 << 30})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.FailureReported {
+			continue
+		}
+		if err := e.report(ctx, it.UUID, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backoff is the delay before automatic attempt n+1: base doubling per
+// attempt, capped, with ±20 % jitter, and never shorter than the server's
+// Retry-After.
+func (e *Engine) backoff(attempts int, after time.Duration) time.Duration {
+	d := e.cfg.BackoffBase
+	for i := 0; i < attempts && d < e.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, e.cfg.BackoffMax)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return max(d, after)
+}
+
+// Retry is a person's manual retry of one document. It is refused with an
+// ETooSoon error (and the time left) when the previous manual retry of the
+// same document was less than the window ago; otherwise the document is
+// processed now with a fresh download link.
+func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) {
+	left, err := e.store.ClaimManualRetry(ctx, uuid, e.cfg.ManualRetryWindow)
+	if err != nil {
+		return left, err
+	}
+	it, err := e.store.Get(ctx, uuid)
+	if err != nil {
+		return 0, err
+	}
+	e.activity(ctx, store.LevelInfo, uuid, fmt.Sprintf("Manual retry of %s for %s.", describeFile(it), it.Patient.DisplayName()))
+	if err := e.checkDestination(); err != nil {
+		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err), e.Now().Add(e.cfg.BackoffBase))
+		e.refreshCounts(ctx)
+		return 0, err
+	}
+	var res PassResult
+	if it.FinalPath == "" || !e.fileIntact(it) {
+		if _, err := e.link(ctx, uuid, true); err != nil && isFatal(err) {
+			return 0, err
+		}
+	}
+	err = e.process(ctx, it, &res)
+	e.refreshCounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if it, _ = e.store.Get(ctx, uuid); it.State != clinicsync.StateConfirmed {
+		return 0, &clinicsync.Error{Code: it.ErrorCode, Message: it.LastError}
+	}
+	return 0, nil
+}
+
+// Run recovers interrupted work, then runs passes every poll interval, on
+// SyncNow, and when a scheduled retry is due, until ctx ends. A failing pass
+// backs off (doubling, capped at the poll interval × 8) instead of hammering.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Recover(ctx); err != nil {
+		return err
+	}
+	failures := 0
+	for {
+		e.mu.Lock()
+		paused, signedOut := e.snap.Paused, e.snap.SignedOut
+		e.mu.Unlock()
+		wait := e.cfg.PollInterval
+		if !paused && !signedOut {
+			_, err := e.Pass(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				failures++
+				wait = min(e.cfg.PollInterval<<min(failures, 3), e.cfg.PollInterval*8)
+				if ok, after := clinicsync.IsRetryable(err); ok && after > wait {
+					wait = after
+				}
+			} else {
+				failures = 0
+				if nd, err := e.store.NextDue(ctx); err == nil && !nd.IsZero() {
+					if d := nd.Sub(e.Now()); d < wait {
+						wait = max(d, time.Second)
+					}
+				}
+			}
+		}
+		next := e.Now().Add(wait)
+		e.update(func(s *Snapshot) { s.NextPass = next })
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-e.wake:
+			t.Stop()
+		}
+	}
+}
+
+func describeFile(it store.Item) string {
+	if it.FileName != "" {
+		return it.FileName
+	}
+	if it.DocType != "" {
+		return "a " + it.DocType
+	}
+	return "document " + it.UUID
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// EventType is a bit, so a subscriber can ask for several with a mask
+// (Syncthing's lib/events idea).
+type EventType uint32
+
+const (
+	PassStarted   EventType = 1 << iota // a reconcile pass began
+	PassFinished                        // a pass ended; Message holds its error, if any
+	ItemChanged                         // one document changed state
+	Activity                            // a line was added to the activity log
+	StatusChanged                       // the overall status (idle, syncing, ...) changed
+
+	AllEvents EventType = 1<<iota - 1
+)
+
+func (t EventType) String() string {
+	switch t {
+	case PassStarted:
+		return "PassStarted"
+	case PassFinished:
+		return "PassFinished"
+	case ItemChanged:
+		return "ItemChanged"
+	case Activity:
+		return "Activity"
+	case StatusChanged:
+		return "StatusChanged"
+	}
+	return "Unknown"
+}
+
+// Event is one thing that happened in the engine.
+type Event struct {
+	ID      int64                `json:"id"`
+	Time    time.Time            `json:"time"`
+	Type    EventType            `json:"type"`
+	Item    string               `json:"item,omitempty"`  // document uuid
+	State   clinicsync.ItemState `json:"state,omitempty"` // for ItemChanged
+	Status  Status               `json:"status,omitempty"`
+	Level   string               `json:"level,omitempty"`   // for Activity
+	Message string               `json:"message,omitempty"` // human text; may name a patient
+}
+
+// Bus delivers events to subscribers. Publishing never blocks: a subscriber
+// whose buffer is full loses the event (and can catch up with Since).
+type Bus struct {
+	mu     sync.Mutex
+	nextID int64
+	subs   map[*Subscription]struct{}
+	ring   []Event // the last ringSize events, for Since
+	now    func() time.Time
+}
+
+const ringSize = 1024
+
+// NewBus returns an empty bus.
+func NewBus() *Bus {
+	return &Bus{subs: map[*Subscription]struct{}{}, now: time.Now}
+}
+
+// Subscription receives the events matching its mask on C.
+type Subscription struct {
+	C       <-chan Event
+	c       chan Event
+	mask    EventType
+	bus     *Bus
+	dropped int64
+}
+
+// Subscribe returns a subscription with a buffer of 256 events.
+func (b *Bus) Subscribe(mask EventType) *Subscription {
+	c := make(chan Event, 256)
+	s := &Subscription{C: c, c: c, mask: mask, bus: b}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Dropped reports how many events this subscriber lost to a full buffer.
+func (s *Subscription) Dropped() int64 {
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	return s.dropped
+}
+
+// Unsubscribe stops delivery and closes C.
+func (s *Subscription) Unsubscribe() {
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	if _, ok := s.bus.subs[s]; ok {
+		delete(s.bus.subs, s)
+		close(s.c)
+	}
+}
+
+// Publish stamps e with an id and time and hands it to every matching
+// subscriber without blocking.
+func (b *Bus) Publish(e Event) Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.nextID++
+	e.ID = b.nextID
+	if e.Time.IsZero() {
+		e.Time = b.now()
+	}
+	if len(b.ring) == ringSize {
+		copy(b.ring, b.ring[1:])
+		b.ring = b.ring[:ringSize-1]
+	}
+	b.ring = append(b.ring, e)
+	for s := range b.subs {
+		if s.mask&e.Type == 0 {
+			continue
+		}
+		select {
+		case s.c <- e:
+		default:
+			s.dropped++
+		}
+	}
+	return e
+}
+
+// Since returns the remembered events with an id above id, oldest first.
+func (b *Bus) Since(id int64) []Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Event
+	for _, e := range b.ring {
+		if e.ID > id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// LastID is the id of the newest event.
+func (b *Bus) LastID() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nextID
+}
