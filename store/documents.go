@@ -332,6 +332,14 @@ func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
 	return items, err
 }
 
+// ReleaseDownloading puts a document whose download was abandoned (the
+// pass was cancelled or stopped) back to pending.
+func (s *Store) ReleaseDownloading(ctx context.Context, uuid string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', temp_dir = '', updated_at = ?
+		WHERE uuid = ? AND state = 'downloading'`, s.now().UnixMilli(), uuid)
+	return err
+}
+
 // ClearTempDir forgets the temp folder once its temp files are gone.
 func (s *Store) ClearTempDir(ctx context.Context, uuid string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)

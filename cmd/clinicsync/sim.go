@@ -144,7 +144,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  second retry: %s\n", outcome(err))
 	}
 	if *keep {
-		fmt.Fprintf(e.stdout, "\nLook around: %s\n  clinicsync status --config %s --data-dir %s\n  clinicsync log --config %s --data-dir %s\n",
+		fmt.Fprintf(e.stdout, "\nLook around: %s\n  (clinicsync is `go run ./cmd/clinicsync` from the source folder)\n  clinicsync status --config %s --data-dir %s\n  clinicsync log --config %s --data-dir %s\n",
 			tmp, e.configPath, e.dataDir, e.configPath, e.dataDir)
 	}
 	return nil

@@ -494,6 +494,10 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 		return nil
 	}
 	if isFatal(err) {
+		// Not this document's fault: leave it to the next pass.
+		if rerr := e.store.ReleaseDownloading(context.WithoutCancel(ctx), it.UUID); rerr != nil {
+			e.log.Warn("release document", "item", it.UUID, "err", rerr)
+		}
 		return err
 	}
 	res.Failed++

@@ -336,6 +336,13 @@ func TestFaultsEveryValidDocumentEndsConfirmed(t *testing.T) {
 		time.Sleep(15 * time.Millisecond) // let the (millisecond) backoff expire
 	}
 	if !r.allLanded() {
+		for _, x := range r.sim.Expected() {
+			it, _ := r.store.Get(ctx, x.UUID)
+			if (x.Land && it.State != clinicsync.StateConfirmed) || (!x.Land && !it.FailureReported) {
+				t.Errorf("%s land=%v synchronized=%v: %s %s %q next %v reported %v", x.UUID, x.Land,
+					r.sim.Synchronized(x.UUID), it.State, it.ErrorCode, it.LastError, it.NextAttemptAt, it.FailureReported)
+			}
+		}
 		t.Fatalf("not every valid document landed; last pass error: %v", lastErr)
 	}
 	r.checkEndState(false)
