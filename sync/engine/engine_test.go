@@ -525,3 +525,21 @@ func TestEventsAndSnapshot(t *testing.T) {
 		t.Fatalf("activity log has %d entries for 10 documents", len(entries))
 	}
 }
+
+// A pass cancelled in the middle (Quit, shutdown) leaves no document stuck
+// in "downloading" and no temp file; the next pass finishes the job.
+func TestCancelledPassLeavesNothingHalfDone(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 80, Patients: 8, Seed: 13, Latency: 5 * time.Millisecond, PDFSize: 256 << 10})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	_, err := r.eng.Pass(ctx)
+	if clinicsync.ErrorCode(err) != clinicsync.ECanceled {
+		t.Fatalf("cancelled pass: %v", err)
+	}
+	counts, _ := r.store.Counts(context.Background())
+	if counts[clinicsync.StateDownloading] != 0 || counts[clinicsync.StateFailed] != 0 {
+		t.Fatalf("after cancel: %v", counts)
+	}
+	r.pass()
+	r.checkEndState(false)
+}
