@@ -327,8 +327,14 @@ func TestFaultsEveryValidDocumentEndsConfirmed(t *testing.T) {
 	r := newRig(t, sim.Options{Documents: 150, Patients: 15, Hostile: true, Seed: 11,
 		FaultRate: 0.2, PDFFaultRate: 0.2, FaultStall: 50 * time.Millisecond})
 	ctx := context.Background()
+	expiring := expireAfterList{Remote: r.client, sim: r.sim}
 	var lastErr error
 	for i := 0; i < 40; i++ {
+		// Every other pass, the links expire between the list and the downloads.
+		r.eng.remote = r.client
+		if i%2 == 0 {
+			r.eng.remote = expiring
+		}
 		_, lastErr = r.eng.Pass(ctx)
 		if lastErr == nil && r.allLanded() {
 			break
@@ -347,10 +353,10 @@ func TestFaultsEveryValidDocumentEndsConfirmed(t *testing.T) {
 	}
 	r.checkEndState(false)
 	st := r.sim.Stats()
-	if st.Faults == 0 || st.PDFFaults == 0 {
+	if st.Faults == 0 || st.PDFFaults == 0 || st.ExpiredLinks == 0 {
 		t.Fatalf("no faults were injected: %+v", st)
 	}
-	t.Logf("faults injected: %d API, %d PDF; 429s: %d", st.Faults, st.PDFFaults, st.RateLimited)
+	t.Logf("faults injected: %d API, %d PDF; expired links met: %d; 429s: %d", st.Faults, st.PDFFaults, st.ExpiredLinks, st.RateLimited)
 }
 
 // allLanded reports whether every valid document is confirmed and every
