@@ -1,0 +1,244 @@
+// Package auth signs Clinic Sync in to Askara once and keeps it signed in:
+// the browser flow (authorization code with PKCE S256 and a random state,
+// redirected to a loopback listener per RFC 8252), the device-code flow as
+// the fallback, tokens from golang.org/x/oauth2, the refresh token in the
+// OS keychain, and a token source that rotates single-use refresh tokens
+// safely.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// Config is the OAuth client: endpoints and credentials.
+type Config struct {
+	AuthorizeURL string
+	TokenURL     string
+	DeviceURL    string
+	RevokeURL    string // "" if the server offers no revocation
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+	RedirectPort int // loopback port registered with Askara; 0 picks a free one
+}
+
+// OAuth2 returns the x/oauth2 configuration (redirect URL filled at login).
+func (c Config) OAuth2() *oauth2.Config {
+	return &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: c.AuthorizeURL, TokenURL: c.TokenURL, DeviceAuthURL: c.DeviceURL,
+			AuthStyle: oauth2.AuthStyleInParams}}
+}
+
+// BrowserOptions tune LoginBrowser.
+type BrowserOptions struct {
+	Open    func(url string) error // opens the system browser; nil: only print
+	Out     io.Writer              // where the URL and progress are printed
+	Timeout time.Duration          // default 5 minutes
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// LoginBrowser runs the authorization-code flow with PKCE: it listens on
+// 127.0.0.1, opens (or prints) the authorization URL, waits for the
+// redirect, checks the state and exchanges the code.
+func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Token, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.RedirectPort)))
+	if err != nil {
+		return nil, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf(
+			"Cannot listen on 127.0.0.1:%d for the sign-in redirect (is another sign-in running?); try clinicsync login --device.", c.RedirectPort), err)
+	}
+	defer ln.Close()
+	oc := c.OAuth2()
+	oc.RedirectURL = fmt.Sprintf("http://127.0.0.1:%d/callback", ln.Addr().(*net.TCPAddr).Port)
+	verifier := oauth2.GenerateVerifier()
+	state := randomString(24)
+	authURL := oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+
+	type result struct {
+		code string
+		err  error
+	}
+	done := make(chan result, 1)
+	send := func(r result) {
+		select {
+		case done <- r:
+		default:
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		switch {
+		case q.Get("state") != state:
+			w.WriteHeader(http.StatusBadRequest)
+			page(w, "Sign-in not accepted", "This answer does not belong to the sign-in Clinic Sync started. Start again from Clinic Sync.")
+			// A wrong state is an attack or a stale tab: keep waiting for the right one.
+		case q.Get("error") != "":
+			page(w, "Sign-in cancelled", "Askara did not grant access. You can close this tab.")
+			msg := "Sign-in was refused in the browser."
+			if q.Get("error") != "access_denied" {
+				msg = fmt.Sprintf("Sign-in failed: %s.", clean(q.Get("error")))
+			}
+			send(result{err: clinicsync.Errorf(clinicsync.ESignedOut, "%s", msg)})
+		case q.Get("code") == "":
+			w.WriteHeader(http.StatusBadRequest)
+			page(w, "Sign-in not accepted", "The answer carried no authorization code.")
+		default:
+			page(w, "Signed in", "Clinic Sync is signed in to Askara. You can close this tab.")
+			send(result{code: q.Get("code")})
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	fmt.Fprintf(o.Out, "Sign in to Askara in your browser:\n  %s\n", authURL)
+	if o.Open != nil {
+		if err := o.Open(authURL); err != nil {
+			fmt.Fprintf(o.Out, "(Could not open a browser; open the address above yourself.)\n")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, clinicsync.Errorf(clinicsync.ESignedOut,
+				"Sign-in timed out after %s without an answer from the browser; run the sign-in again.", o.Timeout.Round(time.Second))
+		}
+		return nil, &clinicsync.Error{Code: clinicsync.ECanceled, Message: "Sign-in was interrupted.", Err: ctx.Err()}
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	tok, err := oc.Exchange(ctx, res.code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, tokenError("Askara refused the sign-in", err)
+	}
+	return tok, nil
+}
+
+// tokenError turns a token-endpoint failure into a sentence without secrets.
+func tokenError(prefix string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		detail := re.ErrorCode
+		if re.ErrorDescription != "" {
+			detail += ": " + clean(re.ErrorDescription)
+		}
+		return clinicsync.Errorf(clinicsync.ESignedOut, "%s (%s).", prefix, detail)
+	}
+	return clinicsync.Retryable(clinicsync.EUnavailable, prefix+": Askara's sign-in service could not be reached.", errors.New(scrubRetrieve(err)))
+}
+
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+func page(w io.Writer, title, text string) {
+	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>%s</title></head>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto"><h1>%s</h1><p>%s</p></body></html>`,
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
+}
+
+// LoginDevice runs the device-code flow: it prints the code and the page to
+// visit, then polls at the interval the server gives until the user acts.
+func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	if c.DeviceURL == "" {
+		return nil, clinicsync.Errorf(clinicsync.EConfig, "No device_url is configured for the device sign-in.")
+	}
+	oc := c.OAuth2()
+	da, err := oc.DeviceAuth(ctx)
+	if err != nil {
+		return nil, tokenError("Askara refused to start a device sign-in", err)
+	}
+	fmt.Fprintf(out, "To sign in, open %s on any device and enter the code:\n\n    %s\n\n", da.VerificationURI, da.UserCode)
+	if da.VerificationURIComplete != "" {
+		fmt.Fprintf(out, "(or open %s)\n", da.VerificationURIComplete)
+	}
+	fmt.Fprintf(out, "Waiting for you to approve...\n")
+	tok, err := oc.DeviceAccessToken(ctx, da)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			switch re.ErrorCode {
+			case "expired_token":
+				return nil, clinicsync.Errorf(clinicsync.ESignedOut, "The code %s expired before it was approved; run the sign-in again.", da.UserCode)
+			case "access_denied":
+				return nil, clinicsync.Errorf(clinicsync.ESignedOut, "The sign-in was denied on the approval page.")
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, &clinicsync.Error{Code: clinicsync.ECanceled, Message: "Sign-in was interrupted.", Err: ctx.Err()}
+		}
+		return nil, tokenError("The device sign-in failed", err)
+	}
+	return tok, nil
+}
+
+// Revoke tells the server to end the grant of a refresh token (RFC 7009).
+func Revoke(ctx context.Context, c Config, refreshToken string) error {
+	if c.RevokeURL == "" || refreshToken == "" {
+		return nil
+	}
+	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {c.ClientID}}
+	if c.ClientSecret != "" {
+		form.Set("client_secret", c.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.RevokeURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return clinicsync.Retryable(clinicsync.EUnavailable, "Askara could not be told about the sign-out.", errors.New("revoke endpoint unreachable"))
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return clinicsync.Errorf(clinicsync.EUnavailable, "Askara did not accept the sign-out (HTTP %d).", resp.StatusCode)
+	}
+	return nil
+}
