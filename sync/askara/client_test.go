@@ -1,17 +1,16 @@
 package askara
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,406 +19,615 @@ import (
 	"github.com/clinicsync/clinicsync"
 )
 
-const secretToken = "tok-SECRET-0123456789"
-
-type fakeSleep struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (f *fakeSleep) Sleep(ctx context.Context, d time.Duration) error {
-	f.mu.Lock()
-	f.waits = append(f.waits, d)
-	f.mu.Unlock()
-	return ctx.Err()
-}
-
-func newClient(t *testing.T, url string, mod func(*Options)) (*Client, *fakeSleep, *bytes.Buffer) {
-	t.Helper()
-	fs := &fakeSleep{}
-	var logs bytes.Buffer
-	o := Options{BaseURL: url, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: secretToken}),
-		Sleep: fs.Sleep, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if mod != nil {
-		mod(&o)
+func TestNewRejectsBadBaseURL(t *testing.T) {
+	for _, base := range []string{"", "api.askara.ai", "ftp://api.askara.ai", "https://", "https://u:p@api.askara.ai",
+		"https://api.askara.ai/?x=1"} {
+		if _, err := New(Options{BaseURL: base}); clinicsync.ErrorCode(err) != clinicsync.EConfig {
+			t.Errorf("New(%q): %v, want EConfig", base, err)
+		}
 	}
-	c, err := New(o)
-	if err != nil {
+	if _, err := New(Options{BaseURL: "https://staging.askara.example/api/"}); err != nil {
 		t.Fatal(err)
 	}
-	return c, fs, &logs
 }
 
-func docJSON(i int) string {
-	return fmt.Sprintf(`{"uuid":"u%03d","type":"referral_letter","state":"verified","patient":{"uuid":"p%d","firstName":"John","lastName":"Doe"},"pdf":{"url":"https://files.example/u%03d?signature=abc","fileName":"r%d.pdf"}}`, i, i%3, i, i)
-}
-
-// pagedServer serves n documents in pages of size in one of three shapes.
-func pagedServer(t *testing.T, n, size int, shape string) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+secretToken {
-			w.WriteHeader(401)
-			return
-		}
-		if r.URL.Query().Get("synchronized") != "false" {
-			t.Errorf("list without synchronized=false: %s", r.URL)
-		}
-		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-		if page < 1 {
-			page = 1
-		}
-		var items []string
-		for i := (page - 1) * size; i < min(page*size, n); i++ {
-			items = append(items, docJSON(i))
-		}
-		list := "[" + strings.Join(items, ",") + "]"
-		next := ""
-		if page*size < n {
-			next = fmt.Sprintf("/documents?synchronized=false&itemsPerPage=%d&page=%d", size, page+1)
-		}
-		switch shape {
-		case "array":
-			fmt.Fprint(w, list)
-		case "hydra":
-			view := `{"@id":"x"}`
-			if next != "" {
-				view = fmt.Sprintf(`{"@id":"x","hydra:next":%q}`, next)
-			}
-			fmt.Fprintf(w, `{"@context":"/contexts/Document","hydra:member":%s,"hydra:totalItems":%d,"hydra:view":%s}`, list, n, view)
-		case "member":
-			view := `{}`
-			if next != "" {
-				view = fmt.Sprintf(`{"next":%q}`, "http://"+r.Host+next) // absolute this time
-			}
-			fmt.Fprintf(w, `{"member":%s,"totalItems":%d,"view":%s}`, list, n, view)
-		}
-	}))
-}
-
-func TestListAllShapesAllPages(t *testing.T) {
-	for _, shape := range []string{"array", "hydra", "member"} {
-		t.Run(shape, func(t *testing.T) {
-			ts := pagedServer(t, 250, 100, shape)
-			defer ts.Close()
-			c, _, _ := newClient(t, ts.URL, nil)
+func TestListAllShapesEveryPage(t *testing.T) {
+	ids := uuids(250)
+	for _, tc := range []struct {
+		shape    string
+		absolute bool
+		requests int
+	}{
+		{"array", false, 3}, // 100, 100, 50: the short page is the last
+		{"hydra", false, 3},
+		{"hydra", true, 3},
+		{"member", false, 3},
+		{"member", true, 3},
+	} {
+		t.Run(fmt.Sprintf("%s/absolute=%v", tc.shape, tc.absolute), func(t *testing.T) {
+			s := newListServer(t, tc.shape, tc.absolute, ids)
+			c, _, _ := newTestClient(t, s.URL, nil)
 			docs, err := c.ListUnsynchronized(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(docs) != 250 {
-				t.Fatalf("%d documents, want 250", len(docs))
+			if len(docs) != len(ids) {
+				t.Fatalf("%d documents, want %d", len(docs), len(ids))
 			}
-			seen := map[string]bool{}
-			for _, d := range docs {
-				if seen[d.UUID] || d.PDF.URL == "" || d.Patient.LastName != "Doe" {
-					t.Fatalf("bad or duplicate document %+v", d)
+			for i, d := range docs {
+				if d.UUID != ids[i] {
+					t.Fatalf("document %d is %q, want %q (order kept)", i, d.UUID, ids[i])
 				}
-				seen[d.UUID] = true
 			}
-			if got := c.Stats().APIRequests; got != 3 {
-				t.Fatalf("%d requests for 3 pages", got)
+			d := docs[7]
+			want := clinicsync.Document{UUID: ids[7], Type: "referral_letter", State: "verified",
+				Patient: clinicsync.Patient{UUID: "p-" + ids[7], ExternalID: "EXT-" + ids[7], FirstName: "Johnathan", LastName: "Doemann"},
+				PDF:     clinicsync.PDF{URL: "https://files.example/" + ids[7] + ".pdf?X-Amz-Signature=sig-" + ids[7], FileName: "letter-" + ids[7] + ".pdf"}}
+			if d != want {
+				t.Fatalf("decoded\n%+v\nwant\n%+v", d, want)
+			}
+			q := s.Queries()
+			if len(q) != tc.requests || c.Stats().APIRequests != int64(tc.requests) {
+				t.Fatalf("queries %v (stats %d), want %d", q, c.Stats().APIRequests, tc.requests)
+			}
+			first, _ := url.ParseQuery(q[0])
+			if first.Get("synchronized") != "false" || first.Get("itemsPerPage") != "100" || first.Get("page") != "1" {
+				t.Fatalf("first query %q", q[0])
+			}
+			if last, _ := url.ParseQuery(q[len(q)-1]); last.Get("page") != "3" {
+				t.Fatalf("last query %q", q[len(q)-1])
 			}
 		})
 	}
 }
 
-func TestListStopsOnHostilePaging(t *testing.T) {
-	// An array server that ignores page= (always the same full page).
-	same := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var items []string
-		for i := 0; i < 100; i++ {
-			items = append(items, docJSON(i))
-		}
-		fmt.Fprint(w, "["+strings.Join(items, ",")+"]")
-	}))
-	defer same.Close()
-	c, _, _ := newClient(t, same.URL, nil)
+func TestListArrayExactMultipleAsksOneEmptyPage(t *testing.T) {
+	s := newListServer(t, "array", false, uuids(200))
+	c, _, _ := newTestClient(t, s.URL, nil)
 	docs, err := c.ListUnsynchronized(context.Background())
-	if err != nil || len(docs) != 100 || c.Stats().APIRequests != 2 {
-		t.Fatalf("ignoring page=: %d docs, %d requests, %v", len(docs), c.Stats().APIRequests, err)
+	if err != nil || len(docs) != 200 || len(s.Queries()) != 3 {
+		t.Fatalf("%d docs, queries %v, %v", len(docs), s.Queries(), err)
 	}
+}
 
-	// A Hydra next link to another host is not followed with the token.
-	var leaked bool
+func TestListBaseURLWithPathPrefix(t *testing.T) {
+	var got atomic.Value
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.URL.Path)
+		fmt.Fprint(w, `{"member":[],"totalItems":0}`)
+	}))
+	defer ts.Close()
+	c, _, _ := newTestClient(t, ts.URL+"/api/v1/", nil)
+	if _, err := c.ListUnsynchronized(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "/api/v1/documents" {
+		t.Fatalf("path %v", got.Load())
+	}
+}
+
+func TestListRefusesNextLinkToAnotherHost(t *testing.T) {
+	var foreignHits atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		leaked = r.Header.Get("Authorization") != ""
+		foreignHits.Add(1)
 		fmt.Fprint(w, `[]`)
 	}))
 	defer other.Close()
-	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"hydra:member":[%s],"hydra:view":{"hydra:next":%q}}`, docJSON(1), other.URL+"/documents?page=2")
-	}))
-	defer foreign.Close()
-	c, _, _ = newClient(t, foreign.URL, nil)
-	_, err = c.ListUnsynchronized(context.Background())
-	if clinicsync.ErrorCode(err) != clinicsync.EBadResponse || leaked {
-		t.Fatalf("foreign next link: %v (token leaked: %v)", err, leaked)
+	otherURL, _ := url.Parse(other.URL)
+	for name, next := range map[string]string{
+		"absolute":        other.URL + "/documents?page=2",
+		"scheme-relative": "//" + otherURL.Host + "/documents?page=2",
+		"https-downgrade": "https://" + otherURL.Host + "/documents?page=2",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"hydra:member":[%s],"hydra:view":{"hydra:next":%q}}`, docJSON("a"), next)
+			}))
+			defer ts.Close()
+			c, _, _ := newTestClient(t, ts.URL, nil)
+			docs, err := c.ListUnsynchronized(context.Background())
+			var e *clinicsync.Error
+			if !errors.As(err, &e) || e.Code != clinicsync.EBadResponse || e.Retryable || docs != nil {
+				t.Fatalf("got %v %+v, want a permanent EBadResponse", docs, err)
+			}
+		})
 	}
-
-	// A body that is neither an array nor a collection.
-	junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"title":"oops"}`)
-	}))
-	defer junk.Close()
-	c, _, _ = newClient(t, junk.URL, func(o *Options) { o.MaxAttempts = 1 })
-	if _, err := c.ListUnsynchronized(context.Background()); clinicsync.ErrorCode(err) != clinicsync.EBadResponse {
-		t.Fatalf("junk body: %v", err)
+	if n := foreignHits.Load(); n != 0 {
+		t.Fatalf("the foreign host received %d requests", n)
 	}
 }
 
-func TestSetStatusBody(t *testing.T) {
-	var got []string
+func TestListStopsAgainstHostilePaging(t *testing.T) {
+	page := func(ids ...string) string {
+		var items []string
+		for _, id := range ids {
+			items = append(items, docJSON(id))
+		}
+		return "[" + strings.Join(items, ",") + "]"
+	}
+	full := uuids(100)
+
+	t.Run("array ignoring page", func(t *testing.T) {
+		var n atomic.Int32
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			fmt.Fprint(w, page(full...))
+		}))
+		defer ts.Close()
+		c, _, _ := newTestClient(t, ts.URL, nil)
+		docs, err := c.ListUnsynchronized(context.Background())
+		if err != nil || len(docs) != 100 || n.Load() != 2 {
+			t.Fatalf("%d docs after %d requests: %v", len(docs), n.Load(), err)
+		}
+	})
+
+	t.Run("array ignoring page with fresh links each time", func(t *testing.T) {
+		// Same uuids, different bytes (a fresh signature per request).
+		var n atomic.Int32
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k := n.Add(1)
+			fmt.Fprint(w, strings.ReplaceAll(page(full...), "sig-", fmt.Sprintf("sig%d-", k)))
+		}))
+		defer ts.Close()
+		c, _, _ := newTestClient(t, ts.URL, nil)
+		docs, err := c.ListUnsynchronized(context.Background())
+		if err != nil || len(docs) != 100 || n.Load() != 2 {
+			t.Fatalf("%d docs after %d requests: %v", len(docs), n.Load(), err)
+		}
+	})
+
+	t.Run("alternating pages", func(t *testing.T) {
+		var n atomic.Int32
+		a, b := uuids(200)[:100], uuids(200)[100:]
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1)%2 == 1 {
+				fmt.Fprint(w, page(a...))
+			} else {
+				fmt.Fprint(w, page(b...))
+			}
+		}))
+		defer ts.Close()
+		c, _, _ := newTestClient(t, ts.URL, nil)
+		docs, err := c.ListUnsynchronized(context.Background())
+		if err != nil || len(docs) != 200 || n.Load() != 3 {
+			t.Fatalf("%d docs after %d requests: %v", len(docs), n.Load(), err)
+		}
+	})
+
+	t.Run("endless new uuids stop at MaxPages", func(t *testing.T) {
+		var n atomic.Int32
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k := n.Add(1)
+			ids := make([]string, 100)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("gen-%d-%d", k, i)
+			}
+			fmt.Fprint(w, page(ids...))
+		}))
+		defer ts.Close()
+		c, _, _ := newTestClient(t, ts.URL, func(o *Options) { o.MaxPages = 7 })
+		docs, err := c.ListUnsynchronized(context.Background())
+		if err != nil || len(docs) != 700 || n.Load() != 7 {
+			t.Fatalf("%d docs after %d requests: %v", len(docs), n.Load(), err)
+		}
+	})
+
+	t.Run("hydra next pointing to itself", func(t *testing.T) {
+		var n atomic.Int32
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k := n.Add(1)
+			// New documents every time, so only the link loop can stop it.
+			fmt.Fprintf(w, `{"hydra:member":[%s],"hydra:view":{"hydra:next":"/documents?page=2"}}`, docJSON(fmt.Sprint("x", k)))
+		}))
+		defer ts.Close()
+		c, _, _ := newTestClient(t, ts.URL, nil)
+		docs, err := c.ListUnsynchronized(context.Background())
+		if err != nil || len(docs) != 2 || n.Load() != 2 {
+			t.Fatalf("%d docs after %d requests: %v", len(docs), n.Load(), err)
+		}
+	})
+}
+
+func TestListDeduplicatesAndSkipsItemsWithoutUUID(t *testing.T) {
+	pages := []string{
+		`{"member":[` + docJSON("a") + `,` + docJSON("b") + `,{"type":"referral_letter","patient":{"lastName":"Secretname"}},` +
+			`{"uuid":""},{"uuid":42},"just a string",null],"view":{"next":"/documents?page=2"}}`,
+		`{"member":[` + docJSON("b") + `,` + docJSON("c") + `,` + docJSON("a") + `],"view":{"next":"/documents?page=3"}}`,
+		`{"member":[` + docJSON("d") + `,{"uuid":"e","patient":"/patients/pe","pdf":"https://files.example/e.pdf","type":7}]}`,
+	}
+	var n atomic.Int32
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
-		fmt.Fprint(w, `{"success":true}`)
+		fmt.Fprint(w, pages[n.Add(1)-1])
 	}))
 	defer ts.Close()
-	c, _, _ := newClient(t, ts.URL, nil)
-	ctx := context.Background()
-	if err := c.SetStatus(ctx, "a/b", clinicsync.Status{Success: true, Directory: "your_software_id",
-		Path: `C:\YourSoftware\Documents\Patients\DOE_JOHN\document.pdf`}); err != nil {
+	c, _, logs := newTestClient(t, ts.URL, nil)
+	docs, err := c.ListUnsynchronized(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetStatus(ctx, "x", clinicsync.Status{Success: false, Error: "The file is not a PDF."}); err != nil {
-		t.Fatal(err)
+	var got []string
+	for _, d := range docs {
+		got = append(got, d.UUID)
 	}
-	want := []string{
-		`POST /documents/a%2Fb/status application/json {"success":true,"directory":"your_software_id","path":"C:\\YourSoftware\\Documents\\Patients\\DOE_JOHN\\document.pdf"}`,
-		`POST /documents/x/status application/json {"success":false,"error":"The file is not a PDF."}`,
+	if strings.Join(got, ",") != "a,b,c,d,e" {
+		t.Fatalf("uuids %v", got)
 	}
-	// The server sees the escaped path as Path "/documents/a/b/status" unless RawPath is kept; compare loosely.
-	if len(got) != 2 || !strings.HasSuffix(got[0], want[0][strings.Index(want[0], " application"):]) || got[1] != want[1] {
-		t.Fatalf("status calls:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if e := docs[4]; e.Patient.UUID != "pe" || e.PDF.URL != "https://files.example/e.pdf" || e.Type != "7" {
+		t.Fatalf("lenient decoding: %+v", e)
+	}
+	if s := c.Stats().SkippedItems; s != 5 {
+		t.Fatalf("skipped %d items, want 5", s)
+	}
+	if l := logs.String(); !strings.Contains(l, "skipped") || strings.Contains(l, "Secretname") {
+		t.Fatalf("logs:\n%s", l)
 	}
 }
 
-func TestErrorClassesAndRetries(t *testing.T) {
-	var mu sync.Mutex
-	script := []int{503, 502, 200}
+func TestGetDocument(t *testing.T) {
+	var gotPath atomic.Value
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		code := 200
-		if len(script) > 0 {
-			code, script = script[0], script[1:]
-		}
-		mu.Unlock()
-		switch r.URL.Path {
-		case "/documents/gone":
+		gotPath.Store(r.URL.EscapedPath())
+		switch r.URL.EscapedPath() {
+		case "/documents/doc-1", "/documents/a%2Fb%20c":
+			u, _ := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/documents/"))
+			fmt.Fprint(w, docJSON(u))
+		case "/documents/no-uuid":
+			fmt.Fprint(w, `{"type":"referral_letter","pdf":{"url":"https://files.example/n.pdf"}}`)
+		case "/documents/other":
+			fmt.Fprint(w, docJSON("someone-else"))
+		default:
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(404)
-			fmt.Fprint(w, `{"title":"Not Found","detail":"Document \u0007not found\n"}`)
-			return
-		case "/documents/denied":
-			w.WriteHeader(403)
-			return
-		case "/documents/revoked":
-			w.WriteHeader(401)
-			return
+			fmt.Fprint(w, `{"title":"An error occurred","detail":"Not Found","status":404}`)
 		}
-		w.WriteHeader(code)
-		fmt.Fprint(w, `{"uuid":"ok","pdf":{"url":"https://f/x"}}`)
 	}))
 	defer ts.Close()
-	c, fs, logs := newClient(t, ts.URL, nil)
+	c, _, _ := newTestClient(t, ts.URL, nil)
 	ctx := context.Background()
-	d, err := c.GetDocument(ctx, "ok")
-	if err != nil || d.UUID != "ok" || c.Stats().Retries != 2 || len(fs.waits) != 2 {
-		t.Fatalf("5xx then 200: %+v %v, stats %+v, waits %v", d, err, c.Stats(), fs.waits)
+
+	d, err := c.GetDocument(ctx, "doc-1")
+	if err != nil || d.UUID != "doc-1" || d.PDF.URL == "" || d.Patient.LastName != "Doemann" {
+		t.Fatalf("%+v %v", d, err)
 	}
-	_, err = c.GetDocument(ctx, "gone")
-	if clinicsync.ErrorCode(err) != clinicsync.ENotFound || strings.ContainsAny(clinicsync.ErrorMessage(err), "\a\n") {
-		t.Fatalf("404: %q", clinicsync.ErrorMessage(err))
+	if d, err = c.GetDocument(ctx, "a/b c"); err != nil || d.UUID != "a/b c" || gotPath.Load() != "/documents/a%2Fb%20c" {
+		t.Fatalf("escaped uuid: %+v %v (path %v)", d, err, gotPath.Load())
+	}
+	if d, err = c.GetDocument(ctx, "no-uuid"); err != nil || d.UUID != "no-uuid" || d.PDF.URL != "https://files.example/n.pdf" {
+		t.Fatalf("document without uuid: %+v %v", d, err)
+	}
+
+	before := c.Stats().APIRequests
+	_, err = c.GetDocument(ctx, "missing")
+	if clinicsync.ErrorCode(err) != clinicsync.ENotFound || c.Stats().APIRequests-before != 1 {
+		t.Fatalf("missing: %v after %d requests", err, c.Stats().APIRequests-before)
 	}
 	if ok, _ := clinicsync.IsRetryable(err); ok {
 		t.Fatal("404 must be permanent")
 	}
-	if _, err = c.GetDocument(ctx, "denied"); clinicsync.ErrorCode(err) != clinicsync.EForbidden {
-		t.Fatalf("403: %v", err)
-	}
-	if _, err = c.GetDocument(ctx, "revoked"); clinicsync.ErrorCode(err) != clinicsync.EUnauthorized {
-		t.Fatalf("401: %v", err)
-	}
-	if strings.Contains(logs.String(), secretToken) || strings.Contains(fmt.Sprint(err), secretToken) {
-		t.Fatal("the token reached a log or an error")
+
+	before = c.Stats().APIRequests
+	_, err = c.GetDocument(ctx, "other")
+	if clinicsync.ErrorCode(err) != clinicsync.EBadResponse || c.Stats().APIRequests-before != 4 {
+		t.Fatalf("another document: %v after %d requests", err, c.Stats().APIRequests-before)
 	}
 
-	dead := httptest.NewServer(nil)
-	dead.Close()
-	c, _, _ = newClient(t, dead.URL, nil)
-	_, err = c.GetDocument(ctx, "x")
-	if ok, _ := clinicsync.IsRetryable(err); !ok || clinicsync.ErrorCode(err) != clinicsync.EUnavailable {
-		t.Fatalf("unreachable: %v", err)
+	before = c.Stats().APIRequests
+	for _, bad := range []string{"", ".", ".."} {
+		if _, err := c.GetDocument(ctx, bad); clinicsync.ErrorCode(err) != clinicsync.EInvalid {
+			t.Fatalf("GetDocument(%q): %v", bad, err)
+		}
 	}
-	if c.Stats().APIRequests != 4 {
-		t.Fatalf("%d attempts, want 4", c.Stats().APIRequests)
+	if c.Stats().APIRequests != before {
+		t.Fatal("an unusable uuid was sent")
 	}
 }
 
-func Test429HonoursRetryAfter(t *testing.T) {
-	n := 0
+func TestSetStatusBodyAsTheSeedShows(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n++
-		if n == 1 {
-			w.Header().Set("Retry-After", "7")
-			w.WriteHeader(429)
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+" "+r.Header.Get("Content-Type")+" "+
+			r.Header.Get("Authorization")+" "+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer ts.Close()
+	c, _, _ := newTestClient(t, ts.URL, nil)
+	ctx := context.Background()
+	calls := []struct {
+		uuid string
+		st   clinicsync.Status
+	}{
+		{"d-1", clinicsync.Status{Success: true}},
+		{"d-2", clinicsync.Status{Success: true, Directory: "your_software_id",
+			Path: `C:\YourSoftware\Documents\Patients\DOE_JOHN\document.pdf`}},
+		{"d-3", clinicsync.Status{Success: false, Error: "Failed to save document: Database connection timeout"}},
+		{"a/b", clinicsync.Status{Success: false, Error: "The file is not a PDF (<html> & co)."}},
+	}
+	for _, cl := range calls {
+		if err := c.SetStatus(ctx, cl.uuid, cl.st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	auth := "Bearer " + testToken
+	want := []string{
+		`POST /documents/d-1/status application/json ` + auth + ` {"success":true}`,
+		`POST /documents/d-2/status application/json ` + auth +
+			` {"success":true,"directory":"your_software_id","path":"C:\\YourSoftware\\Documents\\Patients\\DOE_JOHN\\document.pdf"}`,
+		`POST /documents/d-3/status application/json ` + auth +
+			` {"success":false,"error":"Failed to save document: Database connection timeout"}`,
+		`POST /documents/a%2Fb/status application/json ` + auth + ` {"success":false,"error":"The file is not a PDF (<html> & co)."}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestErrorClassification(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		body      string
+		code      string
+		retryable bool
+		requests  int64
+		message   string // exact, or a prefix ending in "*"
+	}{
+		{400, `{"title":"Bad Request","detail":"Invalid\u0007 status\n value.","status":400}`, clinicsync.EInvalid, false, 1,
+			"Askara rejected the request: Invalid status value."},
+		{401, `{"detail":"Expired JWT Token"}`, clinicsync.EUnauthorized, false, 1, "Askara refused the access token; sign in again."},
+		{403, ``, clinicsync.EForbidden, false, 1, "Askara refused access: the app lacks permission (scope) for this."},
+		{404, ``, clinicsync.ENotFound, false, 1, "The document no longer exists on Askara."},
+		{409, ``, clinicsync.EInvalid, false, 1, "Askara rejected the request (HTTP 409)."},
+		{422, `{"hydra:title":"An error occurred","hydra:description":"success: This value should not be null."}`,
+			clinicsync.EInvalid, false, 1, "Askara rejected the request: success: This value should not be null."},
+		{500, `<html>oops</html>`, clinicsync.EUnavailable, true, 4, "Askara is temporarily unavailable (HTTP 500)."},
+		{503, ``, clinicsync.EUnavailable, true, 4, "Askara is temporarily unavailable (HTTP 503)."},
+		{200, `{"uuid":`, clinicsync.EBadResponse, true, 4, "Askara sent a response that could not be read."},
+		{200, `<html>captive portal</html>`, clinicsync.EBadResponse, true, 4, "Askara sent a response that could not be read."},
+		{302, ``, clinicsync.EBadResponse, false, 1, "Askara answered with an unexpected redirect."},
+	} {
+		t.Run(fmt.Sprint(tc.status, " ", tc.body), func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.status == 302 {
+					w.Header().Set("Location", "https://elsewhere.example/login")
+				}
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer ts.Close()
+			c, clock, _ := newTestClient(t, ts.URL, nil)
+			_, err := c.GetDocument(context.Background(), "doc-1")
+			var e *clinicsync.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%T %v", err, err)
+			}
+			if e.Code != tc.code || e.Retryable != tc.retryable || e.Message != tc.message {
+				t.Fatalf("got %q retryable=%v %q", e.Code, e.Retryable, e.Message)
+			}
+			if n := c.Stats().APIRequests; n != tc.requests {
+				t.Fatalf("%d requests, want %d", n, tc.requests)
+			}
+			sleeps := clock.Sleeps()
+			if int64(len(sleeps)) != tc.requests-1 || c.Stats().Retries != tc.requests-1 {
+				t.Fatalf("sleeps %v, retries %d", sleeps, c.Stats().Retries)
+			}
+			for i, d := range sleeps { // jittered 250 ms doubling, capped at 4 s
+				hi := min(backoffBase<<i, backoffMax)
+				if d < hi/2 || d > hi {
+					t.Fatalf("backoff %d = %v, want within [%v, %v]", i, d, hi/2, hi)
+				}
+			}
+		})
+	}
+}
+
+func TestRetriesTransientFailuresThenSucceeds(t *testing.T) {
+	var n atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(503)
+		case 2:
+			// A dropped connection.
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		case 3:
+			w.WriteHeader(502)
+		default:
+			w.WriteHeader(200)
+		}
+	}))
+	defer ts.Close()
+	c, clock, _ := newTestClient(t, ts.URL, nil)
+	if err := c.SetStatus(context.Background(), "d", clinicsync.Status{Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.APIRequests != 4 || s.Retries != 3 || len(clock.Sleeps()) != 3 {
+		t.Fatalf("%+v, sleeps %v", s, clock.Sleeps())
+	}
+}
+
+func TestBodyTooLargeIsRefused(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"member":["`)
+		chunk := strings.Repeat("x", 1<<20)
+		for range MaxBodyBytes>>20 + 1 {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, `"]}`)
+	}))
+	defer ts.Close()
+	c, _, _ := newTestClient(t, ts.URL, nil)
+	_, err := c.ListUnsynchronized(context.Background())
+	if clinicsync.ErrorCode(err) != clinicsync.EBadResponse || c.Stats().APIRequests != 1 {
+		t.Fatalf("%v after %d requests", err, c.Stats().APIRequests)
+	}
+}
+
+func TestTokenProblems(t *testing.T) {
+	var auths []string
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auths = append(auths, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer fresh" {
+			w.WriteHeader(401)
 			return
 		}
 		fmt.Fprint(w, `[]`)
 	}))
 	defer ts.Close()
-	c, fs, _ := newClient(t, ts.URL, nil)
+
+	// A token rotated meanwhile: one more try with the new one.
+	var calls atomic.Int32
+	rotating := tokenFunc(func() (*oauth2.Token, error) {
+		if calls.Add(1) == 1 {
+			return &oauth2.Token{AccessToken: "stale"}, nil
+		}
+		return &oauth2.Token{AccessToken: "fresh"}, nil
+	})
+	c, _, _ := newTestClient(t, ts.URL, func(o *Options) { o.TokenSource = rotating })
 	if _, err := c.ListUnsynchronized(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(fs.waits) != 1 || fs.waits[0] != 7*time.Second || c.Stats().Throttled429 != 1 {
-		t.Fatalf("waits %v, stats %+v", fs.waits, c.Stats())
-	}
-}
-
-// A bucket server that answers 429 when empty and refills with the fake
-// clock: a client that reads the headers never meets a 429.
-func TestPacingNeverProvokes429(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1_800_000_000, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	tokens, limit, refill, every := 30, 30, 10, time.Minute
-	lastRefill := now
-	over := 0
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sent := func() string {
 		mu.Lock()
 		defer mu.Unlock()
-		for now.Sub(lastRefill) >= every {
-			tokens = min(limit, tokens+refill)
-			lastRefill = lastRefill.Add(every)
+		s := strings.Join(auths, ",")
+		auths = nil
+		return s
+	}
+	if s := sent(); s != "Bearer stale,Bearer fresh" {
+		t.Fatalf("Authorization sent: %v", s)
+	}
+
+	// The same token refused: no second try.
+	c, _, _ = newTestClient(t, ts.URL, nil)
+	_, err := c.ListUnsynchronized(context.Background())
+	if s := sent(); clinicsync.ErrorCode(err) != clinicsync.EUnauthorized || s != "Bearer "+testToken {
+		t.Fatalf("%v after %v", err, s)
+	}
+
+	// No token at all: nothing is sent.
+	for _, ts2 := range []oauth2.TokenSource{nil,
+		tokenFunc(func() (*oauth2.Token, error) { return nil, errors.New("keychain locked") }),
+		tokenFunc(func() (*oauth2.Token, error) { return &oauth2.Token{}, nil })} {
+		c, _, _ = newTestClient(t, ts.URL, func(o *Options) { o.TokenSource = ts2 })
+		err := c.SetStatus(context.Background(), "d", clinicsync.Status{Success: true})
+		if ok, _ := clinicsync.IsRetryable(err); clinicsync.ErrorCode(err) != clinicsync.ESignedOut || ok {
+			t.Fatalf("token source %v: %v", ts2, err)
 		}
-		w.Header().Set("x-ratelimit-limit", strconv.Itoa(limit))
-		w.Header().Set("x-ratelimit-reset", strconv.FormatInt(lastRefill.Add(every).Unix(), 10))
-		if tokens == 0 {
-			over++
-			w.Header().Set("x-ratelimit-remaining", "0")
-			w.WriteHeader(429)
+	}
+	if s := sent(); s != "" {
+		t.Fatalf("requests sent without a token: %v", s)
+	}
+}
+
+type tokenFunc func() (*oauth2.Token, error)
+
+func (f tokenFunc) Token() (*oauth2.Token, error) { return f() }
+
+func TestCanceledWhileWaiting(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, _, _ := newTestClient(t, ts.URL, func(o *Options) {
+		o.Sleep = func(context.Context, time.Duration) error { cancel(); return context.Canceled }
+	})
+	_, err := c.ListUnsynchronized(ctx)
+	if clinicsync.ErrorCode(err) != clinicsync.ECanceled || !errors.Is(err, context.Canceled) || c.Stats().APIRequests != 1 {
+		t.Fatalf("%v after %d requests", err, c.Stats().APIRequests)
+	}
+}
+
+// The token and the query of a pre-signed link never show in an error
+// string or a debug log line, whatever the servers echo.
+func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := 400
+		switch r.URL.Path {
+		case "/documents/u401":
+			status = 401
+		case "/documents/u500":
+			status = 500
+		case "/documents":
+			// A 2xx body that is not JSON, with the token in it.
+			fmt.Fprintf(w, "not json %s", r.Header.Get("Authorization"))
 			return
 		}
-		tokens--
-		w.Header().Set("x-ratelimit-remaining", strconv.Itoa(tokens))
-		fmt.Fprint(w, `{"success":true}`)
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"title":%q,"detail":"Token %s rejected; see https://files.example/x.pdf?X-Amz-Signature=topsecret"}`,
+			r.Header.Get("Authorization"), strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 	}))
-	defer ts.Close()
-	c, _, _ := newClient(t, ts.URL, func(o *Options) {
-		o.Now = clock
-		o.Sleep = func(ctx context.Context, d time.Duration) error {
-			mu.Lock()
-			now = now.Add(d)
-			mu.Unlock()
-			return nil
-		}
-	})
-	for i := 0; i < 100; i++ {
-		if err := c.SetStatus(context.Background(), fmt.Sprint(i), clinicsync.Status{Success: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if over != 0 || c.Stats().RateLimitWaits == 0 {
-		t.Fatalf("%d requests met an empty bucket; %d pacing waits", over, c.Stats().RateLimitWaits)
-	}
-}
-
-func TestOpenPDF(t *testing.T) {
-	var auth []string
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth = append(auth, r.Header.Get("Authorization"))
-		switch r.URL.Path {
-		case "/ok":
-			fmt.Fprint(w, "%PDF-1.7 body")
-		case "/expired":
+	defer echo.Close()
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/expired") {
 			w.WriteHeader(403)
-			fmt.Fprint(w, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
-		case "/missing":
-			w.WriteHeader(404)
-		case "/stall":
-			w.Header().Set("Content-Length", "100")
-			w.WriteHeader(200)
-			fmt.Fprint(w, "%PDF-")
-			w.(http.Flusher).Flush()
-			<-r.Context().Done()
+			fmt.Fprintf(w, "<Error>Request has expired: %s</Error>", r.URL.RawQuery)
+			return
 		}
+		w.Header().Set("Content-Length", "1000")
+		fmt.Fprint(w, "%PDF-1.7 short")
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
 	}))
-	defer ts.Close()
-	c, _, _ := newClient(t, "https://api.example", func(o *Options) { o.StallAfter = 100 * time.Millisecond })
+	defer files.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	c, _, logs := newTestClient(t, echo.URL, nil)
 	ctx := context.Background()
-	rc, err := c.OpenPDF(ctx, ts.URL+"/ok?signature=s3cr3t")
+	var errs []error
+	for _, u := range []string{"u400", "u401", "u500"} {
+		_, err := c.GetDocument(ctx, u)
+		errs = append(errs, err)
+	}
+	_, err := c.ListUnsynchronized(ctx)
+	errs = append(errs, err)
+	errs = append(errs, c.SetStatus(ctx, "u400", clinicsync.Status{Success: false, Error: "x"}))
+	const sig = "?X-Amz-Signature=topsecret&X-Amz-Credential=AKIAEXAMPLE"
+	for _, link := range []string{files.URL + "/f/expired" + sig, closedURL + "/f/gone.pdf" + sig, "::" + sig} {
+		_, err := c.OpenPDF(ctx, link)
+		errs = append(errs, err)
+	}
+	rc, err := c.OpenPDF(ctx, files.URL+"/f/cut.pdf"+sig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(rc)
+	_, err = io.ReadAll(rc)
 	rc.Close()
-	if string(b) != "%PDF-1.7 body" {
-		t.Fatalf("body %q", b)
-	}
-	_, err = c.OpenPDF(ctx, ts.URL+"/expired?signature=s3cr3t")
-	if clinicsync.ErrorCode(err) != clinicsync.ELinkExpired || strings.Contains(err.Error(), "s3cr3t") {
-		t.Fatalf("expired: %v", err)
-	}
-	if _, err = c.OpenPDF(ctx, ts.URL+"/missing"); clinicsync.ErrorCode(err) != clinicsync.ENotFound {
-		t.Fatalf("missing: %v", err)
-	}
-	rc, err = c.OpenPDF(ctx, ts.URL+"/stall?signature=s3cr3t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := io.ReadAll(rc); done <- err }()
-	select {
-	case err := <-done:
-		if ok, _ := clinicsync.IsRetryable(err); !ok || !strings.Contains(clinicsync.ErrorMessage(err), "stalled") ||
-			strings.Contains(err.Error(), "s3cr3t") {
-			t.Fatalf("stalled body: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a stalled download hung")
-	}
-	rc.Close()
-	for _, a := range auth {
-		if a != "" {
-			t.Fatal("the API token was sent to the file host")
-		}
-	}
-}
+	errs = append(errs, err)
 
-func TestConcurrentUse(t *testing.T) {
-	ts := pagedServer(t, 120, 50, "hydra")
-	defer ts.Close()
-	c, _, _ := newClient(t, ts.URL, nil)
-	var wg sync.WaitGroup
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			docs, err := c.ListUnsynchronized(context.Background())
-			if err != nil || len(docs) != 120 {
-				t.Errorf("%d docs, %v", len(docs), err)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("call %d did not fail", i)
+		}
+		for _, s := range []string{err.Error(), clinicsync.ErrorMessage(err), fmt.Sprintf("%+v", err)} {
+			if strings.Contains(s, testToken) || strings.Contains(s, "topsecret") || strings.Contains(s, "AKIAEXAMPLE") {
+				t.Errorf("call %d leaks a secret: %s", i, s)
 			}
-		}()
-	}
-	wg.Wait()
-}
-
-func FuzzDecodeCollection(f *testing.F) {
-	for _, s := range []string{`[]`, `[{"uuid":"a"}]`, `{"hydra:member":[],"hydra:view":{"hydra:next":"/d?page=2"}}`,
-		`{"member":[{"uuid":"x"}],"view":{"next":"/n"}}`, `{"hydra:member":null}`, `null`, `"x"`, `{`, `[1,2`,
-		` [ {"uuid": 1} ] `, `{"member":{}}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		items, next, err := DecodeCollection(bytes.NewReader(b))
-		if err != nil && (items != nil || next != "") {
-			t.Fatalf("error with results: %v %d %q", err, len(items), next)
-		}
-		for _, it := range items {
-			if !json.Valid(it) {
-				t.Fatalf("invalid item %q", it)
+			if strings.ContainsAny(s, "\x00\x07\n\r") {
+				t.Errorf("call %d: control characters in %q", i, s)
 			}
 		}
-	})
+	}
+	if !strings.Contains(errs[0].Error(), "[redacted]") {
+		t.Errorf("the echoed token was not visibly redacted: %v", errs[0])
+	}
+	l := logs.String()
+	if l == "" {
+		t.Fatal("no debug logs captured")
+	}
+	for _, s := range []string{testToken, "topsecret", "AKIAEXAMPLE", "Johnathan", "Doemann", "Bearer"} {
+		if strings.Contains(l, s) {
+			t.Errorf("the logs contain %q:\n%s", s, l)
+		}
+	}
 }

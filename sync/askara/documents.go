@@ -1,0 +1,323 @@
+package askara
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// DecodeCollection reads one page of a collection in any of the three
+// shapes the API sends: a plain JSON array, a Hydra document
+// ("hydra:member", "hydra:view"."hydra:next") or the newer un-prefixed one
+// ("member", "view"."next"). next is the raw link to the following page, ""
+// when there is none or the body is a plain array. On success items is
+// never nil; on error it is nil. At most MaxBodyBytes are read.
+func DecodeCollection(r io.Reader) (items []json.RawMessage, next string, err error) {
+	items, next, _, err = decodeCollection(r)
+	return items, next, err
+}
+
+var (
+	errNotCollection = errors.New("the body is neither an array nor a collection object")
+	errNoMember      = errors.New("the collection has no member array")
+	errBadNext       = errors.New("the collection's next link is not a string")
+)
+
+// decodeCollection is DecodeCollection that also says whether the body was
+// a plain array.
+func decodeCollection(r io.Reader) (items []json.RawMessage, next string, array bool, err error) {
+	b, err := readBounded(r, MaxBodyBytes)
+	if err != nil {
+		return nil, "", false, err
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, "", false, errNotCollection
+	}
+	switch b[0] {
+	case '[':
+		if err := json.Unmarshal(b, &items); err != nil {
+			return nil, "", false, err
+		}
+		if items == nil {
+			items = []json.RawMessage{}
+		}
+		return items, "", true, nil
+	case '{':
+	default:
+		return nil, "", false, errNotCollection
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, "", false, err
+	}
+	raw, ok := obj["hydra:member"]
+	if !ok {
+		if raw, ok = obj["member"]; !ok {
+			return nil, "", false, errNoMember
+		}
+	}
+	if string(raw) != "null" {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, "", false, errNoMember
+		}
+	}
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	for _, vk := range []string{"hydra:view", "view"} {
+		vraw, ok := obj[vk]
+		if !ok || string(vraw) == "null" {
+			continue
+		}
+		var view map[string]json.RawMessage
+		if json.Unmarshal(vraw, &view) != nil {
+			continue // a view we cannot read: no next page
+		}
+		for _, nk := range []string{"hydra:next", "next"} {
+			nraw, ok := view[nk]
+			if !ok || string(nraw) == "null" {
+				continue
+			}
+			if json.Unmarshal(nraw, &next) != nil {
+				return nil, "", false, errBadNext
+			}
+			if next != "" {
+				return items, next, false, nil
+			}
+		}
+	}
+	return items, "", false, nil
+}
+
+// decodeDocument reads one listed document leniently: a field of an
+// unexpected type is left empty rather than losing the document. ok is
+// false when the item is not an object or has no uuid.
+func decodeDocument(raw json.RawMessage) (d clinicsync.Document, ok bool) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return d, false
+	}
+	return documentFrom(obj)
+}
+
+func documentFrom(obj map[string]json.RawMessage) (d clinicsync.Document, ok bool) {
+	if json.Unmarshal(obj["uuid"], &d.UUID) != nil || d.UUID == "" {
+		return clinicsync.Document{}, false
+	}
+	d.Type = text(obj["type"])
+	d.State = text(obj["state"])
+	if p := obj["patient"]; len(p) > 0 {
+		var po map[string]json.RawMessage
+		if json.Unmarshal(p, &po) == nil && po != nil {
+			d.Patient = clinicsync.Patient{UUID: text(po["uuid"]), ExternalID: text(po["externalId"]),
+				FirstName: text(po["firstName"]), LastName: text(po["lastName"]), DateOfBirth: text(po["dateOfBirth"])}
+		} else if iri := text(p); iri != "" { // a JSON-LD reference, "/patients/{uuid}"
+			d.Patient.UUID = path.Base(iri)
+		}
+	}
+	if p := obj["pdf"]; len(p) > 0 {
+		var po map[string]json.RawMessage
+		if json.Unmarshal(p, &po) == nil && po != nil {
+			d.PDF = clinicsync.PDF{URL: text(po["url"]), FileName: text(po["fileName"])}
+		} else {
+			d.PDF.URL = text(p)
+		}
+	}
+	return d, true
+}
+
+// text is a JSON string, or the literal of a JSON number (ids are sometimes
+// numeric); anything else is "".
+func text(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// ListUnsynchronized returns every document not yet synchronized, all pages
+// collected before it returns (the filter is live: confirming while paging
+// would shift pages), de-duplicated by uuid in first-seen order. Items
+// without a uuid are skipped and counted in Stats.SkippedItems.
+//
+// Paging stops at the last page: no next link (Hydra and un-prefixed
+// shapes), a short or empty page (plain arrays), a page that brings no new
+// uuid or repeats the previous one, a next link already followed, or
+// MaxPages. A next link to another origin is refused (EBadResponse): the
+// token never leaves the API's origin.
+func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document, error) {
+	u := c.endpoint("/documents")
+	q := url.Values{}
+	q.Set("synchronized", "false")
+	q.Set("itemsPerPage", strconv.Itoa(c.pageSize))
+	q.Set("page", "1")
+	u.RawQuery = q.Encode()
+
+	var (
+		out      []clinicsync.Document
+		seen     = map[string]bool{}
+		visited  = map[string]bool{u.String(): true}
+		prevIDs  []string
+		prevHash [sha256.Size]byte
+		page     = 1
+	)
+	for n := 1; ; n++ {
+		if n > c.maxPages {
+			c.log.Warn("askara document list truncated", "pages", c.maxPages, "documents", len(out))
+			break
+		}
+		var (
+			items []json.RawMessage
+			next  string
+			array bool
+		)
+		err := c.do(ctx, call{method: http.MethodGet, url: u, subj: subjList, parse: func(b []byte) error {
+			var err error
+			items, next, array, err = decodeCollection(bytes.NewReader(b))
+			return err
+		}})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, 0, len(items))
+		fresh := 0
+		h := sha256.New()
+		for _, raw := range items {
+			h.Write(raw)
+			h.Write([]byte{0})
+			d, ok := decodeDocument(raw)
+			if !ok {
+				c.nSkipped.Add(1)
+				c.log.Debug("askara list item skipped: no uuid", "page", n)
+				continue
+			}
+			ids = append(ids, d.UUID)
+			if !seen[d.UUID] {
+				seen[d.UUID] = true
+				fresh++
+				out = append(out, d)
+			}
+		}
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		switch {
+		case len(items) == 0:
+			return out, nil
+		case n > 1 && (sum == prevHash || (len(ids) > 0 && slices.Equal(ids, prevIDs))):
+			c.log.Debug("askara list: page repeats the previous one", "page", n)
+			return out, nil
+		case len(ids) > 0 && fresh == 0:
+			c.log.Debug("askara list: page brings nothing new", "page", n)
+			return out, nil
+		}
+		prevIDs, prevHash = ids, sum
+		if array {
+			if len(items) < c.pageSize {
+				return out, nil
+			}
+			page++
+			q := u.Query()
+			q.Set("page", strconv.Itoa(page))
+			nu := *u
+			nu.RawQuery = q.Encode()
+			u = &nu
+			continue
+		}
+		if next == "" {
+			return out, nil
+		}
+		ref, err := url.Parse(next)
+		if err != nil {
+			return nil, clinicsync.Permanent(clinicsync.EBadResponse, "Askara sent an unreadable link to the next page.", nil)
+		}
+		nu := u.ResolveReference(ref)
+		nu.Fragment = ""
+		if !sameOrigin(nu, c.base) || nu.User != nil {
+			return nil, clinicsync.Permanent(clinicsync.EBadResponse,
+				"Askara sent a link to the next page on another server; it was not followed.", nil)
+		}
+		if visited[nu.String()] {
+			return out, nil
+		}
+		visited[nu.String()] = true
+		u = nu
+	}
+	return out, nil
+}
+
+// GetDocument fetches one document with a fresh pre-signed PDF link.
+func (c *Client) GetDocument(ctx context.Context, uuid string) (clinicsync.Document, error) {
+	p, err := c.documentPath(uuid)
+	if err != nil {
+		return clinicsync.Document{}, err
+	}
+	var d clinicsync.Document
+	err = c.do(ctx, call{method: http.MethodGet, url: c.endpoint(p), subj: subjDocument, parse: func(b []byte) error {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(b, &obj) != nil || obj == nil {
+			return errors.New("unreadable document")
+		}
+		if _, has := obj["uuid"]; !has { // no uuid at all: the document asked for
+			obj["uuid"], _ = json.Marshal(uuid)
+		}
+		doc, ok := documentFrom(obj)
+		if !ok {
+			return errors.New("unreadable document")
+		}
+		if doc.UUID != uuid {
+			return errors.New("asked for one document, received another")
+		}
+		d = doc
+		return nil
+	}})
+	if err != nil {
+		return clinicsync.Document{}, err
+	}
+	return d, nil
+}
+
+// SetStatus reports the outcome of one document: POST
+// /documents/{uuid}/status with st as JSON ("success" always present).
+func (c *Client) SetStatus(ctx context.Context, uuid string, st clinicsync.Status) error {
+	p, err := c.documentPath(uuid)
+	if err != nil {
+		return err
+	}
+	body, err := marshalStatus(st)
+	if err != nil {
+		return clinicsync.Permanent(clinicsync.EInternal, "The status report could not be encoded.", err)
+	}
+	return c.do(ctx, call{method: http.MethodPost, url: c.endpoint(p + "/status"), body: body, subj: subjDocument})
+}
+
+// marshalStatus is st as compact JSON, without HTML escaping (the text is
+// shown as written in Askara's interface).
+func marshalStatus(st clinicsync.Status) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(st); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}

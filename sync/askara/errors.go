@@ -1,0 +1,212 @@
+package askara
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// The fixed sentences of the errors people see.
+const (
+	msgUnauthorized   = "Askara refused the access token; sign in again."
+	msgForbidden      = "Askara refused access: the app lacks permission (scope) for this."
+	msgBadResponse    = "Askara sent a response that could not be read."
+	msgTooLarge       = "Askara sent a response too large to read."
+	msgRedirect       = "Askara answered with an unexpected redirect."
+	msgUnreachable    = "Askara could not be reached; check the internet connection."
+	msgCertificate    = "Askara could not be reached securely (certificate problem)."
+	msgLinkExpired    = "The download link has expired."
+	msgPDFMissing     = "The PDF file is missing on the server."
+	msgInterrupted    = "The download was interrupted."
+	msgAPIInterrupted = "The answer from Askara was interrupted."
+	msgStalled        = "The download stalled (no data received) and was interrupted."
+	msgAPIStalled     = "The answer from Askara stalled (no data received) and was interrupted."
+	msgFileHost       = "The file server could not be reached."
+	msgBadLink        = "The download link is not valid."
+	msgCanceled       = "The operation was interrupted."
+	maxDetail         = 200 // runes of a server's problem detail kept in a message
+)
+
+// what a request is about, for the 404 sentence.
+type subject int
+
+const (
+	subjList subject = iota
+	subjDocument
+)
+
+// HTTPError is the underlying error of an *clinicsync.Error built from an
+// HTTP answer: the status and the server's problem detail, sanitized.
+type HTTPError struct {
+	Status int
+	Detail string // sanitized, bounded; may be empty
+}
+
+func (e *HTTPError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("HTTP %d: %s", e.Status, e.Detail)
+	}
+	return fmt.Sprintf("HTTP %d", e.Status)
+}
+
+// classify turns a non-2xx API answer into the project's error. body is
+// what was read of it (bounded); secret is the access token used, scrubbed
+// from anything the server echoes.
+func classify(status int, body []byte, subj subject, secret string) *clinicsync.Error {
+	detail := problemDetail(body, secret)
+	he := &HTTPError{Status: status, Detail: detail}
+	switch {
+	case status == http.StatusUnauthorized:
+		return clinicsync.Permanent(clinicsync.EUnauthorized, msgUnauthorized, he)
+	case status == http.StatusForbidden:
+		return clinicsync.Permanent(clinicsync.EForbidden, msgForbidden, he)
+	case status == http.StatusNotFound || status == http.StatusGone:
+		if subj == subjList {
+			return clinicsync.Permanent(clinicsync.ENotFound,
+				"Askara does not know the document list address; check the API address in the settings.", he)
+		}
+		return clinicsync.Permanent(clinicsync.ENotFound, "The document no longer exists on Askara.", he)
+	case status == http.StatusTooManyRequests:
+		return rateLimited(0, he)
+	case status == http.StatusRequestTimeout || status == http.StatusTooEarly || status >= 500:
+		return clinicsync.Retryable(clinicsync.EUnavailable,
+			fmt.Sprintf("Askara is temporarily unavailable (HTTP %d).", status), he)
+	case status >= 300 && status < 400:
+		return clinicsync.Permanent(clinicsync.EBadResponse, msgRedirect, he)
+	case status >= 400:
+		msg := fmt.Sprintf("Askara rejected the request (HTTP %d).", status)
+		if detail != "" {
+			msg = "Askara rejected the request: " + sentence(detail)
+		}
+		return clinicsync.Permanent(clinicsync.EInvalid, msg, he)
+	}
+	return clinicsync.Permanent(clinicsync.EBadResponse, msgBadResponse, he)
+}
+
+// transportError classifies a failed round trip (no HTTP answer).
+func transportError(ctx context.Context, err error, unreachable string) *clinicsync.Error {
+	if ctx.Err() != nil {
+		return canceled(ctx.Err())
+	}
+	err = redactErr(err)
+	var ce *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	if errors.As(err, &ce) || errors.As(err, &ua) || errors.As(err, &hn) {
+		if unreachable == msgUnreachable {
+			return clinicsync.Retryable(clinicsync.EUnavailable, msgCertificate, err)
+		}
+	}
+	return clinicsync.Retryable(clinicsync.EUnavailable, unreachable, err)
+}
+
+func canceled(err error) *clinicsync.Error {
+	if err == nil {
+		err = context.Canceled
+	}
+	return &clinicsync.Error{Code: clinicsync.ECanceled, Message: msgCanceled, Retryable: true, Err: err}
+}
+
+// redactErr rewrites the URL of a *url.Error to its scheme and host: the
+// query of a pre-signed link is a credential, and its path can carry a
+// file name.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(link)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// problemDetail extracts detail (else title) of a problem-details body,
+// sanitized: no control characters, no secret, no URL query, bounded.
+func problemDetail(body []byte, secret string) string {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return ""
+	}
+	var p struct {
+		Title       any `json:"title"`
+		Detail      any `json:"detail"`
+		HydraTitle  any `json:"hydra:title"`
+		HydraDetail any `json:"hydra:description"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	for _, v := range []any{p.Detail, p.HydraDetail, p.Title, p.HydraTitle} {
+		if s, ok := v.(string); ok {
+			if s = sanitize(s, secret); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+var urlRe = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
+
+// sanitize makes server text fit in a one-line message.
+func sanitize(s, secret string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "")
+	}
+	if secret != "" {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	s = urlRe.ReplaceAllStringFunc(s, redactURL)
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			space = true
+			continue
+		case unicode.Is(unicode.Cf, r): // bidi overrides, zero-width
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	s = b.String()
+	if utf8.RuneCountInString(s) > maxDetail {
+		r := []rune(s)
+		s = strings.TrimSpace(string(r[:maxDetail])) + "…"
+	}
+	if secret != "" && strings.Contains(s, secret) { // cannot reappear, but never risk it
+		return ""
+	}
+	return s
+}
+
+// sentence ends s with exactly one full stop.
+func sentence(s string) string {
+	s = strings.TrimRight(s, " .")
+	if strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "…") {
+		return s
+	}
+	return s + "."
+}
