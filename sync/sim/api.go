@@ -147,9 +147,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		s.injectFault(w, r, f, false)
 		return
 	}
-	if !s.authorized(r) {
+	if ok, desc := s.authorized(r); !ok {
 		s.rateHeaders(w, false)
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		h := `Bearer error="invalid_token"`
+		if desc != "" {
+			h += `, error_description="` + desc + `"`
+		}
+		w.Header().Set("WWW-Authenticate", h)
 		s.count(func(st *Stats) { st.Unauthorized++ })
 		writeProblem(w, http.StatusUnauthorized, "Invalid or missing bearer token.")
 		return
@@ -160,6 +164,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	switch {
+	case s.o.OAuth && path == "/me":
+		s.serveMe(w, r)
 	case allowed == "":
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("No route found for %q.", r.Method+" "+path))
 	case r.Method != allowed:
@@ -180,20 +186,25 @@ func (s *Server) count(f func(*Stats)) {
 	s.mu.Unlock()
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authorized checks the bearer token; when it is refused under
+// Options.OAuth, desc is the WWW-Authenticate error_description.
+func (s *Server) authorized(r *http.Request) (ok bool, desc string) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return false, ""
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return false
+		return false, ""
+	}
+	if s.o.OAuth {
+		return s.checkAccessToken(tok)
 	}
 	s.mu.Lock()
 	want := s.token
 	s.mu.Unlock()
-	return want == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+	return want == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1, ""
 }
 
 // rateHeaders sets the x-ratelimit-* headers, taking a token first when

@@ -60,6 +60,19 @@ type Options struct {
 	// non-empty bearer token is.
 	Token string
 	Now   func() time.Time // the clock for links, the bucket and records; default time.Now
+
+	// OAuth serves the OAuth2 endpoints (oauth.go) and /me, and makes API
+	// calls accept only the access tokens issued (Token is then ignored).
+	OAuth          bool
+	ClientID       string        // default "clinicsync-desktop"
+	ClientSecret   string        // if set, token requests must carry it (body or HTTP Basic)
+	AutoApprove    bool          // GET /authorize redirects at once, as if the user clicked Allow
+	AccessTTL      time.Duration // access token lifetime, default 1h
+	RefreshTTL     time.Duration // refresh token lifetime, default 30 days
+	DeviceInterval time.Duration // device-code polling interval, default 5s
+	TokenLength    int           // access token length in characters, default 64
+	User           string        // /me user name, default "Dr Jane Doe"
+	Organization   string        // /me organization, default "Cabinet Médical Demo"
 }
 
 func (o Options) withDefaults() Options {
@@ -93,7 +106,7 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return o
+	return o.oauthDefaults()
 }
 
 // Validate reports an option New would refuse.
@@ -192,6 +205,7 @@ type Server struct {
 	calls    []StatusCall
 	stats    Stats
 	srv      *http.Server
+	oauth    *oauthState
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -211,6 +225,7 @@ func New(o Options) *Server {
 		bucket:   newBucket(o.RateLimit, o.RateRefill, o.RateRefillEvery, o.Now()),
 		faultRNG: newRNG(o.Seed, streamFaults),
 		addRNG:   newRNG(o.Seed, streamAdded),
+		oauth:    newOAuthState(o.Seed),
 		done:     make(chan struct{}),
 	}
 	var b [8]byte
@@ -474,6 +489,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
 	case strings.HasPrefix(path, "/files/"):
 		s.serveFile(w, r, strings.TrimPrefix(path, "/files/"))
+	case s.serveOAuth(w, r, path):
 	default:
 		s.serveAPI(w, r, path)
 	}
