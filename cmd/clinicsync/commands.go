@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -26,7 +28,7 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 	if err := e.setup(); err != nil {
 		return err
 	}
-	eng, _, err := e.engine()
+	eng, _, err := e.engine(ctx)
 	if err != nil {
 		return err
 	}
@@ -53,7 +55,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := e.setup(); err != nil {
 		return err
 	}
-	eng, _, err := e.engine()
+	eng, _, err := e.engine(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,6 +77,8 @@ type statusReport struct {
 	Config     string                       `json:"config"`
 	DataDir    string                       `json:"data_dir"`
 	APIURL     string                       `json:"api_url"`
+	SignedIn   bool                         `json:"signed_in"`
+	Account    string                       `json:"account,omitempty"`
 	Root       string                       `json:"destination"`
 	LastPassOK string                       `json:"last_pass_ok,omitempty"`
 	Counts     map[clinicsync.ItemState]int `json:"counts"`
@@ -110,6 +114,14 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	}
 	rep := statusReport{Version: version, Config: e.configPath, DataDir: e.dataDir, APIURL: e.cfg.Askara.APIURL,
 		Root: e.cfg.Destination.Root, LastPassOK: last, Counts: counts, Failures: []failure{}}
+	signedIn := "not signed in (clinicsync login)"
+	if os.Getenv("CLINICSYNC_ACCESS_TOKEN") != "" {
+		rep.SignedIn, rep.Account, signedIn = true, "", "with the token in CLINICSYNC_ACCESS_TOKEN"
+	} else if saved, err := e.keychain().Load(); err != nil {
+		signedIn = clinicsync.ErrorMessage(err)
+	} else if saved != nil {
+		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
+	}
 	for _, it := range failed {
 		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: it.FileName, Patient: it.Patient.DisplayName(),
 			Error: it.LastError, Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
@@ -119,8 +131,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(e.stdout, "Clinic Sync %s\nconfig:       %s\ndata folder:  %s\nplatform:     %s\ndestination:  %s\n",
-		version, rep.Config, rep.DataDir, rep.APIURL, rep.Root)
+	fmt.Fprintf(e.stdout, "Clinic Sync %s\nconfig:       %s\ndata folder:  %s\nplatform:     %s\nsigned in:    %s\ndestination:  %s\n",
+		version, rep.Config, rep.DataDir, rep.APIURL, signedIn, rep.Root)
 	if last == "" {
 		last = "never"
 	}
@@ -151,7 +163,7 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 	if err := e.setup(); err != nil {
 		return err
 	}
-	eng, _, err := e.engine()
+	eng, _, err := e.engine(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
@@ -99,20 +100,42 @@ func (e *env) setup() error {
 	return nil
 }
 
-// tokenSource gives the API credentials. Until browser sign-in lands, the
-// token comes only from the environment, as gh does with GH_TOKEN; it is
-// never written anywhere.
-func tokenSource() (oauth2.TokenSource, error) {
-	tok := strings.TrimSpace(os.Getenv("CLINICSYNC_ACCESS_TOKEN"))
-	if tok == "" {
-		return nil, exitf(exitConfig, "not signed in: set CLINICSYNC_ACCESS_TOKEN to an Askara access token")
+// keychain is where this installation's sign-in lives: one entry per API.
+func (e *env) keychain() auth.Keychain {
+	return auth.Keychain{Service: "Clinic Sync", User: "askara:" + e.cfg.Askara.APIURL}
+}
+
+// authConfig is the OAuth client from the configuration.
+func (e *env) authConfig() auth.Config {
+	a := e.cfg.Askara
+	secret := a.ClientSecret
+	if v := os.Getenv("CLINICSYNC_CLIENT_SECRET"); v != "" {
+		secret = v
 	}
-	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}), nil
+	return auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL,
+		RevokeURL: a.RevokeURL, ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectPort: a.RedirectPort}
+}
+
+// tokenSource gives the API credentials: CLINICSYNC_ACCESS_TOKEN when set
+// (automation; never stored, as gh does with GH_TOKEN), else the sign-in
+// kept in the OS keychain, refreshed as needed.
+func (e *env) tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
+	if tok := strings.TrimSpace(os.Getenv("CLINICSYNC_ACCESS_TOKEN")); tok != "" {
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}), nil
+	}
+	saved, err := e.keychain().Load()
+	if err != nil {
+		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	if saved == nil {
+		return nil, exitf(exitConfig, "not signed in: run `clinicsync login` (or set CLINICSYNC_ACCESS_TOKEN for automation)")
+	}
+	return auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log), nil
 }
 
 // engine builds the API client and the engine from the configuration.
-func (e *env) engine() (*engine.Engine, *askara.Client, error) {
-	ts, err := tokenSource()
+func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error) {
+	ts, err := e.tokenSource(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -46,6 +46,8 @@ func commands() []command {
 	return []command{
 		{"sync", "", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem)", cmdSync},
 		{"run", "", "headless: poll until SIGINT/SIGTERM", cmdRun},
+		{"login", "[--device] [--no-browser]", "sign in to Askara once; the sign-in is kept in the OS keychain", cmdLogin},
+		{"logout", "", "sign out and remove the sign-in from the keychain", cmdLogout},
 		{"status", "[--json]", "last pass, counts per state, failures", cmdStatus},
 		{"retry", "UUID", "manual retry of one document (at most once per 30 s)", cmdRetry},
 		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
@@ -59,10 +61,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "Clinic Sync %s: validated documents from Askara into the practice software's folder.\n\n", version)
 	fmt.Fprintf(w, "Usage: clinicsync COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-18s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintf(w, "\nCommon flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
-	fmt.Fprintf(w, "Credentials:  CLINICSYNC_ACCESS_TOKEN (never stored)\n")
+	fmt.Fprintf(w, "Credentials:  clinicsync login; CLINICSYNC_ACCESS_TOKEN overrides it for automation (never stored)\n")
 	fmt.Fprintf(w, "Debug log:    CLINICSYNC_LOG=debug (to standard error; no tokens, no patient data)\n")
 }
 

@@ -90,7 +90,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err := e.setup(); err != nil {
 		return err
 	}
-	eng, _, err := e.engine()
+	eng, _, err := e.engine(ctx)
 	if err != nil {
 		return err
 	}

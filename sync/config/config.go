@@ -45,7 +45,24 @@ type Config struct {
 type Askara struct {
 	APIURL       string   `toml:"api_url"`
 	PollInterval Duration `toml:"poll_interval"`
+	AuthorizeURL string   `toml:"authorize_url"`
+	TokenURL     string   `toml:"token_url"`
+	DeviceURL    string   `toml:"device_url"`
+	RevokeURL    string   `toml:"revoke_url"`
+	ClientID     string   `toml:"client_id"`
+	// ClientSecret is for clients Askara issued one to. A desktop app
+	// cannot keep a secret from its own user; it may also come from the
+	// keychain (`clinicsync login` reads CLINICSYNC_CLIENT_SECRET).
+	ClientSecret string   `toml:"client_secret"`
+	Scopes       []string `toml:"scopes"`
+	RedirectPort int      `toml:"redirect_port"`
 }
+
+// DefaultClientID is set at build time (-ldflags "-X .../sync/config.DefaultClientID=...").
+var DefaultClientID = "clinicsync-desktop"
+
+// DefaultScopes are the guide's scopes plus those the seeds name for sync.
+var DefaultScopes = []string{"profile", "organization", "read:documents", "write:document_integrations", "read:notes"}
 
 // Destination is where documents land.
 type Destination struct {
@@ -62,7 +79,10 @@ type Sync struct {
 // Default is the configuration of a new installation.
 func Default() Config {
 	return Config{
-		Askara:      Askara{APIURL: "https://api.askara.ai", PollInterval: Duration{45 * time.Second}},
+		Askara: Askara{APIURL: "https://api.askara.ai", PollInterval: Duration{45 * time.Second},
+			AuthorizeURL: "https://app.askara.ai/authorize", TokenURL: "https://api.askara.ai/oauth2/token",
+			DeviceURL: "https://api.askara.ai/oauth2/device", ClientID: DefaultClientID,
+			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
 		Sync:        Sync{Workers: 4},
 	}
@@ -99,6 +119,21 @@ func (c Config) Validate() error {
 	u, err := url.Parse(c.Askara.APIURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		probs = append(probs, fmt.Sprintf("[askara] api_url %q must be an http(s) URL", c.Askara.APIURL))
+	}
+	for key, v := range map[string]string{"authorize_url": c.Askara.AuthorizeURL, "token_url": c.Askara.TokenURL,
+		"device_url": c.Askara.DeviceURL, "revoke_url": c.Askara.RevokeURL} {
+		if v == "" && (key == "device_url" || key == "revoke_url") {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			probs = append(probs, fmt.Sprintf("[askara] %s %q must be an http(s) URL", key, v))
+		}
+	}
+	if c.Askara.ClientID == "" {
+		probs = append(probs, "[askara] client_id must not be empty")
+	}
+	if c.Askara.RedirectPort < 0 || c.Askara.RedirectPort > 65535 {
+		probs = append(probs, fmt.Sprintf("[askara] redirect_port %d must be 0-65535 (0: any free port)", c.Askara.RedirectPort))
 	}
 	if p := c.Askara.PollInterval.Duration; p < 10*time.Second || p > time.Hour {
 		probs = append(probs, fmt.Sprintf("[askara] poll_interval %s must be between 10s and 1h", p))

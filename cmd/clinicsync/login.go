@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cli/browser"
+	"golang.org/x/oauth2"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/auth"
+)
+
+func cmdLogin(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("login")
+	device := fs.Bool("device", false, "sign in with a code on another device (no browser on this PC)")
+	noBrowser := fs.Bool("no-browser", false, "print the sign-in address instead of opening a browser")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the browser")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	cfg := e.authConfig()
+	var tok *oauth2.Token
+	var err error
+	if *device {
+		tok, err = auth.LoginDevice(ctx, cfg, e.stdout)
+	} else {
+		o := auth.BrowserOptions{Out: e.stdout, Timeout: *timeout}
+		if !*noBrowser {
+			o.Open = browser.OpenURL
+		}
+		tok, err = auth.LoginBrowser(ctx, cfg, o)
+	}
+	if err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	account := ""
+	if client, cerr := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL,
+		TokenSource: oauth2.StaticTokenSource(tok), UserAgent: "ClinicSync/" + version}); cerr == nil {
+		if me, merr := client.Me(ctx); merr == nil {
+			account = me.String()
+		} else {
+			fmt.Fprintf(e.stderr, "clinicsync: signed in, but who you are could not be read: %s\n", clinicsync.ErrorMessage(merr))
+		}
+	}
+	src := auth.NewSource(ctx, cfg, e.keychain(), e.log)
+	if err := src.Adopt(tok, account); err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	if account == "" {
+		account = "Askara"
+	}
+	fmt.Fprintf(e.stdout, "Signed in as %s. The sign-in is kept in this computer's keychain.\n", account)
+	_, _ = e.store.Log(ctx, "info", "", "Signed in as "+account+".")
+	return nil
+}
+
+func cmdLogout(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("logout")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := e.setup(); err != nil {
+		return err
+	}
+	k := e.keychain()
+	saved, err := k.Load()
+	if err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	if saved == nil {
+		fmt.Fprintln(e.stdout, "Not signed in.")
+		return nil
+	}
+	if err := auth.Revoke(ctx, e.authConfig(), saved.RefreshToken); err != nil {
+		fmt.Fprintf(e.stderr, "clinicsync: %s The sign-in is removed from this computer anyway.\n", clinicsync.ErrorMessage(err))
+	}
+	if err := k.Delete(); err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	_, _ = e.store.Log(ctx, "info", "", "Signed out.")
+	fmt.Fprintln(e.stdout, "Signed out; the sign-in was removed from the keychain.")
+	return nil
+}
