@@ -31,6 +31,8 @@ func cmdSim(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.LinkTTL, "link-ttl", time.Hour, "lifetime of pre-signed PDF links")
 	fs.Int64Var(&o.PDFSize, "pdf-size", 0, "bytes per generated PDF (0: about 2 KiB)")
 	fs.StringVar(&o.Token, "token", "", "the only bearer token accepted (default: any)")
+	fs.BoolVar(&o.OAuth, "oauth", false, "serve the OAuth endpoints and accept only tokens they issued")
+	fs.BoolVar(&o.AutoApprove, "auto-approve", false, "with --oauth: skip the consent page")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +46,13 @@ func cmdSim(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.stdout, "Askara simulator on %s with %d documents (Ctrl-C to stop)\n", url, len(s.Expected()))
-	fmt.Fprintf(e.stdout, "Try: CLINICSYNC_ACCESS_TOKEN=demo clinicsync sync --config FILE  (with [askara] api_url = %q)\n", url)
+	if o.OAuth {
+		fmt.Fprintf(e.stdout, "Sign in with: clinicsync login --config FILE, where FILE sets [askara] api_url = %q,\n"+
+			"  authorize_url = \"%s/authorize\", token_url = \"%s/oauth2/token\", device_url = \"%s/oauth2/device\", revoke_url = \"%s/oauth2/revoke\"\n",
+			url, url, url, url, url)
+	} else {
+		fmt.Fprintf(e.stdout, "Try: CLINICSYNC_ACCESS_TOKEN=demo clinicsync sync --config FILE  (with [askara] api_url = %q)\n", url)
+	}
 	<-ctx.Done()
 	st := s.Stats()
 	fmt.Fprintf(e.stdout, "served %d API requests, %d PDF downloads, %d status calls\n", st.APIRequests, st.PDFDownloads, len(s.StatusCalls()))
