@@ -271,3 +271,23 @@ func TestLoginBrowserPKCEAndState(t *testing.T) {
 		t.Fatalf("timeout: %v", err)
 	}
 }
+
+// A sign-in made by another process (clinicsync login while `run` is
+// signed out) is picked up from the keychain without a restart.
+func TestSignedOutSourcePicksUpNewSignIn(t *testing.T) {
+	_, ts := newRotating(t, "fresh")
+	k := Keychain{Service: "Clinic Sync test", User: "pickup"}
+	k.Save(&Saved{RefreshToken: "revoked-one"})
+	src := NewSource(context.Background(), Config{TokenURL: ts.URL}, k, nil)
+	if _, err := src.Token(); clinicsync.ErrorCode(err) != clinicsync.ESignedOut {
+		t.Fatalf("revoked: %v", err)
+	}
+	before := src.Refreshes()
+	if _, err := src.Token(); clinicsync.ErrorCode(err) != clinicsync.ESignedOut || src.Refreshes() != before {
+		t.Fatal("a signed-out source must not try the refused token again")
+	}
+	k.Save(&Saved{RefreshToken: "fresh"}) // the other process signed in
+	if tok, err := src.Token(); err != nil || tok.AccessToken == "" {
+		t.Fatalf("after a new sign-in: %v", err)
+	}
+}

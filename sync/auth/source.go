@@ -29,6 +29,7 @@ type Source struct {
 	account   string
 	refreshes int
 	signedOut error
+	failedRT  string // the refresh token the server refused
 }
 
 // NewSource builds a Source. ctx may carry an *http.Client under
@@ -86,7 +87,13 @@ func (s *Source) Invalidate(tok *oauth2.Token) {
 
 func (s *Source) refreshLocked() (*oauth2.Token, error) {
 	if s.signedOut != nil {
-		return nil, s.signedOut
+		// A sign-in in another process (clinicsync login while `run` or the
+		// tray is running) leaves a different refresh token in the store.
+		saved, err := s.store.Load()
+		if err != nil || saved == nil || saved.RefreshToken == "" || saved.RefreshToken == s.failedRT {
+			return nil, s.signedOut
+		}
+		s.signedOut, s.tok = nil, nil
 	}
 	rt := ""
 	if s.tok != nil {
@@ -109,6 +116,7 @@ func (s *Source) refreshLocked() (*oauth2.Token, error) {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" ||
 			re.ErrorCode == "unauthorized_client") {
+			s.failedRT = rt
 			s.signedOut = &clinicsync.Error{Code: clinicsync.ESignedOut,
 				Message: "Askara ended the sign-in (revoked, expired after 30 days offline, or used elsewhere); sign in again."}
 			s.tok = nil

@@ -286,8 +286,11 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		s.Syncing = false
 		s.LastPassEnd = end
 		s.LastPassError = msg
-		if clinicsync.ErrorCode(err) == clinicsync.EUnauthorized || clinicsync.ErrorCode(err) == clinicsync.ESignedOut {
+		switch {
+		case clinicsync.ErrorCode(err) == clinicsync.EUnauthorized || clinicsync.ErrorCode(err) == clinicsync.ESignedOut:
 			s.SignedOut = true
+		case err == nil:
+			s.SignedOut = false // a new sign-in took effect
 		}
 	})
 	e.mu.Lock()
@@ -739,10 +742,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	failures := 0
 	for {
 		e.mu.Lock()
-		paused, signedOut := e.snap.Paused, e.snap.SignedOut
+		paused := e.snap.Paused
 		e.mu.Unlock()
 		wait := e.cfg.PollInterval
-		if !paused && !signedOut {
+		// Signed out, passes go on at the poll interval: they cost no
+		// request until a new sign-in appears in the keychain.
+		if !paused {
 			_, err := e.Pass(ctx)
 			if ctx.Err() != nil {
 				return nil
