@@ -22,10 +22,7 @@ func cmdVersion(_ context.Context, e *env, _ []string) error {
 func cmdSync(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("sync")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	eng, _, err := e.engine(ctx)
@@ -49,10 +46,7 @@ func printPass(e *env, r engine.PassResult) {
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("run")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	eng, _, err := e.engine(ctx)
@@ -97,10 +91,7 @@ type failure struct {
 func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	counts, err := e.store.Counts(ctx)
@@ -153,15 +144,12 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 
 func cmdRetry(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("retry")
-	pos, err := parse(fs, args)
+	pos, err := e.start(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return exitf(exitConfig, "usage: clinicsync retry UUID")
-	}
-	if err := e.setup(); err != nil {
-		return err
 	}
 	eng, _, err := e.engine(ctx)
 	if err != nil {
@@ -183,10 +171,7 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 	n := fs.Int("n", 50, "number of entries")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	level := fs.String("level", "", "minimum level: info, warn, error")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	entries, err := e.store.Activity(ctx, store.ActivityQuery{Limit: *n, MinLevel: *level})

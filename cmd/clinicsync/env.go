@@ -65,6 +65,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// start parses a command's flags, then loads the configuration and opens
+// the store; it returns the positional arguments.
+func (e *env) start(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, e.setup()
+}
+
 // setup loads the configuration and opens the store.
 func (e *env) setup() error {
 	level := slog.LevelWarn

@@ -18,10 +18,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	device := fs.Bool("device", false, "sign in with a code on another device (no browser on this PC)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in address instead of opening a browser")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the browser")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	cfg := e.authConfig()
@@ -62,10 +59,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 
 func cmdLogout(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("logout")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := e.setup(); err != nil {
+	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
 	k := e.keychain()
