@@ -30,10 +30,13 @@ demo: deps
 build: deps
 	$(GO) build -o bin/clinicsync ./cmd/clinicsync
 
-## test: gofmt, go vet, a cgo-free build, race tests of the engine packages, command tests, short fuzzing
+## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine packages, command tests, the real keychain, short fuzzing
 test: deps fmt vet
 	CGO_ENABLED=0 $(GO) build $(ENGINE)
 	CGO_ENABLED=0 $(GO) vet $(ENGINE)
+	CGO_ENABLED=0 GOOS=windows $(GO) build $(ENGINE)
+	CGO_ENABLED=0 GOOS=darwin $(GO) build $(ENGINE)
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m $(ENGINE)
 	$(GO) test -race -count=1 -timeout 15m $(ENGINE)
 	$(GO) test -count=1 -timeout 15m ./cmd/...
 	$(MAKE) --no-print-directory keychain-test
