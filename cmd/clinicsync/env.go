@@ -24,6 +24,7 @@ import (
 // env is what every command shares: flags, configuration, and the parts
 // built from them, closed when the command ends.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	configPath     string
 	dataDir        string
@@ -112,15 +113,23 @@ func (e *env) setup() error {
 
 // keychain is where this installation's sign-in lives: one entry per API.
 func (e *env) keychain() auth.Keychain {
-	return auth.Keychain{Service: "Clinic Sync", User: "askara:" + e.cfg.Askara.APIURL}
+	return auth.Keychain{Service: keychainService, User: "askara:" + e.cfg.Askara.APIURL}
 }
+
+const keychainService = "Clinic Sync"
 
 // authConfig is the OAuth client from the configuration.
 func (e *env) authConfig() auth.Config {
 	a := e.cfg.Askara
-	secret := a.ClientSecret
-	if v := os.Getenv("CLINICSYNC_CLIENT_SECRET"); v != "" {
-		secret = v
+	// The client secret, where Askara issued one: the environment, then
+	// the keychain (`clinicsync login --client-secret-stdin` puts it
+	// there), then the configuration file.
+	secret := os.Getenv("CLINICSYNC_CLIENT_SECRET")
+	if secret == "" {
+		secret = auth.ClientSecret(keychainService, a.ClientID)
+	}
+	if secret == "" {
+		secret = a.ClientSecret
 	}
 	return auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL,
 		RevokeURL: a.RevokeURL, ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectPort: a.RedirectPort}

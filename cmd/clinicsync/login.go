@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/cli/browser"
@@ -18,8 +20,19 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	device := fs.Bool("device", false, "sign in with a code on another device (no browser on this PC)")
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in address instead of opening a browser")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the browser")
+	secretIn := fs.Bool("client-secret-stdin", false, "read the client secret Askara issued from standard input and keep it in the keychain")
 	if _, err := e.start(fs, args); err != nil {
 		return err
+	}
+	if *secretIn {
+		b, err := io.ReadAll(io.LimitReader(e.stdin, 4096))
+		if err != nil {
+			return err
+		}
+		if err := auth.SetClientSecret(keychainService, e.cfg.Askara.ClientID, strings.TrimSpace(string(b))); err != nil {
+			return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+		}
+		fmt.Fprintln(e.stdout, "The client secret is kept in the keychain.")
 	}
 	cfg := e.authConfig()
 	var tok *oauth2.Token

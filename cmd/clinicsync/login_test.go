@@ -15,6 +15,7 @@ import (
 
 	"github.com/zalando/go-keyring"
 
+	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -25,7 +26,11 @@ import (
 // tokens read back from the keychain (go-keyring's mock, in-process).
 func TestLoginNoBrowserThenSync(t *testing.T) {
 	keyring.MockInit()
-	s := sim.New(sim.Options{Documents: 15, Patients: 3, Seed: 31, OAuth: true})
+	// Askara issued a client secret: it lives in the keychain, not the config.
+	s := sim.New(sim.Options{Documents: 15, Patients: 3, Seed: 31, OAuth: true, ClientSecret: "issued-client-secret"})
+	if err := auth.SetClientSecret("Clinic Sync", "clinicsync-desktop", "issued-client-secret"); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	s.SetBaseURL(ts.URL)
@@ -114,7 +119,7 @@ func TestLoginNoBrowserThenSync(t *testing.T) {
 	}
 	for _, f := range []string{cfgPath, filepath.Join(dir, "data", "state.db"), filepath.Join(dir, "data", "state.db-wal")} {
 		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte(rt[1])) {
+		if bytes.Contains(b, []byte(rt[1])) || bytes.Contains(b, []byte("issued-client-secret")) {
 			t.Fatalf("the refresh token reached %s", f)
 		}
 	}

@@ -91,7 +91,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		e := &env{stdout: stdout, stderr: stderr}
+		e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr}
 		err := c.run(ctx, e, args[1:])
 		e.close()
 		if err == nil {

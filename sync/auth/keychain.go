@@ -146,3 +146,27 @@ func (k Keychain) Delete() error {
 	}
 	return nil
 }
+
+// clientSecretUser is the keychain entry of a client secret Askara issued.
+func clientSecretUser(clientID string) string { return "client_secret:" + clientID }
+
+// ClientSecret returns the client secret kept in the keychain for
+// clientID, "" when none is kept or no keychain answers.
+func ClientSecret(service, clientID string) string {
+	v, err := keyring.Get(service, clientSecretUser(clientID))
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// SetClientSecret keeps a client secret in the keychain ("" deletes it).
+func SetClientSecret(service, clientID, secret string) error {
+	if secret == "" {
+		if err := keyring.Delete(service, clientSecretUser(clientID)); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+			return keychainError(err)
+		}
+		return nil
+	}
+	return keychainError(keyring.Set(service, clientSecretUser(clientID), secret))
+}
