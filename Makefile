@@ -46,11 +46,12 @@ test: deps fmt vet
 keychain-test:
 	@if command -v dbus-run-session >/dev/null 2>&1 && command -v gnome-keyring-daemon >/dev/null 2>&1; then \
 	  GOCACHE=$$($(GO) env GOCACHE) GOMODCACHE=$$($(GO) env GOMODCACHE) GOPATH=$$($(GO) env GOPATH) \
-	  dbus-run-session -- sh -c 'set -e; \
+	  dbus-run-session -- bash -c 'set -eo pipefail; \
 	    export HOME=$$(mktemp -d) XDG_DATA_HOME=$$(mktemp -d) XDG_RUNTIME_DIR=$$(mktemp -d); \
 	    chmod 700 "$$XDG_RUNTIME_DIR"; \
 	    eval "$$(printf clinicsync | gnome-keyring-daemon --unlock --components=secrets)"; \
-	    $(GO) test -count=1 -tags realkeyring ./sync/auth/'; \
+	    $(GO) test -count=1 -tags realkeyring ./sync/auth/; \
+	    $(GO) test -count=1 -tags realkeyring -run RealKeychain -v ./cmd/clinicsync/ | grep -E "^(---|ok|FAIL|PASS)|after the kill"'; \
 	else echo "keychain-test skipped: install gnome-keyring and dbus-x11 (make deps does)"; fi
 
 fmt:
