@@ -114,7 +114,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
 	}
 	for _, it := range failed {
-		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: it.FileName, Patient: it.Patient.DisplayName(),
+		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: cmp.Or(it.FileName, it.DocType, "(no file name)"), Patient: it.Patient.DisplayName(),
 			Error: it.LastError, Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
 	}
 	if *asJSON {
