@@ -180,6 +180,7 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 		prevIDs  []string
 		prevHash [sha256.Size]byte
 		page     = 1
+		firstLen int // size of the first page of a plain array
 	)
 	for n := 1; ; n++ {
 		if n > c.maxPages {
@@ -232,7 +233,13 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 		}
 		prevIDs, prevHash = ids, sum
 		if array {
-			if len(items) < c.pageSize {
+			// A short page is the last one, except that a server may cap
+			// itemsPerPage below what was asked: a short first page sets
+			// the real page size, and page 2 tells which case it is.
+			if n == 1 {
+				firstLen = len(items)
+			}
+			if n > 1 && len(items) < firstLen {
 				return out, nil
 			}
 			page++
