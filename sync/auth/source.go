@@ -120,7 +120,7 @@ func (s *Source) refreshLocked() (*oauth2.Token, error) {
 			s.signedOut = &clinicsync.Error{Code: clinicsync.ESignedOut,
 				Message: "Askara ended the sign-in (revoked, expired after 30 days offline, or used elsewhere); sign in again."}
 			s.tok = nil
-			s.log.Warn("refresh refused", "error_code", re.ErrorCode)
+			s.log.Debug("refresh refused", "error_code", re.ErrorCode)
 			return nil, s.signedOut
 		}
 		return nil, clinicsync.Retryable(clinicsync.EUnavailable, "Askara's sign-in service could not be reached.", errors.New(scrubRetrieve(err)))
