@@ -119,6 +119,7 @@ type Engine struct {
 	snap       Snapshot
 	lastStatus Status
 	lastErrLog string // last pass error written to the activity log (rate limit)
+	inflight   map[string]bool
 
 	quickRetries atomic.Int64
 }
@@ -132,6 +133,7 @@ func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layo
 	e := &Engine{cfg: cfg, store: st, remote: remote, layout: layout, bus: NewBus(), log: log,
 		Now: time.Now, wake: make(chan struct{}, 1), links: map[string]string{}}
 	e.snap.Counts = map[clinicsync.ItemState]int{}
+	e.inflight = map[string]bool{}
 	return e
 }
 
@@ -476,6 +478,12 @@ func isFatal(err error) bool {
 // process takes one document as far as it can go. It returns an error only
 // when the whole pass must stop.
 func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) error {
+	// One worker per document at a time: a manual retry never races a
+	// pass (or another retry) for the same document.
+	if !e.claim(it.UUID) {
+		return nil
+	}
+	defer e.unclaim(it.UUID)
 	err := e.deliver(ctx, it, res)
 	if err != nil && !isFatal(err) {
 		if ok, _ := clinicsync.IsRetryable(err); ok && e.cfg.QuickRetryDelay > 0 {
@@ -505,6 +513,30 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 	}
 	res.Failed++
 	return e.fail(ctx, it, err, res)
+}
+
+// claim marks a document as being worked on; false if it already is.
+func (e *Engine) claim(uuid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.inflight[uuid] {
+		return false
+	}
+	e.inflight[uuid] = true
+	return true
+}
+
+func (e *Engine) unclaim(uuid string) {
+	e.mu.Lock()
+	delete(e.inflight, uuid)
+	e.mu.Unlock()
+}
+
+// busy reports whether a document is being worked on now.
+func (e *Engine) busy(uuid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inflight[uuid]
 }
 
 // deliver writes (unless already there) and confirms one document.
@@ -701,6 +733,9 @@ func (e *Engine) backoff(attempts int, after time.Duration) time.Duration {
 // same document was less than the window ago; otherwise the document is
 // processed now with a fresh download link.
 func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) {
+	if e.busy(uuid) {
+		return 0, clinicsync.Errorf(clinicsync.EConflict, "This document is being synchronised right now.")
+	}
 	left, err := e.store.ClaimManualRetry(ctx, uuid, e.cfg.ManualRetryWindow)
 	if err != nil {
 		return left, err

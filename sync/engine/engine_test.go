@@ -549,3 +549,33 @@ func TestCancelledPassLeavesNothingHalfDone(t *testing.T) {
 	r.pass()
 	r.checkEndState(false)
 }
+
+// A manual retry never works on a document a pass is working on, so the
+// two never write or confirm it twice.
+func TestRetryAndPassNeverShareADocument(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 2, Seed: 17})
+	ctx := context.Background()
+	docs, _ := r.client.ListUnsynchronized(ctx)
+	for _, d := range docs {
+		r.store.Upsert(ctx, "askara", d)
+	}
+	u := docs[0].UUID
+	if !r.eng.claim(u) { // a pass is on it
+		t.Fatal("claim")
+	}
+	if _, err := r.eng.Retry(ctx, u); clinicsync.ErrorCode(err) != clinicsync.EConflict {
+		t.Fatalf("retry during a pass: %v", err)
+	}
+	it, _ := r.store.Get(ctx, u)
+	var res PassResult
+	if err := r.eng.process(ctx, it, &res); err != nil || res.Confirmed != 0 || len(r.sim.StatusCalls()) != 0 {
+		t.Fatalf("a second worker on the same document: %+v %v", res, err)
+	}
+	r.eng.unclaim(u)
+	if _, err := r.eng.Retry(ctx, u); err != nil {
+		t.Fatalf("retry after the pass: %v", err)
+	}
+	if n := len(r.sim.StatusCalls()); n != 1 {
+		t.Fatalf("%d status calls", n)
+	}
+}
