@@ -412,6 +412,9 @@ func TestManualRetryWindow(t *testing.T) {
 	mu.Lock()
 	now = now.Add(20 * time.Second)
 	mu.Unlock()
+	if in, _ := r.eng.RetryAvailableIn(ctx, bad); in != 10*time.Second {
+		t.Fatalf("countdown %v, want 10s", in)
+	}
 	left, err := r.eng.Retry(ctx, bad)
 	if clinicsync.ErrorCode(err) != clinicsync.ETooSoon || left != 10*time.Second {
 		t.Fatalf("retry after 20 s: left %v, %v", left, err)
@@ -422,6 +425,9 @@ func TestManualRetryWindow(t *testing.T) {
 	mu.Lock()
 	now = now.Add(10 * time.Second)
 	mu.Unlock()
+	if in, _ := r.eng.RetryAvailableIn(ctx, bad); in != 0 {
+		t.Fatalf("countdown after 30 s: %v", in)
+	}
 	if _, err := r.eng.Retry(ctx, bad); clinicsync.ErrorCode(err) != clinicsync.ENotPDF {
 		t.Fatalf("retry after 30 s: %v", err)
 	}
