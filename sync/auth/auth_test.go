@@ -291,3 +291,33 @@ func TestSignedOutSourcePicksUpNewSignIn(t *testing.T) {
 		t.Fatalf("after a new sign-in: %v", err)
 	}
 }
+
+// Signing out in the window drops the in-memory token at once (not at its
+// expiry) and a later sign-in is picked up.
+func TestSignOutForgetsTheTokenAtOnce(t *testing.T) {
+	rs, ts := newRotating(t, "first")
+	k := Keychain{Service: "Clinic Sync test", User: "signout"}
+	k.Save(&Saved{RefreshToken: "first", Account: "Dr Who, Cabinet X"})
+	src := NewSource(context.Background(), Config{TokenURL: ts.URL}, k, nil)
+	if _, err := src.Token(); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.Account(); got != "Dr Who, Cabinet X" {
+		t.Fatalf("account %q", got)
+	}
+	k.Delete()
+	src.SignOut()
+	if _, err := src.Token(); clinicsync.ErrorCode(err) != clinicsync.ESignedOut {
+		t.Fatalf("after sign-out: %v", err)
+	}
+	if src.Account() != "" {
+		t.Fatal("account kept after sign-out")
+	}
+	rs.mu.Lock()
+	rs.valid["second"] = true
+	rs.mu.Unlock()
+	k.Save(&Saved{RefreshToken: "second", Account: "Dr Who"})
+	if _, err := src.Token(); err != nil {
+		t.Fatalf("after a new sign-in: %v", err)
+	}
+}

@@ -153,3 +153,24 @@ func scrubRetrieve(err error) string {
 	}
 	return "token endpoint unreachable"
 }
+
+// SignOut forgets the tokens held in memory: calls fail with ESignedOut
+// until a new sign-in is saved to the store (which the caller clears).
+func (s *Source) SignOut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tok, s.account, s.failedRT = nil, "", ""
+	s.signedOut = clinicsync.Errorf(clinicsync.ESignedOut, "Signed out of Askara: sign in to resume.")
+}
+
+// Account is the account name saved with the sign-in ("" if unknown).
+func (s *Source) Account() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.account == "" && s.signedOut == nil {
+		if saved, err := s.store.Load(); err == nil && saved != nil {
+			s.account = saved.Account
+		}
+	}
+	return s.account
+}

@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,7 +41,34 @@ type Config struct {
 	Askara      Askara      `toml:"askara"`
 	Destination Destination `toml:"destination"`
 	Sync        Sync        `toml:"sync"`
+	Notes       Notes       `toml:"notes"`
+	Relay       Relay       `toml:"relay"`
+	App         App         `toml:"app"`
 }
+
+// Notes is the clinical-notes pipeline.
+type Notes struct {
+	Enabled bool `toml:"enabled"`
+}
+
+// Relay is the localhost webhook receiver.
+type Relay struct {
+	Enabled bool   `toml:"enabled"`
+	Listen  string `toml:"listen"`     // host:port, loopback unless every platform has a signing secret
+	Public  string `toml:"public_url"` // the URL the clinic's proxy or tunnel forwards to Listen
+}
+
+// DefaultRelayListen is where the relay listens unless told otherwise.
+const DefaultRelayListen = "127.0.0.1:8787"
+
+// App is the desktop application's own preferences.
+type App struct {
+	StartAtLogin bool   `toml:"start_at_login"`
+	Language     string `toml:"language"` // "" follows the system; "en" or "fr"
+}
+
+// Languages the app is translated into ("" follows the system).
+var Languages = []string{"", "en", "fr"}
 
 // Askara is the platform connection.
 type Askara struct {
@@ -85,6 +114,9 @@ func Default() Config {
 			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
 		Sync:        Sync{Workers: 4},
+		Notes:       Notes{Enabled: true},
+		Relay:       Relay{Listen: DefaultRelayListen},
+		App:         App{StartAtLogin: true},
 	}
 }
 
@@ -113,50 +145,83 @@ func Load(path string) (Config, error) {
 	return c, nil
 }
 
+// Problem is one invalid value: the key ("destination.root") and what is
+// wrong with it, for a message next to the field that holds it.
+type Problem struct {
+	Key     string
+	Message string
+}
+
 // Validate checks every value and says what is wrong in one sentence per problem.
 func (c Config) Validate() error {
-	var probs []string
+	ps := c.Problems()
+	if len(ps) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		sec, key, _ := strings.Cut(p.Key, ".")
+		msgs[i] = fmt.Sprintf("[%s] %s %s", sec, key, p.Message)
+	}
+	return clinicsync.Errorf(clinicsync.EConfig, "Configuration problem: %s.", strings.Join(msgs, "; "))
+}
+
+// Problems lists every invalid value, in file order.
+func (c Config) Problems() []Problem {
+	var probs []Problem
+	add := func(key, format string, args ...any) {
+		probs = append(probs, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+	}
 	u, err := url.Parse(c.Askara.APIURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		probs = append(probs, fmt.Sprintf("[askara] api_url %q must be an http(s) URL", c.Askara.APIURL))
+		add("askara.api_url", "%q must be an http(s) URL", c.Askara.APIURL)
 	}
-	for key, v := range map[string]string{"authorize_url": c.Askara.AuthorizeURL, "token_url": c.Askara.TokenURL,
-		"device_url": c.Askara.DeviceURL, "revoke_url": c.Askara.RevokeURL} {
+	for _, kv := range [][2]string{{"authorize_url", c.Askara.AuthorizeURL}, {"token_url", c.Askara.TokenURL},
+		{"device_url", c.Askara.DeviceURL}, {"revoke_url", c.Askara.RevokeURL}} {
+		key, v := kv[0], kv[1]
 		if v == "" && (key == "device_url" || key == "revoke_url") {
 			continue
 		}
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			probs = append(probs, fmt.Sprintf("[askara] %s %q must be an http(s) URL", key, v))
+			add("askara."+key, "%q must be an http(s) URL", v)
 		}
 	}
 	if c.Askara.ClientID == "" {
-		probs = append(probs, "[askara] client_id must not be empty")
+		add("askara.client_id", "must not be empty")
 	}
 	if c.Askara.RedirectPort < 0 || c.Askara.RedirectPort > 65535 {
-		probs = append(probs, fmt.Sprintf("[askara] redirect_port %d must be 0-65535 (0: any free port)", c.Askara.RedirectPort))
+		add("askara.redirect_port", "%d must be 0-65535 (0: any free port)", c.Askara.RedirectPort)
 	}
 	if p := c.Askara.PollInterval.Duration; p < 10*time.Second || p > time.Hour {
-		probs = append(probs, fmt.Sprintf("[askara] poll_interval %s must be between 10s and 1h", p))
+		add("askara.poll_interval", "%s must be between 10s and 1h", p)
 	}
 	switch {
 	case c.Destination.Root == "":
-		probs = append(probs, "[destination] root is not set: give the practice software's patients folder")
+		add("destination.root", "is not set: give the practice software's patients folder")
 	case !isAbs(c.Destination.Root):
-		probs = append(probs, fmt.Sprintf("[destination] root %q must be an absolute path", c.Destination.Root))
+		add("destination.root", "%q must be an absolute path", c.Destination.Root)
 	}
 	if err := dest.ValidateTemplate(c.Destination.PatientFolder); err != nil {
-		probs = append(probs, "[destination] patient_folder: "+err.Error())
+		add("destination.patient_folder", "%s", err.Error())
 	}
 	if strings.TrimSpace(c.Destination.SoftwareID) == "" {
-		probs = append(probs, "[destination] software_id must not be empty")
+		add("destination.software_id", "must not be empty")
 	}
 	if c.Sync.Workers < 1 || c.Sync.Workers > 16 {
-		probs = append(probs, fmt.Sprintf("[sync] workers %d must be between 1 and 16", c.Sync.Workers))
+		add("sync.workers", "%d must be between 1 and 16", c.Sync.Workers)
 	}
-	if len(probs) > 0 {
-		return clinicsync.Errorf(clinicsync.EConfig, "Configuration problem: %s.", strings.Join(probs, "; "))
+	if host, port, err := net.SplitHostPort(c.Relay.Listen); err != nil || host == "" || port == "" {
+		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)
 	}
-	return nil
+	if c.Relay.Public != "" {
+		if u, err := url.Parse(c.Relay.Public); err != nil || u.Scheme != "https" || u.Host == "" {
+			add("relay.public_url", "%q must be an https URL (the address your proxy or tunnel forwards to the relay)", c.Relay.Public)
+		}
+	}
+	if !slices.Contains(Languages, c.App.Language) {
+		add("app.language", "%q must be empty (follow the system), \"en\" or \"fr\"", c.App.Language)
+	}
+	return probs
 }
 
 // isAbs accepts OS-absolute paths and, on Windows, UNC shares.

@@ -100,10 +100,12 @@ type PassResult struct {
 
 // Engine ties the store, the platform and the destination together.
 type Engine struct {
+	confMu sync.RWMutex // guards cfg and layout, which Reconfigure changes
 	cfg    Config
+	layout dest.Layout
+
 	store  *store.Store
 	remote clinicsync.Remote
-	layout dest.Layout
 	bus    *Bus
 	log    *slog.Logger
 	Now    func() time.Time
@@ -141,7 +143,35 @@ func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layo
 func (e *Engine) Events() *Bus { return e.bus }
 
 // Config returns the engine's configuration (with defaults applied).
-func (e *Engine) Config() Config { return e.cfg }
+func (e *Engine) Config() Config {
+	c, _ := e.conf()
+	return c
+}
+
+// Layout returns the destination layout in use.
+func (e *Engine) Layout() dest.Layout {
+	_, l := e.conf()
+	return l
+}
+
+// conf returns the configuration and layout as they are now; a pass or a
+// delivery works with one copy from start to end.
+func (e *Engine) conf() (Config, dest.Layout) {
+	e.confMu.RLock()
+	defer e.confMu.RUnlock()
+	return e.cfg, e.layout
+}
+
+// Reconfigure applies new settings without a restart: the next document
+// written uses the new layout and the run loop recomputes its next pass.
+// Documents already written stay where they are.
+func (e *Engine) Reconfigure(cfg Config, layout dest.Layout) {
+	cfg.defaults()
+	e.confMu.Lock()
+	e.cfg, e.layout = cfg, layout
+	e.confMu.Unlock()
+	e.SyncNow()
+}
 
 // Snapshot returns the current state.
 func (e *Engine) Snapshot() Snapshot {
@@ -344,7 +374,7 @@ func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 
 // admit records a listed document and decides whether it needs work.
 func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
-	it, created, err := e.store.Upsert(ctx, e.cfg.Source, d)
+	it, created, err := e.store.Upsert(ctx, e.Config().Source, d)
 	if err != nil {
 		return err
 	}
@@ -374,6 +404,7 @@ func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
 // outcome does not depend on timing or crashes. dest.Save still checks the
 // disk, which covers documents listed in different passes.
 func (e *Engine) assignNames(docs []clinicsync.Document) {
+	_, layout := e.conf()
 	seen := make(map[string]bool, len(docs))
 	names := make(map[string]string)
 	for _, d := range docs {
@@ -381,7 +412,7 @@ func (e *Engine) assignNames(docs []clinicsync.Document) {
 			continue
 		}
 		name := dest.FileName(d)
-		key := strings.ToLower(norm.NFC.String(filepath.Join(e.layout.PatientDir(d.Patient), name)))
+		key := strings.ToLower(norm.NFC.String(filepath.Join(layout.PatientDir(d.Patient), name)))
 		if seen[key] {
 			names[d.UUID] = dest.DistinctName(name, d.UUID)
 		}
@@ -406,10 +437,11 @@ func (e *Engine) fileName(it store.Item) string {
 // checkDestination refuses to start a pass when the root folder is not
 // there, so one unplugged share does not fail every document.
 func (e *Engine) checkDestination() error {
-	fi, err := os.Stat(e.layout.Root)
+	_, layout := e.conf()
+	fi, err := os.Stat(layout.Root)
 	if err != nil || !fi.IsDir() {
 		return &clinicsync.Error{Code: clinicsync.EDestination, Retryable: true, Err: err,
-			Message: fmt.Sprintf("Destination folder %s is not reachable.", e.layout.Root)}
+			Message: fmt.Sprintf("Destination folder %s is not reachable.", layout.Root)}
 	}
 	return nil
 }
@@ -428,7 +460,8 @@ func (e *Engine) work(ctx context.Context, items []store.Item, res *PassResult) 
 		ctx2, cn = context.WithCancel(ctx)
 	)
 	defer cn()
-	for i := 0; i < e.cfg.Workers; i++ {
+	cfg, _ := e.conf()
+	for i := 0; i < cfg.Workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -486,12 +519,12 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 	defer e.unclaim(it.UUID)
 	err := e.deliver(ctx, it, res)
 	if err != nil && !isFatal(err) {
-		if ok, _ := clinicsync.IsRetryable(err); ok && e.cfg.QuickRetryDelay > 0 {
+		if ok, _ := clinicsync.IsRetryable(err); ok && e.Config().QuickRetryDelay > 0 {
 			// One quick retry smooths over a dropped connection before the
 			// document is called failed and the platform is told.
 			e.quickRetries.Add(1)
 			select {
-			case <-time.After(e.cfg.QuickRetryDelay):
+			case <-time.After(e.Config().QuickRetryDelay):
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -549,8 +582,9 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err != nil {
 		return err
 	}
-	relDir := e.layout.PatientDir(it.Patient)
-	absDir := filepath.Join(e.layout.Root, relDir)
+	_, layout := e.conf()
+	relDir := layout.PatientDir(it.Patient)
+	absDir := filepath.Join(layout.Root, relDir)
 	if err := e.store.MarkDownloading(ctx, it.UUID, absDir); err != nil {
 		return err
 	}
@@ -566,7 +600,7 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err != nil {
 		return err
 	}
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: e.layout.Root, RelDir: relDir,
+	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: relDir,
 		FileName: e.fileName(it), UUID: it.UUID, Body: body, Prev: it.FinalPath})
 	body.Close()
 	if err != nil {
@@ -618,8 +652,9 @@ func (e *Engine) link(ctx context.Context, uuid string, fresh bool) (string, err
 }
 
 func (e *Engine) confirm(ctx context.Context, it store.Item, res *PassResult) error {
+	cfg, _ := e.conf()
 	err := e.remote.SetStatus(ctx, it.UUID, clinicsync.Status{Success: true,
-		Directory: e.cfg.SoftwareID, Path: it.FinalPath})
+		Directory: cfg.SoftwareID, Path: it.FinalPath})
 	if err != nil {
 		return &confirmError{err}
 	}
@@ -686,8 +721,9 @@ func (e *Engine) report(ctx context.Context, uuid string, res *PassResult) error
 	if it.State != clinicsync.StateFailed || it.FailureReported {
 		return nil
 	}
+	cfg, _ := e.conf()
 	if err := e.remote.SetStatus(ctx, uuid, clinicsync.Status{Success: false, Error: it.LastError,
-		Directory: e.cfg.SoftwareID}); err != nil {
+		Directory: cfg.SoftwareID}); err != nil {
 		e.log.Debug("failure report deferred", "item", uuid, "code", clinicsync.ErrorCode(err))
 		if isFatal(err) {
 			return err
@@ -719,11 +755,11 @@ func (e *Engine) reportPending(ctx context.Context, res *PassResult) error {
 // attempt, capped, with ±20 % jitter, and never shorter than the server's
 // Retry-After.
 func (e *Engine) backoff(attempts int, after time.Duration) time.Duration {
-	d := e.cfg.BackoffBase
-	for i := 0; i < attempts && d < e.cfg.BackoffMax; i++ {
+	d := e.Config().BackoffBase
+	for i := 0; i < attempts && d < e.Config().BackoffMax; i++ {
 		d *= 2
 	}
-	d = min(d, e.cfg.BackoffMax)
+	d = min(d, e.Config().BackoffMax)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return max(d, after)
 }
@@ -736,7 +772,7 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 	if e.busy(uuid) {
 		return 0, clinicsync.Errorf(clinicsync.EConflict, "This document is being synchronised right now.")
 	}
-	left, err := e.store.ClaimManualRetry(ctx, uuid, e.cfg.ManualRetryWindow)
+	left, err := e.store.ClaimManualRetry(ctx, uuid, e.Config().ManualRetryWindow)
 	if err != nil {
 		return left, err
 	}
@@ -746,7 +782,7 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 	}
 	e.activity(ctx, store.LevelInfo, uuid, fmt.Sprintf("Manual retry of %s for %s.", describeFile(it), it.Patient.DisplayName()))
 	if err := e.checkDestination(); err != nil {
-		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err), e.Now().Add(e.cfg.BackoffBase))
+		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err), e.Now().Add(e.Config().BackoffBase))
 		e.refreshCounts(ctx)
 		return 0, err
 	}
@@ -779,7 +815,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Lock()
 		paused := e.snap.Paused
 		e.mu.Unlock()
-		wait := e.cfg.PollInterval
+		cfg, _ := e.conf()
+		wait := cfg.PollInterval
 		// Signed out, passes go on at the poll interval: they cost no
 		// request until a new sign-in appears in the keychain.
 		if !paused {
@@ -789,7 +826,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if err != nil {
 				failures++
-				wait = min(e.cfg.PollInterval<<min(failures, 3), e.cfg.PollInterval*8)
+				wait = min(cfg.PollInterval<<min(failures, 3), cfg.PollInterval*8)
 				if ok, after := clinicsync.IsRetryable(err); ok && after > wait {
 					wait = after
 				}
@@ -824,4 +861,10 @@ func describeFile(it store.Item) string {
 		return "a " + it.DocType
 	}
 	return "document " + it.UUID
+}
+
+// Note adds a line to the activity log (for front ends: settings saved,
+// signed in, ...).
+func (e *Engine) Note(ctx context.Context, level, msg string) {
+	e.activity(ctx, level, "", msg)
 }

@@ -585,3 +585,44 @@ func TestRetryAndPassNeverShareADocument(t *testing.T) {
 		t.Fatalf("%d status calls", n)
 	}
 }
+
+// Settings changed in the window apply to the next document without a
+// restart; what was written before stays where it is.
+func TestReconfigureAppliesToTheNextDocument(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 3, Patients: 1, Seed: 3})
+	r.pass()
+	before := files(t, r.root)
+	if len(before) != 3 {
+		t.Fatalf("first root has %d files, want 3", len(before))
+	}
+	root2 := filepath.Join(r.dir, "Other")
+	if err := os.Mkdir(root2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.eng.Config()
+	cfg.SoftwareID = "other_software"
+	r.eng.Reconfigure(cfg, dest.Layout{Root: root2, Template: "{LASTNAME}"})
+	uuid := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{
+		Patient: clinicsync.Patient{FirstName: "Ada", LastName: "Lovelace"}, PDF: clinicsync.PDF{FileName: "letter.pdf"}}}).UUID
+	r.pass()
+	got := files(t, root2)
+	if _, ok := got[filepath.Join("LOVELACE", "letter.pdf")]; !ok || len(got) != 1 {
+		t.Fatalf("second root: %v", got)
+	}
+	if len(files(t, r.root)) != 3 {
+		t.Fatal("files under the first root changed")
+	}
+	v, err := r.eng.Document(context.Background(), uuid)
+	if err != nil || v.State != clinicsync.StateConfirmed || v.Folder != filepath.Join(root2, "LOVELACE") {
+		t.Fatalf("document view %+v, %v", v, err)
+	}
+	var dir string
+	for _, c := range r.sim.StatusCalls() {
+		if c.UUID == uuid {
+			dir = c.Status.Directory
+		}
+	}
+	if dir != "other_software" {
+		t.Fatalf("confirmation directory %q, want the new software id", dir)
+	}
+}

@@ -2,37 +2,126 @@ package engine
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 )
 
-// Queries for the UI and the CLI: they read through the engine, which owns
-// the store. (The tray app, issue 4, should get these as root-package view
-// types so that app never imports store.)
+// Queries for the UI and the CLI. They read through the engine, which owns
+// the store, and answer in the engine's own view types so that front ends
+// (app, cmd) never import store.
+
+// Activity levels, lowest first.
+const (
+	LevelDebug = store.LevelDebug
+	LevelInfo  = store.LevelInfo
+	LevelWarn  = store.LevelWarn
+	LevelError = store.LevelError
+)
+
+// LogEntry is one line of the activity log.
+type LogEntry struct {
+	ID      int64     `json:"id"`
+	At      time.Time `json:"at"`
+	Level   string    `json:"level"`
+	Item    string    `json:"item,omitempty"` // document uuid
+	Message string    `json:"message"`
+}
+
+// LogQuery selects a page of the activity log, newest first.
+type LogQuery struct {
+	MinLevel string // "" = all; "warn" = warnings and errors
+	Item     string // only this document
+	Search   string // substring of the message or document uuid
+	BeforeID int64  // 0 = from the newest; else the ID of the last entry of the previous page
+	Limit    int    // 0 = 100
+}
 
 // Activity pages the activity log, newest first (keyset paging: page N of
 // a million rows costs what page 1 costs).
-func (e *Engine) Activity(ctx context.Context, q store.ActivityQuery) ([]store.Entry, error) {
-	return e.store.Activity(ctx, q)
+func (e *Engine) Activity(ctx context.Context, q LogQuery) ([]LogEntry, error) {
+	rows, err := e.store.Activity(ctx, store.ActivityQuery{MinLevel: q.MinLevel, Item: q.Item,
+		Search: q.Search, BeforeID: q.BeforeID, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LogEntry, len(rows))
+	for i, r := range rows {
+		out[i] = LogEntry(r)
+	}
+	return out, nil
+}
+
+// DocumentView is one document as a person sees it.
+type DocumentView struct {
+	UUID        string               `json:"uuid"`
+	Type        string               `json:"type,omitempty"`
+	Patient     clinicsync.Patient   `json:"patient"`
+	FileName    string               `json:"file_name,omitempty"`
+	State       clinicsync.ItemState `json:"state"`
+	Attempts    int                  `json:"attempts"`
+	ErrorCode   string               `json:"error_code,omitempty"`
+	Reason      string               `json:"reason,omitempty"`    // the last failure, in plain words
+	Retryable   bool                 `json:"retryable,omitempty"` // retried automatically
+	NextAttempt time.Time            `json:"next_attempt,omitzero"`
+	Path        string               `json:"path,omitempty"` // the file, once written
+	Folder      string               `json:"folder,omitempty"`
+	Size        int64                `json:"size,omitempty"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+	ConfirmedAt time.Time            `json:"confirmed_at,omitzero"`
+	// RetryIn is how long until a person may retry by hand (0: now).
+	RetryIn time.Duration `json:"retry_in,omitempty"`
+}
+
+// DocumentFilter selects documents, most recently changed first.
+type DocumentFilter struct {
+	States []clinicsync.ItemState // empty: all
+	Search string                 // substring of patient name, file name, uuid or path
+	Limit  int                    // 0: 100
+	Offset int
+}
+
+func (e *Engine) view(it store.Item) DocumentView {
+	v := DocumentView{UUID: it.UUID, Type: it.DocType, Patient: it.Patient, FileName: it.FileName,
+		State: it.State, Attempts: it.Attempts, ErrorCode: it.ErrorCode, Reason: it.LastError,
+		Retryable: it.Retryable, NextAttempt: it.NextAttemptAt, Path: it.FinalPath, Folder: it.TempDir,
+		Size: it.Size, UpdatedAt: it.UpdatedAt, ConfirmedAt: it.ConfirmedAt}
+	if it.FinalPath != "" {
+		v.Folder = filepath.Dir(it.FinalPath)
+	}
+	if !it.ManualRetryAt.IsZero() {
+		v.RetryIn = max(it.ManualRetryAt.Add(e.Config().ManualRetryWindow).Sub(e.store.Now()), 0)
+	}
+	return v
 }
 
 // Documents lists documents, most recently changed first.
-func (e *Engine) Documents(ctx context.Context, f store.ItemFilter) ([]store.Item, error) {
-	return e.store.List(ctx, f)
+func (e *Engine) Documents(ctx context.Context, f DocumentFilter) ([]DocumentView, error) {
+	items, err := e.store.List(ctx, store.ItemFilter(f))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DocumentView, len(items))
+	for i, it := range items {
+		out[i] = e.view(it)
+	}
+	return out, nil
 }
 
 // Document returns one document.
-func (e *Engine) Document(ctx context.Context, uuid string) (store.Item, error) {
-	return e.store.Get(ctx, uuid)
+func (e *Engine) Document(ctx context.Context, uuid string) (DocumentView, error) {
+	it, err := e.store.Get(ctx, uuid)
+	if err != nil {
+		return DocumentView{}, err
+	}
+	return e.view(it), nil
 }
 
 // RetryAvailableIn is how long until a person may retry the document by
 // hand again (0: now), for the Retry button's countdown.
 func (e *Engine) RetryAvailableIn(ctx context.Context, uuid string) (time.Duration, error) {
-	it, err := e.store.Get(ctx, uuid)
-	if err != nil || it.ManualRetryAt.IsZero() {
-		return 0, err
-	}
-	return max(it.ManualRetryAt.Add(e.cfg.ManualRetryWindow).Sub(e.store.Now()), 0), nil
+	v, err := e.Document(ctx, uuid)
+	return v.RetryIn, err
 }

@@ -1,0 +1,352 @@
+// Package service is Clinic Sync as a front end sees it: the engine, the
+// sign-in, the settings and the diagnostics behind one set of methods. The
+// tray app (package app) talks only to this; cmd builds it from concrete
+// parts. It imports no Fyne and builds without cgo.
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/auth"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/engine"
+)
+
+// Parts are the concrete pieces cmd builds.
+type Parts struct {
+	Version    string
+	ConfigPath string
+	DataDir    string
+	LogFile    string // the debug log file, "" if none
+	Config     config.Config
+	Engine     *engine.Engine
+	Client     *askara.Client
+	// Source is the keychain token source; nil when an access token from
+	// the environment overrides sign-in (then Sign in/out are unavailable).
+	Source   *auth.Source
+	Keychain auth.TokenStore
+	// AuthConfig gives the OAuth client (the client secret may come from
+	// the keychain, so it is read when needed).
+	AuthConfig func() auth.Config
+	// OpenURL opens the browser for sign-in.
+	OpenURL func(string) error
+	// Autostart, when set, is switched on or off with the start-at-login setting.
+	Autostart Autostart
+	Log       *slog.Logger
+}
+
+// Autostart switches start-at-login on and off (app/autostart implements it).
+type Autostart interface {
+	Enable() error
+	Disable() error
+}
+
+// Account is who is signed in.
+type Account struct {
+	SignedIn     bool   `json:"signed_in"`
+	Name         string `json:"name,omitempty"`  // "Jane Doe"
+	Email        string `json:"email,omitempty"` // may be empty
+	Organization string `json:"organization,omitempty"`
+	// Managed: the credentials come from CLINICSYNC_ACCESS_TOKEN, not a
+	// sign-in; the window cannot sign in or out.
+	Managed bool `json:"managed,omitempty"`
+}
+
+// String is "Jane Doe <jane@x>" or the best there is.
+func (a Account) String() string {
+	switch {
+	case a.Name != "" && a.Email != "":
+		return a.Name + " <" + a.Email + ">"
+	case a.Name != "":
+		return a.Name
+	case a.Email != "":
+		return a.Email
+	case a.SignedIn:
+		return "Askara"
+	}
+	return ""
+}
+
+// Status is everything the window's header and the tray need.
+type Status struct {
+	engine.Snapshot
+	Account     Account `json:"account"`
+	Destination string  `json:"destination"`
+	Version     string  `json:"version"`
+	DataDir     string  `json:"data_dir"`
+	ConfigPath  string  `json:"config_path"`
+	LogFile     string  `json:"log_file,omitempty"`
+}
+
+// Service is the application behind the tray and the window.
+type Service struct {
+	p   Parts
+	log *slog.Logger
+
+	mu      sync.Mutex
+	cfg     config.Config
+	account Account
+	signIn  context.CancelFunc // a sign-in in progress
+}
+
+// New builds the service.
+func New(p Parts) *Service {
+	log := p.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{p: p, log: log, cfg: p.Config}
+	s.account.Managed = p.Source == nil
+	s.account.SignedIn = p.Source == nil
+	if p.Source != nil {
+		if name := p.Source.Account(); name != "" {
+			s.account = Account{SignedIn: true, Name: name}
+		} else if saved, err := p.Keychain.Load(); err == nil && saved != nil {
+			s.account = Account{SignedIn: true}
+		}
+	}
+	return s
+}
+
+// Run runs the engine until ctx ends, reading the account first.
+func (s *Service) Run(ctx context.Context) error {
+	go s.RefreshAccount(ctx)
+	return s.p.Engine.Run(ctx)
+}
+
+// Events is the engine's event bus.
+func (s *Service) Events() *engine.Bus { return s.p.Engine.Events() }
+
+// Status returns the current state.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	acct, root := s.account, s.cfg.Destination.Root
+	s.mu.Unlock()
+	snap := s.p.Engine.Snapshot()
+	if snap.SignedOut && !acct.Managed {
+		acct = Account{}
+	}
+	return Status{Snapshot: snap, Account: acct, Destination: root, Version: s.p.Version,
+		DataDir: s.p.DataDir, ConfigPath: s.p.ConfigPath, LogFile: s.p.LogFile}
+}
+
+// SyncNow asks for a pass now.
+func (s *Service) SyncNow() { s.p.Engine.SyncNow() }
+
+// Pause stops automatic passes.
+func (s *Service) Pause() { s.p.Engine.Pause() }
+
+// Resume restarts them.
+func (s *Service) Resume() { s.p.Engine.Resume() }
+
+// Retry retries one failed document by hand (30-second rule).
+func (s *Service) Retry(ctx context.Context, uuid string) (time.Duration, error) {
+	return s.p.Engine.Retry(ctx, uuid)
+}
+
+// Activity pages the activity log.
+func (s *Service) Activity(ctx context.Context, q engine.LogQuery) ([]engine.LogEntry, error) {
+	return s.p.Engine.Activity(ctx, q)
+}
+
+// Documents lists documents.
+func (s *Service) Documents(ctx context.Context, f engine.DocumentFilter) ([]engine.DocumentView, error) {
+	return s.p.Engine.Documents(ctx, f)
+}
+
+// Document returns one document.
+func (s *Service) Document(ctx context.Context, uuid string) (engine.DocumentView, error) {
+	return s.p.Engine.Document(ctx, uuid)
+}
+
+// Settings returns the configuration in use.
+func (s *Service) Settings() config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// samplePatient is used for the preview when no document arrived yet.
+var samplePatient = clinicsync.Patient{FirstName: "John", LastName: "Doe", ExternalID: "12345",
+	DateOfBirth: "1980-04-02", UUID: "0b7c6f6e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"}
+
+// Preview is where the most recent document (or a sample one) would land
+// with c's destination settings: a real path, for the settings window.
+func (s *Service) Preview(ctx context.Context, c config.Config) (string, error) {
+	if err := dest.ValidateTemplate(c.Destination.PatientFolder); err != nil {
+		return "", err
+	}
+	p, name := samplePatient, "referral_letter.pdf"
+	if docs, err := s.p.Engine.Documents(ctx, engine.DocumentFilter{Limit: 1}); err == nil && len(docs) == 1 {
+		p = docs[0].Patient
+		name = dest.FileName(clinicsync.Document{UUID: docs[0].UUID, Type: docs[0].Type,
+			Patient: p, PDF: clinicsync.PDF{FileName: docs[0].FileName}})
+	}
+	l := dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder}
+	return filepath.Join(c.Destination.Root, l.PatientDir(p), name), nil
+}
+
+// Apply validates c, saves it to the configuration file and applies it
+// without a restart. Invalid values are returned as problems and nothing
+// changes.
+func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem, error) {
+	if ps := c.Problems(); len(ps) > 0 {
+		return ps, nil
+	}
+	s.mu.Lock()
+	old := s.cfg
+	s.mu.Unlock()
+	if err := c.Save(s.p.ConfigPath); err != nil {
+		return nil, clinicsync.Permanent(clinicsync.EConfig,
+			fmt.Sprintf("The settings could not be saved to %s.", s.p.ConfigPath), err)
+	}
+	if s.p.Autostart != nil && c.App.StartAtLogin != old.App.StartAtLogin {
+		var err error
+		if c.App.StartAtLogin {
+			err = s.p.Autostart.Enable()
+		} else {
+			err = s.p.Autostart.Disable()
+		}
+		if err != nil {
+			s.log.Warn("start at login", "err", err)
+		}
+	}
+	s.mu.Lock()
+	s.cfg = c
+	s.mu.Unlock()
+	ec := s.p.Engine.Config()
+	ec.SoftwareID = c.Destination.SoftwareID
+	ec.PollInterval = c.Askara.PollInterval.Duration
+	ec.Workers = c.Sync.Workers
+	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
+	s.p.Engine.Note(ctx, engine.LevelInfo, "Settings saved and applied.")
+	return nil, nil
+}
+
+// RefreshAccount reads who is signed in from the platform.
+func (s *Service) RefreshAccount(ctx context.Context) {
+	if s.p.Client == nil {
+		return
+	}
+	me, err := s.p.Client.Me(ctx)
+	if err != nil {
+		s.log.Debug("me", "code", clinicsync.ErrorCode(err))
+		return
+	}
+	s.setAccount(me, s.p.Source == nil)
+}
+
+func (s *Service) setAccount(me askara.Me, managed bool) {
+	a := Account{SignedIn: true, Managed: managed, Email: me.Email}
+	a.Name = trimJoin(me.FirstName, me.LastName)
+	if o := me.Org(); o != nil {
+		a.Organization = o.Name
+	}
+	s.mu.Lock()
+	s.account = a
+	s.mu.Unlock()
+}
+
+func trimJoin(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}
+
+// SignIn signs in through the browser: it opens the platform's page and
+// waits (up to 5 minutes, or until CancelSignIn) for the loopback redirect.
+func (s *Service) SignIn(ctx context.Context) error {
+	if s.p.Source == nil {
+		return clinicsync.Errorf(clinicsync.EConfig, "Credentials come from CLINICSYNC_ACCESS_TOKEN; unset it to sign in.")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	s.mu.Lock()
+	if s.signIn != nil {
+		s.signIn()
+	}
+	s.signIn = cancel
+	s.mu.Unlock()
+	defer cancel()
+	cfg := s.p.AuthConfig()
+	tok, err := auth.LoginBrowser(ctx, cfg, auth.BrowserOptions{Open: s.p.OpenURL, Out: io.Discard, Timeout: 5 * time.Minute})
+	if err != nil {
+		return err
+	}
+	var me askara.Me
+	client, err := askara.New(askara.Options{BaseURL: s.cfgAPI(), TokenSource: oauth2.StaticTokenSource(tok),
+		UserAgent: "ClinicSync/" + s.p.Version})
+	if err == nil {
+		me, err = client.Me(ctx)
+	}
+	name := ""
+	if err == nil {
+		name = me.String()
+	}
+	if err := s.p.Source.Adopt(tok, name); err != nil {
+		return err
+	}
+	if name != "" {
+		s.setAccount(me, false)
+	} else {
+		s.mu.Lock()
+		s.account = Account{SignedIn: true}
+		s.mu.Unlock()
+	}
+	s.p.Engine.Note(ctx, engine.LevelInfo, "Signed in as "+s.Status().Account.String()+".")
+	s.p.Engine.SetSignedOut(false, "")
+	return nil
+}
+
+// CancelSignIn stops a sign-in that is waiting for the browser.
+func (s *Service) CancelSignIn() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.signIn != nil {
+		s.signIn()
+		s.signIn = nil
+	}
+}
+
+func (s *Service) cfgAPI() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Askara.APIURL
+}
+
+// SignOut revokes the grant (best effort), removes it from the keychain and
+// moves the engine to signed out. Queued work is kept for the next sign-in.
+func (s *Service) SignOut(ctx context.Context) error {
+	if s.p.Source == nil {
+		return clinicsync.Errorf(clinicsync.EConfig, "Credentials come from CLINICSYNC_ACCESS_TOKEN; there is no sign-in to end.")
+	}
+	saved, err := s.p.Keychain.Load()
+	if err == nil && saved != nil {
+		if rerr := auth.Revoke(ctx, s.p.AuthConfig(), saved.RefreshToken); rerr != nil {
+			s.log.Debug("revoke", "code", clinicsync.ErrorCode(rerr))
+		}
+	}
+	if err := s.p.Keychain.Delete(); err != nil {
+		return err
+	}
+	s.p.Source.SignOut()
+	s.mu.Lock()
+	s.account = Account{}
+	s.mu.Unlock()
+	s.p.Engine.SetSignedOut(true, "Signed out. Documents wait on Askara until someone signs in again.")
+	return nil
+}

@@ -1,0 +1,264 @@
+package service
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/auth"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/sim"
+)
+
+func TestMain(m *testing.M) {
+	keyring.MockInit() // the real keychain is tested in sync/auth
+	os.Exit(m.Run())
+}
+
+// rig is the service as cmd builds it, against the simulator with OAuth:
+// real SQLite, real folders, real HTTP, the keychain mocked in-process.
+type rig struct {
+	t      *testing.T
+	sim    *sim.Server
+	svc    *Service
+	eng    *engine.Engine
+	cfg    config.Config
+	dir    string
+	auto   *fakeAutostart
+	opened []string
+}
+
+type fakeAutostart struct{ enabled, calls int }
+
+func (f *fakeAutostart) Enable() error  { f.enabled, f.calls = 1, f.calls+1; return nil }
+func (f *fakeAutostart) Disable() error { f.enabled, f.calls = 0, f.calls+1; return nil }
+
+const clientSecret = "issued-client-secret-0123456789"
+
+func newRig(t *testing.T, o sim.Options) *rig {
+	t.Helper()
+	o.OAuth, o.AutoApprove, o.ClientSecret = true, true, clientSecret
+	s := sim.New(o)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	s.SetBaseURL(ts.URL)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "Patients")
+	os.Mkdir(root, 0o755)
+	cfg := config.Default()
+	cfg.Askara.APIURL = ts.URL
+	cfg.Askara.AuthorizeURL = ts.URL + "/authorize"
+	cfg.Askara.TokenURL = ts.URL + "/oauth2/token"
+	cfg.Askara.RevokeURL = ts.URL + "/oauth2/revoke"
+	cfg.Askara.RedirectPort = 0
+	cfg.Askara.ClientSecret = clientSecret
+	cfg.Destination.Root = root
+	st, err := store.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ac := auth.Config{AuthorizeURL: cfg.Askara.AuthorizeURL, TokenURL: cfg.Askara.TokenURL,
+		RevokeURL: cfg.Askara.RevokeURL, ClientID: cfg.Askara.ClientID, ClientSecret: clientSecret,
+		Scopes: cfg.Askara.Scopes}
+	kc := auth.Keychain{Service: "Clinic Sync test", User: t.Name()}
+	src := auth.NewSource(context.Background(), ac, kc, nil)
+	client, err := askara.New(askara.Options{BaseURL: ts.URL, TokenSource: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID}, st, client,
+		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
+	r := &rig{t: t, sim: s, eng: eng, cfg: cfg, dir: dir, auto: &fakeAutostart{}}
+	r.svc = New(Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
+		LogFile: filepath.Join(dir, "debug.log"), Config: cfg, Engine: eng, Client: client, Source: src,
+		Keychain: kc, AuthConfig: func() auth.Config { return ac }, Autostart: r.auto,
+		OpenURL: func(u string) error {
+			r.opened = append(r.opened, u)
+			go func() { // the browser: the simulator approves and redirects to the loopback
+				if resp, err := http.Get(u); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+			return nil
+		}})
+	return r
+}
+
+func (r *rig) signIn() {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.svc.SignIn(ctx); err != nil {
+		r.t.Fatalf("sign in: %v", err)
+	}
+}
+
+func TestSignInSyncSignOut(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 6, Patients: 2, Seed: 5})
+	if st := r.svc.Status(); st.Account.SignedIn {
+		t.Fatalf("signed in before any sign-in: %+v", st.Account)
+	}
+	// Signed out, a pass costs nothing and leaves the engine signed out.
+	if _, err := r.eng.Pass(context.Background()); clinicsync.ErrorCode(err) != clinicsync.ESignedOut {
+		t.Fatalf("pass before sign-in: %v", err)
+	}
+	if st := r.svc.Status(); st.Status != engine.StatusSignedOut {
+		t.Fatalf("status %s, want signed_out", st.Status)
+	}
+	r.signIn()
+	if len(r.opened) != 1 || !strings.Contains(r.opened[0], "code_challenge=") {
+		t.Fatalf("browser opened %v", r.opened)
+	}
+	st := r.svc.Status()
+	if !st.Account.SignedIn || st.Account.Name == "" || st.Account.Organization == "" || st.Status == engine.StatusSignedOut {
+		t.Fatalf("after sign-in: %+v, status %s", st.Account, st.Status)
+	}
+	if _, err := r.eng.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.svc.Status().Counts[clinicsync.StateConfirmed]; n != 6 {
+		t.Fatalf("%d confirmed, want 6", n)
+	}
+	if err := r.svc.SignOut(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r.sim.RevokedFamilies() != 1 {
+		t.Fatalf("revoked families %v, want the one grant", r.sim.RevokedFamilies())
+	}
+	st = r.svc.Status()
+	if st.Account.SignedIn || st.Status != engine.StatusSignedOut {
+		t.Fatalf("after sign-out: %+v %s", st.Account, st.Status)
+	}
+	// The in-memory token is gone at once: a pass is refused without a request.
+	before := r.sim.Stats().APIRequests
+	if _, err := r.eng.Pass(context.Background()); clinicsync.ErrorCode(err) != clinicsync.ESignedOut {
+		t.Fatalf("pass after sign-out: %v", err)
+	}
+	if r.sim.Stats().APIRequests != before {
+		t.Fatal("a signed-out pass reached the API")
+	}
+}
+
+func TestApplyValidatesSavesAndReconfigures(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 2, Patients: 1, Seed: 9})
+	bad := r.svc.Settings()
+	bad.Destination.Root = "relative/path"
+	bad.Destination.PatientFolder = "{NOPE}"
+	ps, err := r.svc.Apply(context.Background(), bad)
+	if err != nil || len(ps) != 2 || ps[0].Key != "destination.root" || ps[1].Key != "destination.patient_folder" {
+		t.Fatalf("problems %+v, err %v", ps, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "config.toml")); !os.IsNotExist(err) {
+		t.Fatal("an invalid configuration was saved")
+	}
+
+	good := r.svc.Settings()
+	root2 := filepath.Join(r.dir, "Other")
+	os.Mkdir(root2, 0o755)
+	good.Destination.Root = root2
+	good.Destination.SoftwareID = "pms_two"
+	good.Askara.PollInterval = config.Duration{Duration: 20 * time.Second}
+	good.App.StartAtLogin = false
+	if ps, err := r.svc.Apply(context.Background(), good); err != nil || ps != nil {
+		t.Fatalf("apply: %v %v", ps, err)
+	}
+	saved, err := config.Load(filepath.Join(r.dir, "config.toml"))
+	if err != nil || saved.Destination.Root != root2 || saved.Askara.PollInterval.Duration != 20*time.Second {
+		t.Fatalf("saved %+v, %v", saved.Destination, err)
+	}
+	if ec := r.eng.Config(); ec.SoftwareID != "pms_two" || ec.PollInterval != 20*time.Second || r.eng.Layout().Root != root2 {
+		t.Fatalf("engine not reconfigured: %+v %+v", ec, r.eng.Layout())
+	}
+	if r.auto.calls != 1 || r.auto.enabled != 0 {
+		t.Fatalf("autostart calls %d, enabled %d", r.auto.calls, r.auto.enabled)
+	}
+	// The secret stays out of the file... unless the user put it there:
+	// this rig did (config.Default has none), so check the saved one is the
+	// rig's, not something the service invented.
+	if saved.Askara.ClientSecret != clientSecret {
+		t.Fatal("client secret changed on save")
+	}
+}
+
+func TestPreviewUsesTheLatestDocument(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 0, Seed: 1})
+	c := r.svc.Settings()
+	c.Destination.PatientFolder = "{LASTNAME}_{FIRSTNAME}"
+	p, err := r.svc.Preview(context.Background(), c)
+	if want := filepath.Join(c.Destination.Root, "DOE_JOHN", "referral_letter.pdf"); err != nil || p != want {
+		t.Fatalf("sample preview %q, %v; want %q", p, err, want)
+	}
+	r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin"},
+		PDF: clinicsync.PDF{FileName: "courrier.pdf"}}})
+	r.signIn()
+	if _, err := r.eng.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, err = r.svc.Preview(context.Background(), c)
+	if want := filepath.Join(c.Destination.Root, "MARTIN_ÉLODIE", "courrier.pdf"); err != nil || p != want {
+		t.Fatalf("preview %q, %v; want %q", p, err, want)
+	}
+	c.Destination.PatientFolder = "{LASTNAME"
+	if _, err := r.svc.Preview(context.Background(), c); err == nil {
+		t.Fatal("a broken template previewed")
+	}
+}
+
+func TestBundleHasNoSecrets(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 4, Patients: 2, Seed: 2, Hostile: true})
+	r.signIn()
+	r.eng.Pass(context.Background())
+	os.WriteFile(filepath.Join(r.dir, "debug.log"), []byte("level=DEBUG msg=x Authorization: Bearer abcdef0123456789\n"), 0o600)
+	var buf bytes.Buffer
+	if err := r.svc.ExportBundle(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := auth.Keychain{Service: "Clinic Sync test", User: t.Name()}.Load()
+	if saved == nil || saved.RefreshToken == "" {
+		t.Fatal("no refresh token to look for")
+	}
+	names := map[string]string{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		names[f.Name] = string(b)
+		for _, secret := range []string{clientSecret, saved.RefreshToken, "abcdef0123456789"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds a secret", f.Name)
+			}
+		}
+	}
+	for _, want := range []string{"README.txt", "version.txt", "status.json", "config.toml", "activity.log", "documents.csv", "debug.log"} {
+		if _, ok := names[want]; !ok {
+			t.Errorf("bundle lacks %s", want)
+		}
+	}
+	if !strings.Contains(names["documents.csv"], "failed") || !strings.Contains(names["activity.log"], "Saved ") {
+		t.Errorf("bundle does not show what happened:\n%s", names["documents.csv"])
+	}
+	if !strings.Contains(names["debug.log"], "Bearer [redacted]") {
+		t.Errorf("debug log not redacted: %q", names["debug.log"])
+	}
+}
