@@ -1,0 +1,336 @@
+// Package instance keeps Clinic Sync to one running copy per user: a second
+// launch asks the first to bring its window forward, then exits.
+//
+// The first process to call Acquire on the per-user data folder becomes the
+// primary. It holds an OS file lock on <dir>/instance.lock for as long as it
+// runs (the operating system drops the lock when the process dies, however
+// it dies) and listens on a loopback TCP port whose number, with a random
+// token, it publishes in <dir>/instance.json (mode 0600). A later Acquire
+// that finds the lock taken sends the token and "show" to that port, and
+// the primary calls its onShow callback.
+//
+// The lock, not instance.json, decides who is primary: a file left behind by
+// a crashed process is simply replaced, and while the lock is held nobody
+// else becomes primary, even if the holder does not answer.
+package instance
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrRunning is returned by Acquire when another process already holds the
+// data folder. It is returned as is when that process was told to show its
+// window, and wrapped with the reason when it could not be reached.
+var ErrRunning = errors.New("instance: another instance is already running")
+
+const (
+	lockFile  = "instance.lock"
+	stateFile = "instance.json"
+	showLine  = "show\n"
+	okLine    = "ok\n"
+	maxConns  = 8 // connections served at once; more are closed at once
+)
+
+// Timeouts, variables so tests can shorten them.
+var (
+	notifyTimeout = 2 * time.Second        // a second launch waits this long for the primary
+	serveTimeout  = 2 * time.Second        // the primary gives a connection this long
+	retryInterval = 100 * time.Millisecond // between attempts to reach the primary
+)
+
+// state is the content of instance.json.
+type state struct {
+	PID   int    `json:"pid"`
+	Port  int    `json:"port"`
+	Token string `json:"token"`
+}
+
+// Instance is the primary instance. Close releases it.
+type Instance struct {
+	dir    string
+	lock   *os.File
+	ln     net.Listener
+	want   []byte // the token line followed by showLine
+	onShow func()
+	showMu sync.Mutex // onShow calls never overlap
+	slots  chan struct{}
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Acquire makes this process the primary instance for dir, the per-user
+// data folder (created with mode 0700 if missing). onShow, which may be
+// nil, is called on a goroutine of this package each time a later launch
+// asks for the window; it must not block on the goroutine that calls Close
+// (hand the work to the UI thread, e.g. with fyne.Do, and return).
+//
+// If another process holds dir, Acquire tells it to show its window (waiting
+// at most 2 seconds) and returns ErrRunning; the caller should exit.
+func Acquire(dir string, onShow func()) (*Instance, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("instance: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("instance: %w", err)
+	}
+	locked, err := tryLock(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("instance: locking %s: %w", f.Name(), err)
+	}
+	if !locked {
+		f.Close()
+		if err := notify(dir); err != nil {
+			return nil, fmt.Errorf("%w, but it did not answer: %v", ErrRunning, err)
+		}
+		return nil, ErrRunning
+	}
+	i, err := start(dir, f, onShow)
+	if err != nil {
+		unlock(f)
+		f.Close()
+		return nil, fmt.Errorf("instance: %w", err)
+	}
+	return i, nil
+}
+
+// start listens, publishes instance.json and serves; lock is held.
+func start(dir string, lock *os.File, onShow func()) (*Instance, error) {
+	token := make([]byte, 32)
+	rand.Read(token) // never fails (crypto/rand)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	st := state{PID: os.Getpid(), Port: ln.Addr().(*net.TCPAddr).Port, Token: hex.EncodeToString(token)}
+	data, err := json.Marshal(st)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(dir, stateFile), data)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	i := &Instance{
+		dir:    dir,
+		lock:   lock,
+		ln:     ln,
+		want:   []byte(st.Token + "\n" + showLine),
+		onShow: onShow,
+		slots:  make(chan struct{}, maxConns),
+		conns:  make(map[net.Conn]struct{}),
+	}
+	i.wg.Add(1)
+	go i.accept()
+	return i, nil
+}
+
+// Close stops listening, waits for connections being served (and any
+// onShow call in progress), removes instance.json and releases the lock.
+// Calling it again returns the first result.
+func (i *Instance) Close() error {
+	i.closeOnce.Do(func() {
+		i.mu.Lock()
+		i.closed = true
+		for c := range i.conns {
+			c.Close()
+		}
+		i.mu.Unlock()
+		i.ln.Close()
+		i.wg.Wait()
+
+		// Remove the state while still holding the lock, so a new primary's
+		// file is never the one removed.
+		err := os.Remove(filepath.Join(i.dir, stateFile))
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		err = errors.Join(err, unlock(i.lock), i.lock.Close())
+		if err != nil {
+			i.closeErr = fmt.Errorf("instance: close: %w", err)
+		}
+	})
+	return i.closeErr
+}
+
+func (i *Instance) accept() {
+	defer i.wg.Done()
+	for {
+		c, err := i.ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil { // e.g. out of file descriptors: wait, don't spin
+			time.Sleep(retryInterval)
+			continue
+		}
+		select {
+		case i.slots <- struct{}{}:
+		default:
+			c.Close()
+			continue
+		}
+		if !i.track(c, true) {
+			c.Close()
+			<-i.slots
+			return
+		}
+		i.wg.Add(1)
+		go func() {
+			defer i.wg.Done()
+			i.handle(c)
+			i.track(c, false)
+			<-i.slots
+		}()
+	}
+}
+
+// track adds (or removes) a connection Close must interrupt. It refuses to
+// add one once Close has begun.
+func (i *Instance) track(c net.Conn, add bool) bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !add {
+		delete(i.conns, c)
+		return true
+	}
+	if i.closed {
+		return false
+	}
+	i.conns[c] = struct{}{}
+	return true
+}
+
+// handle reads exactly len(want) bytes within serveTimeout; anything but the
+// token line and showLine closes the connection without an answer.
+func (i *Instance) handle(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(serveTimeout))
+	got := make([]byte, len(i.want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return
+	}
+	if subtle.ConstantTimeCompare(got, i.want) != 1 {
+		return
+	}
+	i.show()
+	io.WriteString(c, okLine)
+}
+
+func (i *Instance) show() {
+	if i.onShow == nil {
+		return
+	}
+	i.showMu.Lock()
+	defer i.showMu.Unlock()
+	i.onShow()
+}
+
+// notify asks the primary for dir to show its window. It retries until
+// notifyTimeout: the primary may hold the lock but not yet have written
+// instance.json.
+func notify(dir string) error {
+	deadline := time.Now().Add(notifyTimeout)
+	for {
+		err := notifyOnce(dir, deadline)
+		if err == nil || time.Now().Add(retryInterval).After(deadline) {
+			return err
+		}
+		time.Sleep(retryInterval)
+	}
+}
+
+func notifyOnce(dir string, deadline time.Time) error {
+	st, err := readState(dir)
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Deadline: deadline}
+	c, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(st.Port)))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(deadline)
+	if _, err := io.WriteString(c, st.Token+"\n"+showLine); err != nil {
+		return err
+	}
+	reply := make([]byte, len(okLine))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return fmt.Errorf("no answer: %w", err)
+	}
+	if string(reply) != okLine {
+		return errors.New("unexpected answer")
+	}
+	return nil
+}
+
+// readState reads and checks instance.json. Errors never include the token.
+func readState(dir string) (state, error) {
+	f, err := os.Open(filepath.Join(dir, stateFile))
+	if err != nil {
+		return state{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return state{}, err
+	}
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return state{}, fmt.Errorf("%s: %w", stateFile, err)
+	}
+	if _, err := hex.DecodeString(st.Token); err != nil || len(st.Token) != 64 || st.Port <= 0 || st.Port > 65535 {
+		return state{}, fmt.Errorf("%s: invalid content", stateFile)
+	}
+	return st, nil
+}
+
+// writeFileAtomic writes data to path with mode 0600 through a temporary
+// file in the same directory, synced, then renamed over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op once renamed
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// On Windows the rename fails while a second launch has path open for
+	// reading; that lasts a moment, so try a few times.
+	for try := 0; ; try++ {
+		err = os.Rename(tmp, path)
+		if err == nil || try == 10 {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
