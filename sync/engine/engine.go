@@ -83,6 +83,7 @@ type Snapshot struct {
 	LastPassStart time.Time                    `json:"last_pass_start,omitzero"`
 	LastPassEnd   time.Time                    `json:"last_pass_end,omitzero"`
 	LastPassError string                       `json:"last_pass_error,omitempty"`
+	LastPassCode  string                       `json:"last_pass_code,omitempty"` // clinicsync error code of LastPassError
 	NextPass      time.Time                    `json:"next_pass,omitzero"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
 	LastEventID   int64                        `json:"last_event_id"`
@@ -309,15 +310,15 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	e.bus.Publish(Event{Type: PassStarted})
 	res, err := e.pass(ctx)
 	end := e.Now()
-	msg := ""
+	msg, code := "", ""
 	if err != nil {
-		msg = clinicsync.ErrorMessage(err)
+		msg, code = clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err)
 	}
 	e.refreshCounts(ctx)
 	e.update(func(s *Snapshot) {
 		s.Syncing = false
 		s.LastPassEnd = end
-		s.LastPassError = msg
+		s.LastPassError, s.LastPassCode = msg, code
 		switch {
 		case clinicsync.ErrorCode(err) == clinicsync.EUnauthorized || clinicsync.ErrorCode(err) == clinicsync.ESignedOut:
 			s.SignedOut = true

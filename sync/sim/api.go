@@ -164,7 +164,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	switch {
-	case s.o.OAuth && path == "/me":
+	case path == "/me": // Askara serves /me whatever the sign-in
 		s.serveMe(w, r)
 	case allowed == "":
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("No route found for %q.", r.Method+" "+path))

@@ -503,3 +503,23 @@ func requestBase(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host
 }
+
+// SetContent replaces what a document's link serves (the platform fixed a
+// broken file), so a manual retry can succeed. It reports whether the
+// document exists.
+func (s *Server) SetContent(uuid string, c Content) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.byUUID[uuid]
+	if d == nil {
+		return false
+	}
+	if c.Kind == ContentPDF {
+		if c.Size <= 0 {
+			c.Size = s.defaultSize(uuid)
+		}
+		c.Size = max(c.Size, MinPDFSize)
+	}
+	d.content, d.sha = c, ""
+	return true
+}
