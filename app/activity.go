@@ -1,0 +1,515 @@
+package app
+
+import (
+	"context"
+	"image/color"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicsync/clinicsync/sync/engine"
+)
+
+// The Activity tab: the activity log, newest first, with a level filter and
+// a text search. It pages from the engine (keyset on ID, 200 rows a query)
+// as the list is scrolled towards the end of what is loaded, so a log of a
+// million rows opens as fast as a log of ten and is never read whole.
+//
+// Threading: the loaded rows and every widget belong to the UI goroutine
+// (callbacks from Fyne, and functions passed to v.do, which is fyne.Do).
+// Queries run on their own goroutines; what they share with the UI goroutine
+// (the filter and the request counters) is guarded by v.mu.
+
+// activitySource answers activity queries; *engine.Engine is one.
+type activitySource interface {
+	Activity(ctx context.Context, q engine.LogQuery) ([]engine.LogEntry, error)
+}
+
+const (
+	activityPageSize = 200
+	// activityPrefetch: a page is fetched once a row this close to the end
+	// of what is loaded is laid out.
+	activityPrefetch = activityPageSize / 4
+	activityDebounce = 250 * time.Millisecond
+	activityTime     = "2006-01-02 15:04:05"
+)
+
+// activityLevels are the level Select's choices, in order, and the
+// LogQuery.MinLevel each one stands for.
+var activityLevels = []struct{ label, min string }{
+	{"All", ""},
+	{"Info and above", engine.LevelInfo},
+	{"Warnings and errors", engine.LevelWarn},
+	{"Errors only", engine.LevelError},
+}
+
+type activityFilter struct{ minLevel, search string }
+
+type activityView struct {
+	src      activitySource
+	do       func(func()) // runs a function on the UI goroutine: fyne.Do; tests replace it
+	pageSize int
+	debounce time.Duration
+
+	mu        sync.Mutex
+	filter    activityFilter // the filter queries are to use
+	filterGen uint64         // bumped when filter changes; starts at 1
+	reqGen    uint64         // bumped by every reload()
+	running   bool           // a reload loop is running
+	again     bool           // reload() was called while it ran
+	cancel    context.CancelFunc
+	timer     *time.Timer // search debounce
+
+	// UI goroutine only.
+	rows      activityRows
+	shownGen  uint64 // filterGen of the rows shown; 0 before the first answer
+	shownQ    activityFilter
+	done      bool   // the last page has been read
+	pageToken uint64 // the page query in flight (0: none)
+	pageSeq   uint64
+	pageErr   bool // a page query failed; no more paging until the next reload
+	started   bool
+	rowHeight float32
+	levelW    float32
+
+	list     *widget.List
+	level    *widget.Select
+	search   *widget.Entry
+	shown    *widget.Label
+	errLabel *widget.Label
+	root     fyne.CanvasObject
+
+	errIcon, warnIcon, infoIcon fyne.Resource
+}
+
+func newActivityView(src activitySource) *activityView {
+	v := &activityView{src: src, do: fyne.Do, pageSize: activityPageSize, debounce: activityDebounce,
+		filterGen: 1}
+	v.errIcon = theme.NewColoredResource(theme.ErrorIcon(), theme.ColorNameError)
+	v.warnIcon = theme.NewColoredResource(theme.WarningIcon(), theme.ColorNameWarning)
+	v.infoIcon = theme.InfoIcon()
+
+	opts := make([]string, len(activityLevels))
+	for i, l := range activityLevels {
+		opts[i] = lang.L(l.label)
+	}
+	v.level = widget.NewSelect(opts, nil)
+	v.level.SetSelectedIndex(0)
+	v.level.OnChanged = func(string) { v.levelChanged() }
+
+	v.search = widget.NewEntry()
+	v.search.SetPlaceHolder(lang.L("Search messages"))
+	v.search.OnChanged = v.searchChanged
+
+	v.shown = widget.NewLabel("")
+	v.errLabel = widget.NewLabel("")
+	v.errLabel.Importance = widget.DangerImportance
+	v.errLabel.Wrapping = fyne.TextWrapWord
+	v.errLabel.Hide()
+
+	for _, w := range []string{"Debug", "Info", "Warning", "Error"} {
+		v.levelW = max(v.levelW, widget.NewLabel(lang.L(w)).MinSize().Width)
+	}
+	v.list = widget.NewList(v.length, v.createRow, v.updateRow)
+	v.rowHeight = v.createRow().MinSize().Height
+
+	toolbar := container.NewBorder(nil, nil, v.level, v.shown, v.search)
+	v.root = container.NewBorder(container.NewVBox(toolbar, v.errLabel), nil, nil, nil, v.list)
+	return v
+}
+
+// object is the whole tab. The first call starts loading the newest page.
+func (v *activityView) object() fyne.CanvasObject {
+	if !v.started {
+		v.started = true
+		v.shown.SetText(lang.L("Loading…"))
+		v.reload()
+	}
+	return v.root
+}
+
+// loaded is how many rows are in memory (UI goroutine; for tests).
+func (v *activityView) loaded() int { return v.rows.len() }
+
+// row is loaded row i, 0 the newest (UI goroutine).
+func (v *activityView) row(i int) engine.LogEntry { return *v.rows.at(i) }
+
+// idle reports that no reload is queued or running (for tests).
+func (v *activityView) idle() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.running
+}
+
+// reload re-reads the newest page with the current filter. Any goroutine may
+// call it; calls made while a query runs collapse into one more query.
+func (v *activityView) reload() {
+	v.mu.Lock()
+	start := v.requestLocked()
+	v.mu.Unlock()
+	if start {
+		go v.reloadLoop()
+	}
+}
+
+// requestLocked asks for a reload; true: the caller starts the loop.
+func (v *activityView) requestLocked() bool {
+	v.reqGen++ // any answer on its way is now stale
+	if v.running {
+		v.again = true
+		return false
+	}
+	v.running = true
+	return true
+}
+
+func (v *activityView) reloadLoop() {
+	for {
+		v.mu.Lock()
+		v.again = false
+		f, fgen, rgen := v.filter, v.filterGen, v.reqGen
+		ctx, cancel := context.WithCancel(context.Background())
+		v.cancel = cancel
+		v.mu.Unlock()
+
+		rows, err := v.src.Activity(ctx, engine.LogQuery{MinLevel: f.minLevel, Search: f.search, Limit: v.pageSize})
+		cancel()
+		v.do(func() { v.applyReload(f, fgen, rgen, rows, err) })
+
+		v.mu.Lock()
+		v.cancel = nil
+		if !v.again {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+	}
+}
+
+// setFilter changes the filter and re-queries, abandoning a query that is
+// still running for the old one.
+func (v *activityView) setFilter(f activityFilter) {
+	v.mu.Lock()
+	if f == v.filter {
+		v.mu.Unlock()
+		return
+	}
+	v.filter = f
+	v.filterGen++
+	if v.cancel != nil {
+		v.cancel() // its answer, an error, is stale: reqGen moves on below
+	}
+	start := v.requestLocked()
+	v.mu.Unlock()
+	if start {
+		go v.reloadLoop()
+	}
+}
+
+func (v *activityView) levelChanged() {
+	i := v.level.SelectedIndex()
+	if i < 0 {
+		i = 0
+	}
+	v.mu.Lock()
+	if v.timer != nil {
+		v.timer.Stop() // the search as typed so far goes with this query
+	}
+	v.mu.Unlock()
+	v.setFilter(activityFilter{minLevel: activityLevels[i].min, search: strings.TrimSpace(v.search.Text)})
+}
+
+func (v *activityView) searchChanged(text string) {
+	text = strings.TrimSpace(text)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.timer != nil {
+		v.timer.Stop()
+	}
+	v.timer = time.AfterFunc(v.debounce, func() {
+		v.mu.Lock()
+		f := v.filter
+		v.mu.Unlock()
+		f.search = text
+		v.setFilter(f)
+	})
+}
+
+// applyReload shows the newest page. With the filter unchanged it is put in
+// front of what is loaded (new entries arrived), keeping the pages already
+// read and the rows under the pointer where they are; otherwise it
+// replaces them.
+func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []engine.LogEntry, err error) {
+	v.mu.Lock()
+	stale := rgen != v.reqGen
+	v.mu.Unlock()
+	if stale {
+		return // a newer reload is on its way
+	}
+	same := fgen == v.shownGen && v.shownGen != 0
+	if err != nil {
+		v.showError(lang.L("Could not read the activity log: {{.Error}}", map[string]any{"Error": err.Error()}))
+		if !same {
+			v.rows, v.done, v.pageToken = activityRows{}, true, 0
+			v.list.UnselectAll()
+			v.list.Refresh()
+			v.updateShown()
+		}
+		return
+	}
+	v.hideError()
+	v.pageErr = false
+
+	if n := v.rows.len(); same && n > 0 && len(rows) > 0 && rows[len(rows)-1].ID <= v.rows.at(0).ID {
+		// Contiguous with what is loaded: put the new entries in front.
+		top := v.rows.at(0).ID
+		added := 0
+		for added < len(rows) && rows[added].ID > top {
+			added++
+		}
+		if added == 0 {
+			return // nothing new
+		}
+		v.rows.prepend(rows[:added])
+		off := v.list.GetScrollOffset()
+		v.list.UnselectAll()
+		v.list.Refresh()
+		if off > 0 { // keep the same entries in view
+			v.list.ScrollToOffset(off + float32(added)*(v.rowHeight+v.list.Theme().Size(theme.SizeNamePadding)))
+		}
+		v.updateShown()
+		return
+	}
+
+	v.rows = activityRows{}
+	v.rows.append(rows)
+	v.shownGen, v.shownQ = fgen, f
+	v.done = len(rows) < v.pageSize
+	v.pageToken = 0 // a page for the old rows is no longer wanted
+	v.list.UnselectAll()
+	v.list.Refresh()
+	if v.list.GetScrollOffset() > 0 {
+		v.list.ScrollToOffset(0) // (ScrollToTop panics before the list is shown)
+	}
+	v.updateShown()
+}
+
+// loadMore fetches the page after the last loaded row, unless one is on its
+// way or there is no more. UI goroutine.
+func (v *activityView) loadMore() {
+	if v.done || v.pageToken != 0 || v.pageErr || v.rows.len() == 0 || v.shownGen == 0 {
+		return
+	}
+	v.pageSeq++
+	token, before, f, fgen := v.pageSeq, v.rows.at(v.rows.len()-1).ID, v.shownQ, v.shownGen
+	v.pageToken = token
+	go func() {
+		rows, err := v.src.Activity(context.Background(), engine.LogQuery{MinLevel: f.minLevel, Search: f.search,
+			BeforeID: before, Limit: v.pageSize})
+		v.do(func() { v.applyPage(token, fgen, before, rows, err) })
+	}()
+}
+
+func (v *activityView) applyPage(token, fgen uint64, before int64, rows []engine.LogEntry, err error) {
+	if token != v.pageToken {
+		return // the rows were replaced meanwhile
+	}
+	v.pageToken = 0
+	if fgen != v.shownGen || v.rows.len() == 0 || v.rows.at(v.rows.len()-1).ID != before {
+		return
+	}
+	if err != nil {
+		v.pageErr = true
+		v.showError(lang.L("Could not read older activity: {{.Error}}", map[string]any{"Error": err.Error()}))
+		return
+	}
+	v.done = len(rows) < v.pageSize
+	v.rows.append(rows)
+	v.list.Refresh()
+	v.updateShown()
+}
+
+func (v *activityView) showError(msg string) {
+	v.errLabel.SetText(msg)
+	v.errLabel.Show()
+}
+
+func (v *activityView) hideError() {
+	if v.errLabel.Visible() {
+		v.errLabel.Hide()
+		v.errLabel.SetText("")
+	}
+}
+
+func (v *activityView) updateShown() {
+	v.shown.SetText(lang.L("{{.Count}} shown", map[string]any{"Count": v.rows.len()}))
+}
+
+func (v *activityView) length() int { return v.rows.len() }
+
+func (v *activityView) createRow() fyne.CanvasObject { return newActivityRow(v.levelW) }
+
+func (v *activityView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
+	r, ok := o.(*activityRow)
+	if !ok || id < 0 || id >= v.rows.len() {
+		return
+	}
+	e := v.rows.at(id)
+	// Only changed labels are set: a label with an ellipsis re-shapes its
+	// text to find where to cut it, and that is most of a row's cost.
+	setText(r.at, e.At.Local().Format(activityTime))
+	switch e.Level {
+	case engine.LevelError:
+		r.setLevel(v.errIcon, lang.L("Error"), widget.DangerImportance)
+	case engine.LevelWarn:
+		r.setLevel(v.warnIcon, lang.L("Warning"), widget.WarningImportance)
+	case engine.LevelInfo:
+		r.setLevel(v.infoIcon, lang.L("Info"), widget.MediumImportance)
+	default:
+		r.setLevel(nil, lang.L("Debug"), widget.LowImportance)
+	}
+	setText(r.msg, oneLine(e.Message))
+	if id >= v.rows.len()-activityPrefetch {
+		v.loadMore()
+	}
+}
+
+// activityRows is the loaded log, newest first. It is kept in chunks so
+// that neither loading a page nor new entries arriving ever copies what is
+// already loaded: at a million rows, a growing slice's copy is a visible
+// stall of the window.
+type activityRows struct {
+	newer chunkedRows // entries put in front after the first page, oldest first
+	older chunkedRows // the first page and the pages after it, newest first
+}
+
+func (r *activityRows) len() int { return r.newer.n + r.older.n }
+
+func (r *activityRows) at(i int) *engine.LogEntry {
+	if i < r.newer.n {
+		return r.newer.at(r.newer.n - 1 - i)
+	}
+	return r.older.at(i - r.newer.n)
+}
+
+// append adds older entries (newest first) at the end.
+func (r *activityRows) append(page []engine.LogEntry) {
+	for _, e := range page {
+		r.older.push(e)
+	}
+}
+
+// prepend adds newer entries (newest first) in front.
+func (r *activityRows) prepend(page []engine.LogEntry) {
+	for i := len(page) - 1; i >= 0; i-- {
+		r.newer.push(page[i])
+	}
+}
+
+const rowChunk = 4096
+
+type chunkedRows struct {
+	chunks [][]engine.LogEntry // all full (rowChunk) but the last
+	n      int
+}
+
+func (c *chunkedRows) at(i int) *engine.LogEntry { return &c.chunks[i/rowChunk][i%rowChunk] }
+
+func (c *chunkedRows) push(e engine.LogEntry) {
+	if c.n%rowChunk == 0 {
+		c.chunks = append(c.chunks, make([]engine.LogEntry, 0, rowChunk))
+	}
+	switch e.Level { // one string per level, not one per row
+	case engine.LevelDebug:
+		e.Level = engine.LevelDebug
+	case engine.LevelInfo:
+		e.Level = engine.LevelInfo
+	case engine.LevelWarn:
+		e.Level = engine.LevelWarn
+	case engine.LevelError:
+		e.Level = engine.LevelError
+	}
+	last := len(c.chunks) - 1
+	c.chunks[last] = append(c.chunks[last], e)
+	c.n++
+}
+
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
+}
+
+// activityMaxRunes bounds what a row is given to lay out: far more than a
+// window shows on one line, and a long message (a stack trace) is not
+// shaped in full again and again to place its ellipsis.
+const activityMaxRunes = 400
+
+// oneLine turns line breaks and tabs into spaces, a row being one line
+// high, and cuts very long messages.
+func oneLine(s string) string {
+	if len(s) > activityMaxRunes {
+		n := 0
+		for i := range s {
+			if n == activityMaxRunes {
+				s = s[:i] + "…"
+				break
+			}
+			n++
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// activityRow is one line of the list: time, level, message.
+type activityRow struct {
+	widget.BaseWidget
+	at, level, msg *widget.Label
+	icon           *widget.Icon
+	levelBox       fyne.CanvasObject
+}
+
+func newActivityRow(levelWidth float32) *activityRow {
+	r := &activityRow{
+		at:    widget.NewLabelWithStyle("0000-00-00 00:00:00", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true}),
+		level: widget.NewLabel(""),
+		msg:   widget.NewLabel(""),
+		icon:  widget.NewIcon(nil),
+	}
+	r.msg.Truncation = fyne.TextTruncateEllipsis
+	pad := canvas.NewRectangle(color.Transparent)
+	pad.SetMinSize(fyne.NewSize(levelWidth, 0))
+	r.levelBox = container.NewStack(pad, r.level)
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *activityRow) setLevel(icon fyne.Resource, text string, imp widget.Importance) {
+	if r.icon.Resource != icon {
+		r.icon.SetResource(icon)
+	}
+	if r.level.Text == text && r.level.Importance == imp {
+		return
+	}
+	r.level.Importance = imp
+	r.level.SetText(text)
+}
+
+func (r *activityRow) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil,
+		container.NewHBox(r.at, r.icon, r.levelBox), nil, r.msg))
+}
