@@ -11,7 +11,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -99,14 +98,14 @@ func newActivityView(src activitySource) *activityView {
 
 	opts := make([]string, len(activityLevels))
 	for i, l := range activityLevels {
-		opts[i] = lang.L(l.label)
+		opts[i] = T(l.label)
 	}
 	v.level = widget.NewSelect(opts, nil)
 	v.level.SetSelectedIndex(0)
 	v.level.OnChanged = func(string) { v.levelChanged() }
 
 	v.search = widget.NewEntry()
-	v.search.SetPlaceHolder(lang.L("Search messages"))
+	v.search.SetPlaceHolder(T("Search messages"))
 	v.search.OnChanged = v.searchChanged
 
 	v.shown = widget.NewLabel("")
@@ -116,7 +115,7 @@ func newActivityView(src activitySource) *activityView {
 	v.errLabel.Hide()
 
 	for _, w := range []string{"Debug", "Info", "Warning", "Error"} {
-		v.levelW = max(v.levelW, widget.NewLabel(lang.L(w)).MinSize().Width)
+		v.levelW = max(v.levelW, widget.NewLabel(T(w)).MinSize().Width)
 	}
 	v.list = widget.NewList(v.length, v.createRow, v.updateRow)
 	v.rowHeight = v.createRow().MinSize().Height
@@ -130,7 +129,7 @@ func newActivityView(src activitySource) *activityView {
 func (v *activityView) object() fyne.CanvasObject {
 	if !v.started {
 		v.started = true
-		v.shown.SetText(lang.L("Loading…"))
+		v.shown.SetText(T("Loading…"))
 		v.reload()
 	}
 	return v.root
@@ -257,7 +256,7 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 	}
 	same := fgen == v.shownGen && v.shownGen != 0
 	if err != nil {
-		v.showError(lang.L("Could not read the activity log: {{.Error}}", map[string]any{"Error": err.Error()}))
+		v.showError(Tf("Could not read the activity log: %s", err.Error()))
 		if !same {
 			v.rows, v.done, v.pageToken = activityRows{}, true, 0
 			v.list.UnselectAll()
@@ -329,7 +328,7 @@ func (v *activityView) applyPage(token, fgen uint64, before int64, rows []engine
 	}
 	if err != nil {
 		v.pageErr = true
-		v.showError(lang.L("Could not read older activity: {{.Error}}", map[string]any{"Error": err.Error()}))
+		v.showError(Tf("Could not read older activity: %s", err.Error()))
 		return
 	}
 	v.done = len(rows) < v.pageSize
@@ -351,7 +350,7 @@ func (v *activityView) hideError() {
 }
 
 func (v *activityView) updateShown() {
-	v.shown.SetText(lang.L("{{.Count}} shown", map[string]any{"Count": v.rows.len()}))
+	v.shown.SetText(Tf("%d shown", v.rows.len()))
 }
 
 func (v *activityView) length() int { return v.rows.len() }
@@ -369,13 +368,13 @@ func (v *activityView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	setText(r.at, e.At.Local().Format(activityTime))
 	switch e.Level {
 	case engine.LevelError:
-		r.setLevel(v.errIcon, lang.L("Error"), widget.DangerImportance)
+		r.setLevel(v.errIcon, T("Error"), widget.DangerImportance)
 	case engine.LevelWarn:
-		r.setLevel(v.warnIcon, lang.L("Warning"), widget.WarningImportance)
+		r.setLevel(v.warnIcon, T("Warning"), widget.WarningImportance)
 	case engine.LevelInfo:
-		r.setLevel(v.infoIcon, lang.L("Info"), widget.MediumImportance)
+		r.setLevel(v.infoIcon, T("Info"), widget.MediumImportance)
 	default:
-		r.setLevel(nil, lang.L("Debug"), widget.LowImportance)
+		r.setLevel(nil, T("Debug"), widget.LowImportance)
 	}
 	setText(r.msg, oneLine(e.Message))
 	if id >= v.rows.len()-activityPrefetch {

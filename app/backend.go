@@ -1,0 +1,40 @@
+// Package app is Clinic Sync's Fyne user interface: the tray menu, the
+// window (status header, Activity, Documents, Notes, Settings, Account,
+// Diagnostics) and the view-model goroutine that turns engine events into
+// widget updates inside fyne.Do. It reads snapshots and events and sends
+// commands through Backend; it never touches the store. It does not import
+// fyne.io/fyne/v2/app (cmd does), so it builds and tests without cgo.
+package app
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/service"
+)
+
+// Backend is what the UI needs from the rest of the program;
+// *service.Service implements it.
+type Backend interface {
+	Status() service.Status
+	Events() *engine.Bus
+	SyncNow()
+	Pause()
+	Resume()
+	Retry(ctx context.Context, uuid string) (time.Duration, error)
+	Activity(ctx context.Context, q engine.LogQuery) ([]engine.LogEntry, error)
+	Documents(ctx context.Context, f engine.DocumentFilter) ([]engine.DocumentView, error)
+	Document(ctx context.Context, uuid string) (engine.DocumentView, error)
+	Settings() config.Config
+	Preview(ctx context.Context, c config.Config) (string, error)
+	Apply(ctx context.Context, c config.Config) ([]config.Problem, error)
+	SignIn(ctx context.Context) error
+	CancelSignIn()
+	SignOut(ctx context.Context) error
+	ExportBundle(ctx context.Context, w io.Writer) error
+}
+
+var _ Backend = (*service.Service)(nil)

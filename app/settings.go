@@ -1,0 +1,276 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/config"
+)
+
+// The Settings tab edits the configuration file an IT person can also
+// read. Every value is checked as it is typed (the same rules as the
+// file), problems show next to their field, the patient-folder template
+// shows where a real document would land, and Save applies everything
+// without a restart.
+
+var languageChoices = []struct{ code, label string }{
+	{"", "System language"}, {"en", "English"}, {"fr", "Français"},
+}
+
+type settingsView struct {
+	u    *UI
+	base config.Config // the configuration the form started from
+
+	root       *widget.Entry
+	browse     *widget.Button
+	template   *widget.Entry
+	preview    *widget.Label
+	softwareID *widget.Entry
+	poll       *widget.Entry
+	notes      *widget.Check
+	relay      *widget.Check
+	listen     *widget.Entry
+	public     *widget.Entry
+	startLogin *widget.Check
+	language   *widget.Select
+	save       *widget.Button
+	revert     *widget.Button
+	result     *widget.Label
+
+	problems map[string]*widget.Label // config key -> message under its field
+	form     *widget.Form
+}
+
+func newSettingsView(u *UI) *settingsView {
+	v := &settingsView{u: u, problems: map[string]*widget.Label{}}
+	v.root = widget.NewEntry()
+	v.browse = widget.NewButtonWithIcon(T("Choose…"), theme.FolderOpenIcon(), v.chooseRoot)
+	v.template = widget.NewEntry()
+	v.preview = wrapLabel("")
+	v.preview.TextStyle.Monospace = true
+	v.softwareID = widget.NewEntry()
+	v.poll = widget.NewEntry()
+	v.notes = widget.NewCheck(T("Save clinical notes too"), nil)
+	v.relay = widget.NewCheck(T("Receive webhooks on this PC for instant delivery"), nil)
+	v.listen = widget.NewEntry()
+	v.public = widget.NewEntry()
+	v.public.SetPlaceHolder("https://clinic.example.org/clinicsync")
+	v.startLogin = widget.NewCheck(T("Start Clinic Sync when I sign in to this computer"), nil)
+	langs := make([]string, len(languageChoices))
+	for i, l := range languageChoices {
+		langs[i] = T(l.label)
+	}
+	v.language = widget.NewSelect(langs, nil)
+	v.save = widget.NewButtonWithIcon(T("Save"), theme.DocumentSaveIcon(), v.tapSave)
+	v.save.Importance = widget.HighImportance
+	v.revert = widget.NewButtonWithIcon(T("Revert"), theme.ContentUndoIcon(), func() { v.load(v.u.b.Settings()) })
+	v.result = wrapLabel("")
+	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
+		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", ""} {
+		l := wrapLabel("")
+		l.Importance = widget.DangerImportance
+		l.Hide()
+		v.problems[k] = l
+	}
+	v.load(u.b.Settings())
+	changed := func(string) { v.check() }
+	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public} {
+		e.OnChanged = changed
+	}
+	v.relay.OnChanged = func(bool) { v.check() }
+	v.language.OnChanged = changed
+	v.check()
+	return v
+}
+
+func (v *settingsView) object() fyne.CanvasObject {
+	field := func(key string, o fyne.CanvasObject, hint string) fyne.CanvasObject {
+		box := container.NewVBox(o)
+		if hint != "" {
+			h := wrapLabel(hint)
+			h.Importance = widget.LowImportance
+			h.SizeName = theme.SizeNameCaptionText
+			box.Add(h)
+		}
+		if p := v.problems[key]; p != nil {
+			box.Add(p)
+		}
+		return box
+	}
+	v.form = widget.NewForm(
+		widget.NewFormItem(T("Documents folder"), field("destination.root",
+			container.NewBorder(nil, nil, nil, v.browse, v.root), T("The practice software's patients folder, e.g. C:\\YourSoftware\\Documents\\Patients"))),
+		widget.NewFormItem(T("Patient folder"), field("destination.patient_folder", container.NewVBox(v.template, v.preview),
+			T("Placeholders: {LASTNAME} {FIRSTNAME} {EXTERNALID} {BIRTHDATE} {UUID}; / for sub-folders"))),
+		widget.NewFormItem(T("Software id"), field("destination.software_id", v.softwareID,
+			T("Sent to Askara with each confirmation"))),
+		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
+		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
+		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen),
+			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"))),
+		widget.NewFormItem(T("Public URL"), field("relay.public_url", v.public,
+			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
+		widget.NewFormItem(T("Start at login"), v.startLogin),
+		widget.NewFormItem(T("Language"), field("app.language", v.language, "")),
+	)
+	buttons := container.NewHBox(v.save, v.revert)
+	return container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), container.NewBorder(nil, nil, nil, buttons, v.result)),
+		nil, nil, container.NewVScroll(container.NewPadded(v.form)))
+}
+
+// load fills the form from c (UI goroutine).
+func (v *settingsView) load(c config.Config) {
+	v.base = c
+	v.root.SetText(c.Destination.Root)
+	v.template.SetText(c.Destination.PatientFolder)
+	v.softwareID.SetText(c.Destination.SoftwareID)
+	v.poll.SetText(shortDuration(c.Askara.PollInterval.Duration))
+	v.notes.SetChecked(c.Notes.Enabled)
+	v.relay.SetChecked(c.Relay.Enabled)
+	v.listen.SetText(c.Relay.Listen)
+	v.public.SetText(c.Relay.Public)
+	v.startLogin.SetChecked(c.App.StartAtLogin)
+	for i, l := range languageChoices {
+		if l.code == c.App.Language {
+			v.language.SetSelectedIndex(i)
+		}
+	}
+	v.result.SetText("")
+}
+
+// shortDuration is "45s", "2m", "1h30m" (no "0s" tails).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// value is the configuration the form describes; a poll interval that is
+// not a duration is reported as a problem.
+func (v *settingsView) value() (config.Config, []config.Problem) {
+	c := v.base
+	c.Destination.Root = strings.TrimSpace(v.root.Text)
+	c.Destination.PatientFolder = strings.TrimSpace(v.template.Text)
+	c.Destination.SoftwareID = strings.TrimSpace(v.softwareID.Text)
+	var extra []config.Problem
+	if d, err := time.ParseDuration(strings.TrimSpace(v.poll.Text)); err == nil {
+		c.Askara.PollInterval = config.Duration{Duration: d}
+	} else {
+		extra = append(extra, config.Problem{Key: "askara.poll_interval",
+			Message: Tf("%q is not a duration: write 45s, 2m or 1h", v.poll.Text)})
+	}
+	c.Notes.Enabled = v.notes.Checked
+	c.Relay.Enabled = v.relay.Checked
+	c.Relay.Listen = strings.TrimSpace(v.listen.Text)
+	c.Relay.Public = strings.TrimSpace(v.public.Text)
+	c.App.StartAtLogin = v.startLogin.Checked
+	if i := v.language.SelectedIndex(); i >= 0 {
+		c.App.Language = languageChoices[i].code
+	}
+	return c, extra
+}
+
+// check validates the form as typed and refreshes the preview (UI goroutine).
+func (v *settingsView) check() bool {
+	c, extra := v.value()
+	probs := append(extra, c.Problems()...)
+	v.showProblems(probs)
+	if p, err := v.u.b.Preview(v.u.ctx, c); err == nil {
+		v.preview.SetText(T("Example: ") + p)
+	} else {
+		v.preview.SetText("")
+	}
+	if c.Relay.Enabled {
+		v.listen.Enable()
+		v.public.Enable()
+	} else {
+		v.listen.Disable()
+		v.public.Disable()
+	}
+	if len(probs) > 0 {
+		v.save.Disable()
+	} else {
+		v.save.Enable()
+	}
+	return len(probs) == 0
+}
+
+func (v *settingsView) showProblems(probs []config.Problem) {
+	msgs := map[string][]string{}
+	for _, p := range probs {
+		k := p.Key
+		if _, ok := v.problems[k]; !ok {
+			k = ""
+		}
+		msgs[k] = append(msgs[k], p.Message)
+	}
+	for k, l := range v.problems {
+		if m := msgs[k]; len(m) > 0 {
+			l.SetText(strings.Join(m, "\n"))
+			l.Show()
+		} else {
+			l.Hide()
+		}
+	}
+}
+
+func (v *settingsView) tapSave() {
+	if !v.check() {
+		return
+	}
+	c, _ := v.value()
+	v.save.Disable()
+	v.result.SetText(T("Saving…"))
+	var probs []config.Problem
+	v.u.run(func(ctx context.Context) error {
+		var err error
+		probs, err = v.u.b.Apply(ctx, c)
+		return err
+	}, func(err error) {
+		v.save.Enable()
+		switch {
+		case err != nil:
+			v.result.SetText(clinicsync.ErrorMessage(err))
+		case len(probs) > 0:
+			v.showProblems(probs)
+			v.result.SetText(T("Not saved: correct the fields marked in red."))
+		default:
+			v.result.SetText(T("Saved and applied."))
+			langChanged := c.App.Language != v.base.App.Language
+			v.base = c
+			if langChanged {
+				v.u.setLanguage(c.App.Language)
+			}
+		}
+	})
+}
+
+func (v *settingsView) chooseRoot() {
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil || u == nil {
+			return
+		}
+		v.root.SetText(u.Path())
+	}, v.u.win)
+	if r := strings.TrimSpace(v.root.Text); r != "" {
+		if l, err := storage.ListerForURI(storage.NewFileURI(r)); err == nil {
+			d.SetLocation(l)
+		}
+	}
+	d.Resize(fyne.NewSize(720, 480))
+	d.Show()
+}

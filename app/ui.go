@@ -1,0 +1,338 @@
+package app
+
+import (
+	"context"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/clinicsync/clinicsync/assets"
+	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/service"
+)
+
+// Options tune the UI to the machine it runs on.
+type Options struct {
+	// Tray: show a tray icon and menu (false on Linux without a D-Bus
+	// session, where the tray would crash on quit). Without a tray,
+	// closing the window quits.
+	Tray bool
+	// SetTooltip sets the tray icon's tooltip (fyne.io/systray; Fyne has
+	// no API for it). Optional.
+	SetTooltip func(string)
+	// OpenPath opens a file or folder with the system's default program.
+	// Default: the app's OpenURL with a file:// URL.
+	OpenPath func(path string) error
+	// Notify: send desktop notifications.
+	Notify bool
+	// do runs a function on the UI goroutine (fyne.Do; tests serialise).
+	do func(func())
+}
+
+// UI is the tray and the window.
+type UI struct {
+	app  fyne.App
+	b    Backend
+	o    Options
+	win  fyne.Window
+	ctx  context.Context
+	stop context.CancelFunc
+	do   func(func()) // fyne.Do; the view-model's only way to touch widgets
+
+	header   *header
+	activity *activityView
+	docs     *documentsView
+	notes    *notesView
+	settings *settingsView
+	account  *accountView
+	diag     *diagView
+	tabs     *container.AppTabs
+
+	notifier notifier
+
+	mu          sync.Mutex
+	last        service.Status // the status the widgets show (UI goroutine)
+	userSignOut bool           // the user asked to sign out: no "sign in needed" notification
+}
+
+// New builds the window (hidden) and, if asked, the tray. Call Start to
+// feed it and Show to show it.
+func New(a fyne.App, b Backend, o Options) *UI {
+	loadTranslations()
+	ctx, stop := context.WithCancel(context.Background())
+	u := &UI{app: a, b: b, o: o, ctx: ctx, stop: stop, do: o.do}
+	if u.do == nil {
+		u.do = fyne.Do
+	}
+	if u.o.OpenPath == nil {
+		u.o.OpenPath = func(p string) error { return a.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}) }
+	}
+	u.notifier.send = func(title, body string) {
+		if u.o.Notify {
+			a.SendNotification(fyne.NewNotification(title, body))
+		}
+	}
+	u.win = a.NewWindow("Clinic Sync")
+	u.win.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
+	u.win.Resize(fyne.NewSize(980, 640))
+	if o.Tray {
+		u.win.SetCloseIntercept(u.win.Hide)
+	}
+	u.build()
+	return u
+}
+
+// build (re)creates the window's content, in the current language.
+func (u *UI) build() {
+	u.header = newHeader(u)
+	u.activity = newActivityView(u.b)
+	u.activity.do = u.do
+	u.docs = newDocumentsView(u)
+	u.notes = newNotesView(u)
+	u.settings = newSettingsView(u)
+	u.account = newAccountView(u)
+	u.diag = newDiagView(u)
+	u.tabs = container.NewAppTabs(
+		container.NewTabItem(T("Activity"), u.activity.object()),
+		container.NewTabItem(T("Documents"), u.docs.object()),
+		container.NewTabItem(T("Notes"), u.notes.object()),
+		container.NewTabItem(T("Settings"), u.settings.object()),
+		container.NewTabItem(T("Account"), u.account.object()),
+		container.NewTabItem(T("Diagnostics"), u.diag.object()),
+	)
+	u.tabs.OnSelected = func(*container.TabItem) {
+		switch u.tabs.SelectedIndex() {
+		case tabSettings:
+			u.settings.check() // the preview follows the latest document
+		case tabDocuments:
+			u.docs.reload()
+		}
+	}
+	u.win.SetContent(container.NewBorder(u.header.object(), nil, nil, nil, u.tabs))
+	st := u.b.Status()
+	u.apply(st)
+}
+
+// Tab indexes, in the order build adds them.
+const (
+	tabActivity = iota
+	tabDocuments
+	tabNotes
+	tabSettings
+	tabAccount
+	tabDiagnostics
+)
+
+// Window is the main window.
+func (u *UI) Window() fyne.Window { return u.win }
+
+// Show brings the window forward (tray "Open", a second launch).
+func (u *UI) Show() {
+	u.win.Show()
+	u.win.RequestFocus()
+}
+
+// ShowTab shows the window on the named tab ("Documents", ...).
+func (u *UI) ShowTab(i int) {
+	u.tabs.SelectIndex(i)
+	u.Show()
+}
+
+// showFailed opens Documents filtered on failed ones, the first selected.
+func (u *UI) showFailed() {
+	u.tabs.SelectIndex(tabDocuments)
+	u.docs.showFailed()
+	u.Show()
+}
+
+// Close stops the view-model goroutine.
+func (u *UI) Close() { u.stop() }
+
+// Start runs the view-model goroutine: it subscribes to the engine's
+// events, coalesces them, reads one snapshot and applies it inside
+// fyne.Do. Widgets are never touched from anywhere else.
+func (u *UI) Start() {
+	sub := u.b.Events().Subscribe(engine.AllEvents)
+	go func() {
+		<-u.ctx.Done()
+		sub.Unsubscribe()
+	}()
+	go u.viewModel(sub)
+}
+
+// refreshEvery bounds how often the widgets are refreshed while events pour in.
+const refreshEvery = 150 * time.Millisecond
+
+func (u *UI) viewModel(sub *engine.Subscription) {
+	tick := time.NewTicker(time.Second) // "last pass 5 s ago", countdowns
+	defer tick.Stop()
+	var (
+		pending       bool
+		docs, logs    bool
+		changedFailed []string
+	)
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	for {
+		select {
+		case <-u.ctx.Done():
+			return
+		case ev, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case engine.ItemChanged:
+				docs = true
+				switch ev.State {
+				case "failed":
+					changedFailed = append(changedFailed, ev.Item)
+				case "confirmed":
+					u.notifier.forget(ev.Item) // a later failure is news again
+				}
+			case engine.Activity:
+				logs = true
+			}
+			if !pending {
+				pending = true
+				flush.Reset(refreshEvery)
+			}
+			continue
+		case <-tick.C:
+		case <-flush.C:
+		}
+		st := u.b.Status()
+		// Notifications are decided here, off the UI goroutine; they read
+		// the documents that just failed to tell permanent from transient.
+		var permanent []engine.DocumentView
+		for _, id := range changedFailed {
+			if d, err := u.b.Document(u.ctx, id); err == nil && d.State == "failed" && !d.Retryable {
+				permanent = append(permanent, d)
+			}
+		}
+		u.mu.Lock()
+		userOut := u.userSignOut
+		u.mu.Unlock()
+		u.notifier.observe(st, permanent, userOut)
+		d, l := docs, logs
+		u.do(func() {
+			u.apply(st)
+			if d {
+				u.docs.reload()
+				u.notes.reload()
+			}
+			if l {
+				u.activity.reload()
+			}
+		})
+		pending, docs, logs, changedFailed = false, false, false, nil
+	}
+}
+
+// apply shows st in the header, the tray and the account tab (UI goroutine).
+func (u *UI) apply(st service.Status) {
+	u.mu.Lock()
+	prev := u.last
+	u.last = st
+	if !st.SignedOut {
+		u.userSignOut = false
+	}
+	u.mu.Unlock()
+	u.header.set(st)
+	u.account.set(st)
+	u.docs.tick()
+	if u.o.Tray {
+		if desk, ok := u.app.(desktop.App); ok {
+			if prev.Status != st.Status || prev.Paused != st.Paused || prev.Account.SignedIn != st.Account.SignedIn ||
+				prev.Account.Managed != st.Account.Managed || prev.Version == "" {
+				desk.SetSystemTrayIcon(trayIcon(st.Status))
+				desk.SetSystemTrayMenu(u.trayMenu(st))
+			}
+		}
+		if u.o.SetTooltip != nil {
+			u.o.SetTooltip(tooltip(st, time.Now()))
+		}
+	}
+}
+
+// status is the last status applied (UI goroutine).
+func (u *UI) status() service.Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last
+}
+
+// run runs f off the UI goroutine and hands its error to done on the UI
+// goroutine.
+func (u *UI) run(f func(ctx context.Context) error, done func(error)) {
+	go func() {
+		err := f(u.ctx)
+		u.do(func() { done(err) })
+	}()
+}
+
+// signIn starts the browser sign-in and reports the outcome.
+func (u *UI) signIn() {
+	u.account.busy(true)
+	u.run(u.b.SignIn, func(err error) {
+		u.account.busy(false)
+		if err != nil {
+			u.account.showError(err)
+		}
+		u.apply(u.b.Status())
+	})
+}
+
+func (u *UI) signOut() {
+	u.mu.Lock()
+	u.userSignOut = true
+	u.mu.Unlock()
+	u.run(u.b.SignOut, func(err error) {
+		if err != nil {
+			u.account.showError(err)
+		}
+		u.apply(u.b.Status())
+	})
+}
+
+func (u *UI) openDocumentsFolder() {
+	if root := u.b.Settings().Destination.Root; root != "" {
+		if err := u.o.OpenPath(root); err != nil {
+			u.showError(err)
+		}
+	}
+}
+
+func (u *UI) showError(err error) {
+	showError(err, u.win)
+}
+
+// label is a small helper: a label that wraps.
+func wrapLabel(s string) *widget.Label {
+	l := widget.NewLabel(s)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// setLanguage switches the language at once: the window and the tray are
+// rebuilt with the new texts (UI goroutine).
+func (u *UI) setLanguage(code string) {
+	if err := SetLanguage(code); err != nil {
+		u.showError(err)
+		return
+	}
+	tab := u.tabs.SelectedIndex()
+	u.build()
+	u.tabs.SelectIndex(tab)
+	st := u.status()
+	u.mu.Lock()
+	u.last = service.Status{}
+	u.mu.Unlock()
+	u.apply(st)
+}

@@ -1,0 +1,528 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"golang.org/x/oauth2"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/service"
+	"github.com/clinicsync/clinicsync/sync/sim"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// uiRig is the real window over the real service, engine, SQLite file and
+// simulator (credentials from a static token, as CLINICSYNC_ACCESS_TOKEN
+// gives them), rendered by Fyne's test driver.
+type uiRig struct {
+	t      *testing.T
+	sim    *sim.Server
+	eng    *engine.Engine
+	svc    *service.Service
+	ui     *UI
+	dir    string
+	root   string
+	broken string // a document whose link serves an HTML page
+	opened []string
+	// mu stands for the UI goroutine: Fyne's test driver runs fyne.Do
+	// functions on the calling goroutine, so the rig serialises them and
+	// the test's own widget access with one lock.
+	mu     sync.Mutex
+	closed bool // the test ended: late UI work from its goroutines is dropped
+}
+
+// onUI runs f as the UI goroutine would.
+func (r *uiRig) onUI(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		f()
+	}
+}
+
+// until polls cond on the UI goroutine for up to 5 s.
+func (r *uiRig) until(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var ok bool
+		r.onUI(func() { ok = cond() })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newUIRig(t *testing.T, docs int) *uiRig {
+	t.Helper()
+	test.NewTempApp(t)
+	if err := SetLanguage("en"); err != nil {
+		t.Fatal(err)
+	}
+	s := sim.New(sim.Options{Documents: docs, Patients: 3, Seed: 11})
+	broken := s.AddDocument(sim.Fixture{Doc: clinicsync.Document{UUID: "00000000-0000-4000-8000-00000000b0b0",
+		Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin"}, PDF: clinicsync.PDF{FileName: "lab_results.pdf"}},
+		Content: sim.Content{Kind: sim.ContentHTML}})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	s.SetBaseURL(ts.URL)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "Patients")
+	os.Mkdir(root, 0o755)
+	st, err := store.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	client, err := askara.New(askara.Options{BaseURL: ts.URL,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ui-test-token"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Askara.APIURL = ts.URL
+	cfg.Destination.Root = root
+	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID, QuickRetryDelay: time.Millisecond, Workers: 1}, st, client,
+		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
+	r := &uiRig{t: t, sim: s, eng: eng, dir: dir, root: root, broken: broken.UUID}
+	r.svc = service.New(service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
+		Config: cfg, Engine: eng, Client: client})
+	r.svc.RefreshAccount(context.Background())
+	r.onUI(func() {
+		r.ui = New(fyne.CurrentApp(), r.svc, Options{do: r.onUI,
+			OpenPath: func(p string) error { r.opened = append(r.opened, p); return nil }})
+		r.ui.Window().Resize(fyne.NewSize(980, 640))
+	})
+	t.Cleanup(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		r.ui.Close()
+	})
+	return r
+}
+
+func (r *uiRig) pass() {
+	r.t.Helper()
+	if _, err := r.eng.Pass(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	r.onUI(func() { r.ui.apply(r.svc.Status()) })
+}
+
+// selectDoc selects a document in the Documents list.
+func (r *uiRig) selectDoc(uuid string) {
+	r.t.Helper()
+	v := r.ui.docs
+	r.onUI(v.reload)
+	r.until("the document in the list", func() bool {
+		for i, d := range v.items {
+			if d.UUID == uuid {
+				v.list.Select(i)
+				return v.selected.UUID == uuid
+			}
+		}
+		v.reload()
+		return false
+	})
+}
+
+func TestRetryButtonCountsDownAndReenables(t *testing.T) {
+	r := newUIRig(t, 2)
+	r.pass()
+	v := r.ui.docs
+	now := time.Now()
+	r.onUI(func() { v.now = func() time.Time { return now } })
+	r.selectDoc(r.broken)
+	r.mu.Lock() // the test is the UI goroutine, but while it waits
+	defer r.mu.Unlock()
+	if v.retry.Hidden || v.retry.Disabled() || v.retry.Text != "Retry" {
+		t.Fatalf("retry button: hidden %v disabled %v %q", v.retry.Hidden, v.retry.Disabled(), v.retry.Text)
+	}
+	if v.reason.Hidden || v.reason.Text != "The file is not a PDF." {
+		t.Fatalf("reason %q hidden %v", v.reason.Text, v.reason.Hidden)
+	}
+	before := len(r.sim.StatusCalls())
+
+	test.Tap(v.retry)
+	if !v.retry.Disabled() {
+		t.Fatal("the button stays enabled while the retry runs")
+	}
+	r.wait("the retry's answer", func() bool { return v.retryMsg.Text != "" })
+	// The command reached the engine: the document was fetched again and
+	// failed again (the file is still broken), and Askara was told once more.
+	if !strings.Contains(v.retryMsg.Text, "not a PDF") {
+		t.Fatalf("message %q", v.retryMsg.Text)
+	}
+	if d, _ := r.svc.Document(context.Background(), r.broken); d.Attempts != 2 {
+		t.Fatalf("attempts %d, want 2", d.Attempts)
+	}
+	if len(r.sim.StatusCalls()) != before+1 {
+		t.Fatalf("status calls %d, want %d", len(r.sim.StatusCalls()), before+1)
+	}
+	if !v.retry.Disabled() || v.retry.Text != "Retry (30 s)" {
+		t.Fatalf("after the retry: disabled %v %q", v.retry.Disabled(), v.retry.Text)
+	}
+	now = now.Add(12 * time.Second)
+	v.tick()
+	if !v.retry.Disabled() || v.retry.Text != "Retry (18 s)" {
+		t.Fatalf("12 s later: %q", v.retry.Text)
+	}
+	test.Tap(v.retry) // disabled: nothing is sent
+	if v.inFlight {
+		t.Fatal("a tap on the disabled button sent a retry")
+	}
+	now = now.Add(18 * time.Second)
+	v.tick()
+	if v.retry.Disabled() || v.retry.Text != "Retry" {
+		t.Fatalf("30 s later: disabled %v %q", v.retry.Disabled(), v.retry.Text)
+	}
+
+	// The platform fixed the file; the engine's own clock still has 30
+	// real seconds to run, so the next tap is refused by the engine and the
+	// button shows the engine's remaining time rather than trusting its own.
+	r.sim.SetContent(r.broken, sim.Content{Kind: sim.ContentPDF})
+	test.Tap(v.retry)
+	r.wait("the refusal", func() bool { return v.retryMsg.Text != "" })
+	if !strings.Contains(v.retryMsg.Text, "30 seconds") && !strings.Contains(v.retryMsg.Text, "wait") {
+		t.Fatalf("refusal message %q", v.retryMsg.Text)
+	}
+	if !v.retry.Disabled() {
+		t.Fatal("the button is enabled while the engine refuses")
+	}
+}
+
+func TestRetryDeliversOnceTheCauseIsFixed(t *testing.T) {
+	r := newUIRig(t, 1)
+	r.pass()
+	r.sim.SetContent(r.broken, sim.Content{Kind: sim.ContentPDF})
+	r.selectDoc(r.broken)
+	v := r.ui.docs
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v.retry.Disabled() || v.retry.Hidden {
+		t.Fatalf("retry disabled %v hidden %v", v.retry.Disabled(), v.retry.Hidden)
+	}
+	test.Tap(v.retry)
+	if !v.inFlight {
+		t.Fatal("the tap sent nothing")
+	}
+	r.wait("delivery", func() bool { return v.retryMsg.Text != "" })
+	if v.retryMsg.Text != "Delivered." || !v.retry.Hidden {
+		t.Fatalf("after retry: %q, retry hidden %v", v.retryMsg.Text, v.retry.Hidden)
+	}
+	want := filepath.Join(r.root, "MARTIN_ÉLODIE", "lab_results.pdf")
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("file not on disk: %v", err)
+	}
+	if v.fields["Path"].Text != want {
+		t.Fatalf("path shown %q", v.fields["Path"].Text)
+	}
+	test.Tap(v.openDir)
+	if len(r.opened) != 1 || r.opened[0] != filepath.Dir(want) {
+		t.Fatalf("opened %v", r.opened)
+	}
+}
+
+func TestTemplatePreviewFollowsTyping(t *testing.T) {
+	r := newUIRig(t, 0)
+	s := r.ui.settings
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.template.SetText("")
+	test.Type(s.template, "{LASTNAME}")
+	want := "Example: " + filepath.Join(r.root, "DOE", "referral_letter.pdf")
+	if s.preview.Text != want {
+		t.Fatalf("preview %q, want %q", s.preview.Text, want)
+	}
+	test.Type(s.template, "/{FIRSTNAME}")
+	if want := "Example: " + filepath.Join(r.root, "DOE", "JOHN", "referral_letter.pdf"); s.preview.Text != want {
+		t.Fatalf("preview %q, want %q", s.preview.Text, want)
+	}
+	// Once a document arrived, the preview uses it: a real path.
+	if _, err := r.eng.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.check()
+	if !strings.Contains(s.preview.Text, "MARTIN"+string(filepath.Separator)+"ÉLODIE") {
+		t.Fatalf("preview %q does not use the latest document", s.preview.Text)
+	}
+}
+
+func TestSettingsValidationShowsInPlace(t *testing.T) {
+	r := newUIRig(t, 0)
+	s := r.ui.settings
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.root.SetText("relative/folder")
+	p := s.problems["destination.root"]
+	if p.Hidden || !strings.Contains(p.Text, "absolute path") {
+		t.Fatalf("root problem %q hidden %v", p.Text, p.Hidden)
+	}
+	if !s.save.Disabled() {
+		t.Fatal("Save enabled with an invalid folder")
+	}
+	s.poll.SetText("soon")
+	if pp := s.problems["askara.poll_interval"]; pp.Hidden || !strings.Contains(pp.Text, "not a duration") {
+		t.Fatalf("poll problem %q", pp.Text)
+	}
+	s.template.SetText("{LASTNAME")
+	if pt := s.problems["destination.patient_folder"]; pt.Hidden {
+		t.Fatal("template problem not shown")
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "config.toml")); !os.IsNotExist(err) {
+		t.Fatal("configuration written while invalid")
+	}
+
+	// Corrected, saved, applied without a restart.
+	other := filepath.Join(r.dir, "Other")
+	os.Mkdir(other, 0o755)
+	s.root.SetText(other)
+	s.poll.SetText("2m")
+	s.template.SetText("{LASTNAME}")
+	for k, l := range s.problems {
+		if !l.Hidden {
+			t.Fatalf("problem left on %s: %q", k, l.Text)
+		}
+	}
+	test.Tap(s.save)
+	r.wait("the save", func() bool { return s.result.Text == "Saved and applied." })
+	c, err := config.Load(filepath.Join(r.dir, "config.toml"))
+	if err != nil || c.Destination.Root != other || c.Askara.PollInterval.Duration != 2*time.Minute {
+		t.Fatalf("saved %+v %v", c.Destination, err)
+	}
+	if r.eng.Layout().Root != other || r.eng.Config().PollInterval != 2*time.Minute {
+		t.Fatal("the engine did not get the new settings")
+	}
+}
+
+func TestTrayMenuFollowsStatus(t *testing.T) {
+	r := newUIRig(t, 0)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	labels := func(m *fyne.Menu) (out []string) {
+		for _, it := range m.Items {
+			if !it.IsSeparator {
+				l := it.Label
+				if it.Disabled {
+					l = "(" + l + ")"
+				}
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	st := service.Status{Snapshot: engine.Snapshot{Status: engine.StatusIdle},
+		Account: service.Account{SignedIn: true, Name: "Jane Doe"}}
+	got := strings.Join(labels(r.ui.trayMenu(st)), "|")
+	if got != "Open Clinic Sync|(Up to date)|Sync now|Pause|Open documents folder|Sign out (Jane Doe)|Quit" {
+		t.Fatalf("idle menu: %s", got)
+	}
+	st.Paused, st.Status = true, engine.StatusPaused
+	if got := strings.Join(labels(r.ui.trayMenu(st)), "|"); !strings.Contains(got, "(Sync now)|Resume") {
+		t.Fatalf("paused menu: %s", got)
+	}
+	st = service.Status{Snapshot: engine.Snapshot{Status: engine.StatusSignedOut, SignedOut: true}}
+	if got := strings.Join(labels(r.ui.trayMenu(st)), "|"); !strings.Contains(got, "Sign in…") || strings.Contains(got, "Sign out") {
+		t.Fatalf("signed-out menu: %s", got)
+	}
+	m := r.ui.trayMenu(st)
+	if q := m.Items[len(m.Items)-1]; !q.IsQuit || q.Label != "Quit" {
+		t.Fatal("the last item is not Quit")
+	}
+	if trayIcon(engine.StatusAttention) == trayIcon(engine.StatusIdle) {
+		t.Fatal("attention and idle share an icon")
+	}
+}
+
+func TestNotificationsOncePerProblem(t *testing.T) {
+	var sent []string
+	n := notifier{send: func(title, body string) { sent = append(sent, title) }}
+	failed := engine.DocumentView{UUID: "d1", FileName: "a.pdf", Reason: "The file is not a PDF."}
+	st := service.Status{}
+	n.observe(st, []engine.DocumentView{failed}, false)
+	n.observe(st, []engine.DocumentView{failed}, false) // the same failure again (a retry)
+	st.LastPassCode, st.LastPassError = clinicsync.EDestination, "Destination folder X is not reachable."
+	n.observe(st, nil, false)
+	n.observe(st, nil, false) // still unreachable: no second notification
+	st.LastPassCode = ""
+	n.observe(st, nil, false)
+	st.SignedOut = true
+	n.observe(st, nil, true) // the user signed out: nothing to say
+	st.SignedOut = false
+	n.observe(st, nil, false)
+	st.SignedOut = true
+	n.observe(st, nil, false) // the platform ended the sign-in
+	want := "Clinic Sync: a document could not be saved|Clinic Sync: documents folder unreachable|Clinic Sync: sign-in needed"
+	if got := strings.Join(sent, "|"); got != want {
+		t.Fatalf("notifications:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Golden markup of the main screens, with the parts that change from run
+// to run (temporary folders, clock times) replaced.
+func TestGoldenScreens(t *testing.T) {
+	// One document at a time, so that every order is deterministic.
+	r := newUIRig(t, 0)
+	r.pass()
+	for _, p := range []clinicsync.Patient{{FirstName: "Jean", LastName: "Dupont"}, {FirstName: "Amira", LastName: "Haddad"}} {
+		time.Sleep(5 * time.Millisecond)
+		r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: p, PDF: clinicsync.PDF{FileName: "referral_letter.pdf"}}})
+		r.pass()
+	}
+	r.onUI(r.ui.activity.reload)
+	w := r.ui.Window()
+	norm := func(s string) string {
+		// Text sizes depend on the temporary folder's name: drop them there.
+		s = regexp.MustCompile(`(?m)^(.*) size="\d+x\d+"(.*`+regexp.QuoteMeta(r.dir)+`)`).ReplaceAllString(s, "$1$2")
+		s = strings.ReplaceAll(s, r.dir, "$DIR")
+		s = regexp.MustCompile(`\$DIR/[^<]*…`).ReplaceAllString(s, "$$DIR/…") // truncation point
+		s = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).ReplaceAllString(s, "TIME")
+		s = regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(s, "$$SIM")
+		return s
+	}
+	for i, name := range []string{"activity", "documents", "notes", "settings", "account", "diagnostics"} {
+		r.onUI(func() { r.ui.tabs.SelectIndex(i) })
+		if name == "documents" {
+			r.selectDoc(r.broken)
+		}
+		if name == "activity" {
+			r.until("activity rows", func() bool { return r.ui.activity.loaded() > 3 })
+		}
+		r.onUI(func() {
+			r.ui.tabs.SelectIndex(i)
+			r.ui.header.set(r.svc.Status()) // "just now" relative to now
+			checkGolden(t, name+".xml", norm(test.RenderToMarkup(w.Canvas())))
+		})
+	}
+	r.onUI(func() {
+		menu := test.NewWindow(newMenuWidget(r.ui.trayMenu(r.svc.Status())))
+		defer menu.Close()
+		checkGolden(t, "tray-menu.xml", norm(test.RenderToMarkup(menu.Canvas())))
+	})
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./app -run Golden -update to create it)", err)
+	}
+	if string(want) != got {
+		os.WriteFile(path+".got", []byte(got), 0o644)
+		t.Errorf("%s differs from the golden file; see %s.got (go test ./app -run Golden -update accepts it)", name, path)
+	}
+}
+
+// wait, called with r.mu held (the test acting as the UI goroutine),
+// lets go of it until cond holds, so the retry's answer can come in.
+func (r *uiRig) wait(what string, cond func() bool) {
+	r.t.Helper()
+	r.mu.Unlock()
+	defer r.mu.Lock()
+	r.until(what, cond)
+}
+
+func newMenuWidget(m *fyne.Menu) fyne.CanvasObject { return widget.NewMenu(m) }
+
+// The header's Show button leads from "1 document(s) need attention" to
+// the failed document, selected, with its reason and Retry.
+func TestHeaderLeadsToTheFailure(t *testing.T) {
+	r := newUIRig(t, 2)
+	r.pass()
+	r.onUI(func() {
+		if r.ui.header.failed.Hidden {
+			t.Fatal("no Show button with a failed document")
+		}
+		test.Tap(r.ui.header.failed)
+	})
+	r.until("the failed document selected", func() bool { return r.ui.docs.selected.UUID == r.broken })
+	r.onUI(func() {
+		v := r.ui.docs
+		if r.ui.tabs.SelectedIndex() != tabDocuments || len(v.items) != 1 || v.retry.Hidden || v.reason.Text == "" {
+			t.Fatalf("tab %d, %d items, retry hidden %v, reason %q", r.ui.tabs.SelectedIndex(), len(v.items), v.retry.Hidden, v.reason.Text)
+		}
+	})
+}
+
+// The tray menu as Fyne draws it, written as a PNG when SCREENSHOTS_DIR
+// is set (make screenshots): Xvfb has no tray host to photograph.
+func TestTrayMenuImage(t *testing.T) {
+	r := newUIRig(t, 1)
+	r.pass()
+	r.onUI(func() {
+		w := test.NewWindow(newMenuWidget(r.ui.trayMenu(r.svc.Status())))
+		defer w.Close()
+		w.Resize(fyne.NewSize(300, 300))
+		img := w.Canvas().Capture()
+		if img.Bounds().Dx() < 100 {
+			t.Fatalf("capture %v", img.Bounds())
+		}
+		if dir := os.Getenv("SCREENSHOTS_DIR"); dir != "" {
+			f, err := os.Create(filepath.Join(dir, "tray-menu.png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := png.Encode(f, img); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// The view-model goroutine alone keeps the window current: engine events
+// in, one coalesced refresh out, through fyne.Do.
+func TestViewModelFollowsEngineEvents(t *testing.T) {
+	r := newUIRig(t, 5)
+	var notes []string
+	r.onUI(func() {
+		r.ui.notifier.send = func(title, body string) { notes = append(notes, title) }
+		r.ui.Start()
+	})
+	go r.eng.Run(r.ui.ctx)
+	r.until("the header to show the failure", func() bool {
+		return r.ui.header.state.Text == "1 document(s) need attention" && !r.ui.header.failed.Hidden
+	})
+	r.until("the documents list", func() bool { return len(r.ui.docs.items) == 6 })
+	r.until("the activity log", func() bool { return r.ui.activity.loaded() >= 6 })
+	r.until("one notification", func() bool { return len(notes) == 1 })
+	r.onUI(func() {
+		if notes[0] != "Clinic Sync: a document could not be saved" {
+			t.Fatalf("notification %q", notes[0])
+		}
+		test.Tap(r.ui.header.pause)
+	})
+	r.until("paused", func() bool { return r.ui.header.pause.Text == "Resume" && r.ui.header.state.Text == "Paused" })
+}
