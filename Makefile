@@ -1,15 +1,22 @@
 # Clinic Sync. `make demo` runs the app, `make test` runs every check CI runs.
 GO       ?= go
 # Engine packages: everything but the GUI (app) and the wiring (cmd). They
-# build and test without cgo.
+# build and test without cgo. The app package does not import Fyne's cgo
+# driver (cmd does), so it builds and tests without cgo too.
 ENGINE   := . ./store/... ./sync/...
+APP      := ./app/...
+# Fyne reads the locale; "C" makes it log a parse error on every test.
+export LANG := en_US.UTF-8
 FUZZTIME ?= 8s
 # System packages for the Fyne/cgo build on Debian/Ubuntu (build-notes.md).
 # gnome-keyring and dbus-x11 give the real keychain test a Secret Service.
+# xvfb, xauth, xdotool and imagemagick run the real window in the GUI
+# tests and `make screenshots`.
 APT_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
-            libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev gnome-keyring dbus-x11
+            libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev gnome-keyring dbus-x11 \
+            xvfb xauth x11-utils xdotool imagemagick
 
-.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean
+.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots
 
 ## deps: install the system packages the build needs (Debian/Ubuntu; skipped elsewhere)
 deps:
@@ -22,7 +29,7 @@ deps:
 	  fi; \
 	fi
 
-## demo: the built-in simulator and a sync into a temporary folder
+## demo: the tray app against the built-in simulator, in a temporary folder
 demo: deps
 	$(GO) run ./cmd/clinicsync demo
 
@@ -30,14 +37,14 @@ demo: deps
 build: deps
 	$(GO) build -o bin/clinicsync ./cmd/clinicsync
 
-## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine packages, command tests, the real keychain, short fuzzing
+## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine and UI packages, command and GUI process tests, the real keychain, short fuzzing
 test: deps fmt vet
-	CGO_ENABLED=0 $(GO) build $(ENGINE)
-	CGO_ENABLED=0 $(GO) vet $(ENGINE)
-	CGO_ENABLED=0 GOOS=windows $(GO) build $(ENGINE)
-	CGO_ENABLED=0 GOOS=darwin $(GO) build $(ENGINE)
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m $(ENGINE)
-	$(GO) test -race -count=1 -timeout 15m $(ENGINE)
+	CGO_ENABLED=0 $(GO) build $(ENGINE) $(APP) ./cmd/...
+	CGO_ENABLED=0 $(GO) vet $(ENGINE) $(APP)
+	CGO_ENABLED=0 GOOS=windows $(GO) build $(ENGINE) $(APP) ./cmd/...
+	CGO_ENABLED=0 GOOS=darwin $(GO) build $(ENGINE) $(APP) ./cmd/...
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m $(ENGINE) $(APP)
+	$(GO) test -race -count=1 -timeout 15m $(ENGINE) $(APP)
 	$(GO) test -count=1 -timeout 15m ./cmd/...
 	$(MAKE) --no-print-directory keychain-test
 	$(MAKE) --no-print-directory fuzz
@@ -67,9 +74,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPatientDir$$' -fuzztime $(FUZZTIME) ./sync/dest/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCollection$$' -fuzztime $(FUZZTIME) ./sync/askara/
 
-## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, each beside a baseline
+## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, the Activity tab over 1,000,000 rows, each beside a baseline
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./cmd/clinicsync/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./cmd/clinicsync/ ./app/
+
+## screenshots: the real window under Xvfb, one PNG per tab and the tray menu, in docs/screenshots
+screenshots: deps
+	bash docs/screenshots.sh
 
 clean:
 	rm -rf bin

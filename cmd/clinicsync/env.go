@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cli/browser"
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
@@ -19,6 +20,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/service"
 )
 
 // env is what every command shares: flags, configuration, and the parts
@@ -31,6 +33,7 @@ type env struct {
 	cfg            config.Config
 	log            *slog.Logger
 	store          *store.Store
+	logFile        string
 	closers        []func()
 }
 
@@ -189,5 +192,53 @@ func passExit(ctx context.Context, e *env, err error) error {
 	if n := counts[clinicsync.StateFailed] + counts[clinicsync.StateSaved] + counts[clinicsync.StatePending]; n > 0 {
 		return exitf(exitFailing, "%d document(s) still need attention (see: clinicsync status)", n)
 	}
+	return nil
+}
+
+// service builds the whole application for the window: unlike engine, it
+// starts even when nobody is signed in (the window offers Sign in).
+func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Service, error) {
+	var (
+		ts  oauth2.TokenSource
+		src *auth.Source
+	)
+	if tok := strings.TrimSpace(os.Getenv("CLINICSYNC_ACCESS_TOKEN")); tok != "" {
+		ts = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
+	} else {
+		src = auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log)
+		ts = src
+	}
+	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
+		UserAgent: "ClinicSync/" + version, Logger: e.log})
+	if err != nil {
+		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	eng := engine.New(engine.Config{
+		SoftwareID:   e.cfg.Destination.SoftwareID,
+		PollInterval: e.cfg.Askara.PollInterval.Duration,
+		Workers:      e.cfg.Sync.Workers,
+	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
+	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
+		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
+		AuthConfig: e.authConfig, OpenURL: browser.OpenURL, Autostart: auto, Log: e.log}), nil
+}
+
+// logToFile sends the debug log to a file in the data folder (the window
+// has no terminal), keeping one previous file once it passes 10 MiB.
+func (e *env) logToFile() error {
+	e.logFile = filepath.Join(e.dataDir, "clinicsync.log")
+	if fi, err := os.Stat(e.logFile); err == nil && fi.Size() > 10<<20 {
+		os.Rename(e.logFile, e.logFile+".1")
+	}
+	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	e.closers = append(e.closers, func() { f.Close() })
+	level := slog.LevelInfo
+	if strings.EqualFold(os.Getenv("CLINICSYNC_LOG"), "debug") {
+		level = slog.LevelDebug
+	}
+	e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}))
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -44,6 +46,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"gui", "[--hidden]", "the tray app and its window (the default with no command)", cmdGUI},
 		{"sync", "", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem)", cmdSync},
 		{"run", "", "headless: poll until SIGINT/SIGTERM", cmdRun},
 		{"login", "[--device] [--no-browser]", "sign in to Askara once; the sign-in is kept in the OS keychain", cmdLogin},
@@ -52,14 +55,14 @@ func commands() []command {
 		{"retry", "UUID", "manual retry of one document (at most once per 30 s)", cmdRetry},
 		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
 		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
-		{"demo", "", "simulator + a sync into a temporary folder, printing what landed", cmdDemo},
+		{"demo", "[--headless]", "the tray app against the built-in simulator, in a temporary folder", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Clinic Sync %s: validated documents from Askara into the practice software's folder.\n\n", version)
-	fmt.Fprintf(w, "Usage: clinicsync COMMAND [flags]\n\nCommands:\n")
+	fmt.Fprintf(w, "Usage: clinicsync [COMMAND] [flags]   (no command: the tray app)\n\nCommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.help)
 	}
@@ -73,17 +76,20 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stdout)
-		return exitOK
+	name := "gui" // no command: the tray app
+	if len(args) > 0 {
+		name = args[0]
 	}
-	name := args[0]
-	switch name {
-	case "-h", "--help", "help":
+	switch {
+	case name == "-h" || name == "--help" || name == "help":
 		usage(stdout)
 		return exitOK
-	case "--version", "-version":
+	case name == "--version" || name == "-version":
 		name = "version"
+	case strings.HasPrefix(name, "-"): // flags of the tray app: clinicsync --hidden
+		name, args = "gui", append([]string{"gui"}, args...)
+	case len(args) == 0:
+		args = []string{"gui"}
 	}
 	for _, c := range commands() {
 		if c.name != name {
@@ -110,4 +116,14 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "clinicsync: unknown command %q\n\n", name)
 	usage(stderr)
 	return exitConfig
+}
+
+// hasDisplay reports whether a window can be shown: always on Windows and
+// macOS, with an X11 or Wayland display elsewhere.
+func hasDisplay() bool {
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }

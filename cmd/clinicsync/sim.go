@@ -59,12 +59,14 @@ func cmdSim(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// cmdDemo runs the whole product headless against the built-in simulator
-// in a temporary folder and prints what landed, what was refused and why.
+// cmdDemo runs the whole product against the built-in simulator in a
+// temporary folder: the tray app by default, or headless (--headless),
+// printing what landed, what was refused and why.
 func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fl := e.flags("demo")
 	docs := fl.Int("documents", 24, "generated documents")
 	keep := fl.Bool("keep", true, "keep the temporary folder to look at")
+	headless := fl.Bool("headless", false, "no window: one pass, then print what landed")
 	if _, err := parse(fl, args); err != nil {
 		return err
 	}
@@ -78,6 +80,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	root := filepath.Join(tmp, "YourSoftware", "Documents", "Patients")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
+	}
+	if !*headless && !hasDisplay() {
+		fmt.Fprintln(e.stdout, "No display here (DISPLAY is not set): running the demo without a window.")
+		*headless = true
+	}
+	if !*headless {
+		return guiDemo(ctx, e, tmp, root, *docs)
 	}
 	s := sim.New(sim.Options{Documents: *docs, Patients: 6, Hostile: true, Seed: 7})
 	url, err := s.Start("127.0.0.1:0")
@@ -171,4 +180,71 @@ func outcome(err error) string {
 		return "saved and confirmed"
 	}
 	return clinicsync.ErrorMessage(err)
+}
+
+// demoFixAfter is when the demo's broken document gets a good file, so
+// that Retry delivers it.
+const demoFixAfter = 20 * time.Second
+
+// guiDemo runs the tray app against the simulator: documents already
+// waiting, more arriving every few seconds, and one that fails (Askara
+// served an error page instead of the PDF) until the simulator fixes it,
+// so Retry can be tried.
+func guiDemo(ctx context.Context, e *env, tmp, root string, docs int) error {
+	s := sim.New(sim.Options{Documents: docs, Patients: 6, Seed: 7})
+	broken := s.AddDocument(sim.Fixture{Doc: clinicsync.Document{Type: "lab_results",
+		Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin", ExternalID: "P-2041"},
+		PDF:     clinicsync.PDF{FileName: "lab_results.pdf"}}, Content: sim.Content{Kind: sim.ContentHTML}, Label: "demo: broken"})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cfg := config.Default()
+	cfg.Askara.APIURL = url
+	cfg.Askara.PollInterval = config.Duration{Duration: 10 * time.Second}
+	cfg.Destination.Root = root
+	cfg.App.StartAtLogin = false
+	e.configPath = filepath.Join(tmp, "config.toml")
+	e.dataDir = filepath.Join(tmp, "data")
+	if err := cfg.Save(e.configPath); err != nil {
+		return err
+	}
+	os.Setenv("CLINICSYNC_ACCESS_TOKEN", "demo-token") // the simulator accepts any token
+	if err := e.setup(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Clinic Sync demo: simulator on %s, documents land in %s\n"+
+		"Élodie Martin's lab results fail at first (an error page instead of a PDF); after %s the simulator\n"+
+		"fixes the file: open Documents, pick it and press Retry. Quit from the tray menu or close the window.\n",
+		url, root, demoFixAfter)
+	demoCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go demoFeed(demoCtx, s, broken.UUID)
+	err = e.runGUI(ctx, guiOptions{title: "demo"})
+	fmt.Fprintf(e.stdout, "The demo's files stay in %s\n", tmp)
+	return err
+}
+
+// demoFeed adds a document every 6 seconds for two minutes and fixes the
+// broken one after demoFixAfter.
+func demoFeed(ctx context.Context, s *sim.Server, broken string) {
+	names := []string{"referral_letter.pdf", "discharge_summary.pdf", "prescription.pdf", "consultation_report.pdf"}
+	patients := []clinicsync.Patient{{FirstName: "Jean", LastName: "Dupont"}, {FirstName: "Amira", LastName: "Haddad"},
+		{FirstName: "Chloé", LastName: "Lefèvre"}, {FirstName: "Tom", LastName: "O'Brien"}}
+	fix := time.After(demoFixAfter)
+	tick := time.NewTicker(6 * time.Second)
+	defer tick.Stop()
+	for i := 0; i < 20; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-fix:
+			s.SetContent(broken, sim.Content{Kind: sim.ContentPDF})
+		case <-tick.C:
+			s.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: patients[i%len(patients)],
+				PDF: clinicsync.PDF{FileName: names[i%len(names)]}}})
+			i++
+		}
+	}
 }

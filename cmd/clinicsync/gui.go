@@ -1,0 +1,132 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/systray"
+
+	"github.com/clinicsync/clinicsync/app"
+	"github.com/clinicsync/clinicsync/app/autostart"
+	"github.com/clinicsync/clinicsync/app/instance"
+	"github.com/clinicsync/clinicsync/assets"
+	"github.com/clinicsync/clinicsync/sync/service"
+)
+
+const appID = "org.clinicsync.app"
+
+// cmdGUI starts the tray app: `clinicsync` with no command.
+func cmdGUI(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("gui")
+	hidden := fs.Bool("hidden", false, "start in the tray without opening the window (start at login)")
+	if _, err := e.start(fs, args); err != nil {
+		return err
+	}
+	if !hasDisplay() {
+		return exitf(exitConfig, "no display here (DISPLAY is not set): use `clinicsync run` for the headless service")
+	}
+	return e.runGUI(ctx, guiOptions{hidden: *hidden})
+}
+
+type guiOptions struct {
+	hidden bool
+	title  string // window title suffix ("demo")
+}
+
+// runGUI runs the window and the tray until Quit, with the engine in the
+// background; Quit (or SIGINT/SIGTERM) stops the engine cleanly first.
+func (e *env) runGUI(ctx context.Context, o guiOptions) error {
+	if err := e.logToFile(); err != nil {
+		return exitf(exitConfig, "cannot write the log file in %s: %v", e.dataDir, err)
+	}
+	// One instance per user: a second launch shows the first one's window.
+	var ui *app.UI
+	shown := make(chan struct{}, 1)
+	inst, err := instance.Acquire(e.dataDir, func() {
+		select {
+		case shown <- struct{}{}:
+		default:
+		}
+	})
+	if errors.Is(err, instance.ErrRunning) {
+		fmt.Fprintln(e.stdout, "Clinic Sync is already running; its window was brought forward.")
+		return nil
+	}
+	if err != nil {
+		return exitf(exitConfig, "cannot start: %v", err)
+	}
+	defer inst.Close()
+
+	exe, _ := os.Executable()
+	auto := autostart.Entry{ID: appID, Name: "Clinic Sync", Exec: exe, Args: []string{"--hidden"}}
+	var asvc service.Autostart = auto
+	if o.title != "" { // the demo must not register itself to start at login
+		asvc = nil
+	}
+	svc, err := e.service(ctx, asvc)
+	if err != nil {
+		return err
+	}
+	if err := app.SetLanguage(e.cfg.App.Language); err != nil {
+		e.log.Warn("language", "err", err)
+	}
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
+	// On Linux the tray needs a D-Bus session: without one fyne.io/systray
+	// panics on quit (build-notes.md), so the app runs as a plain window.
+	tray := runtime.GOOS != "linux" || os.Getenv("DBUS_SESSION_BUS_ADDRESS") != ""
+	opts := app.Options{Tray: tray, Notify: true}
+	if tray {
+		opts.SetTooltip = systray.SetTooltip
+	}
+	ui = app.New(a, svc, opts)
+	if o.title != "" {
+		ui.Window().SetTitle("Clinic Sync — " + o.title)
+	}
+	if !tray {
+		e.log.Info("no D-Bus session: running without a tray icon")
+	}
+
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- svc.Run(engineCtx) }()
+	go func() {
+		for {
+			select {
+			case <-engineCtx.Done():
+				return
+			case <-shown:
+				fyne.Do(ui.Show)
+			}
+		}
+	}()
+	go func() { // SIGINT/SIGTERM end the app like Quit
+		<-ctx.Done()
+		fyne.Do(a.Quit)
+	}()
+	ui.Start()
+	if !o.hidden || !tray {
+		ui.Show()
+	}
+	a.Run()
+
+	ui.Close()
+	stopEngine()
+	select {
+	case err := <-engineDone:
+		if err != nil {
+			e.log.Warn("engine stopped", "err", err)
+		}
+	case <-time.After(15 * time.Second):
+		e.log.Warn("engine did not stop within 15 s")
+	}
+	return nil
+}

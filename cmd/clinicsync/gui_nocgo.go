@@ -1,0 +1,17 @@
+//go:build !cgo
+
+package main
+
+import "context"
+
+// Without cgo there is no Fyne window: this build is headless only.
+func cmdGUI(ctx context.Context, e *env, args []string) error {
+	return exitf(exitConfig, "this build of Clinic Sync has no window (built without cgo); use `clinicsync run`")
+}
+
+func (e *env) runGUI(ctx context.Context, o guiOptions) error { return cmdGUI(ctx, e, nil) }
+
+type guiOptions struct {
+	hidden bool
+	title  string
+}
