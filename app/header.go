@@ -33,10 +33,16 @@ func newHeader(u *UI) *header {
 	h.icon = canvas.NewImageFromResource(trayIcon(""))
 	h.icon.SetMinSize(fyne.NewSize(36, 36))
 	h.icon.FillMode = canvas.ImageFillContain
+	// Long texts (a long name, French) are cut with an ellipsis rather
+	// than widening the window past the screen.
 	h.state = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	h.state.Truncation = fyne.TextTruncateEllipsis
 	h.account = widget.NewLabel("")
+	h.account.Truncation = fyne.TextTruncateEllipsis
 	h.passes = widget.NewLabel("")
+	h.passes.Truncation = fyne.TextTruncateEllipsis
 	h.counts = widget.NewLabel("")
+	h.counts.Truncation = fyne.TextTruncateEllipsis
 	h.syncNow = widget.NewButtonWithIcon(T("Sync now"), theme.ViewRefreshIcon(), u.b.SyncNow)
 	h.pause = widget.NewButtonWithIcon(T("Pause"), theme.MediaPauseIcon(), func() {
 		if h.st.Paused {
@@ -52,9 +58,11 @@ func newHeader(u *UI) *header {
 }
 
 func (h *header) object() fyne.CanvasObject {
-	left := container.NewHBox(h.icon, container.NewVBox(container.NewHBox(h.state, h.failed), h.account))
-	right := container.NewHBox(container.NewVBox(h.passes, h.counts), container.NewCenter(container.NewHBox(h.syncNow, h.pause)))
-	return container.NewVBox(container.NewPadded(container.NewBorder(nil, nil, left, right)), widget.NewSeparator())
+	state := container.NewBorder(nil, nil, nil, container.NewHBox(h.failed), h.state)
+	info := container.NewGridWithColumns(2, container.NewVBox(state, h.account), container.NewVBox(h.passes, h.counts))
+	buttons := container.NewCenter(container.NewHBox(h.syncNow, h.pause))
+	return container.NewVBox(container.NewPadded(container.NewBorder(nil, nil, container.NewCenter(h.icon), buttons, info)),
+		widget.NewSeparator())
 }
 
 // set shows st (UI goroutine).

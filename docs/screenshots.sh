@@ -30,7 +30,7 @@ tab() { xdotool mousemove --window "$win" "$1" 114 click 1; }
 
 tab 38;  shot activity
 # The header's Show button: the failed document, selected, with Retry.
-xdotool mousemove --window "$win" 300 25 click 1; shot documents
+xdotool mousemove --window "$win" 383 25 click 1; shot documents
 tab 205; shot notes
 tab 275; shot settings
 tab 352; shot account

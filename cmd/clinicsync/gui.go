@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -57,7 +58,11 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 		}
 	})
 	if errors.Is(err, instance.ErrRunning) {
-		fmt.Fprintln(e.stdout, "Clinic Sync is already running; its window was brought forward.")
+		if err == instance.ErrRunning {
+			fmt.Fprintln(e.stdout, "Clinic Sync is already running; its window was brought forward.")
+		} else {
+			fmt.Fprintf(e.stdout, "Clinic Sync is already running for this user (%v).\n", err)
+		}
 		return nil
 	}
 	if err != nil {
@@ -68,8 +73,21 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	exe, _ := os.Executable()
 	auto := autostart.Entry{ID: appID, Name: "Clinic Sync", Exec: exe, Args: []string{"--hidden"}}
 	var asvc service.Autostart = auto
-	if o.title != "" { // the demo must not register itself to start at login
+	// The configuration says whether the app starts at login; each start
+	// makes the OS entry agree (and point at this executable). Not for the
+	// demo, nor for a binary in the temporary folder (`go run`, tests).
+	if o.title != "" || exe == "" || strings.HasPrefix(exe, os.TempDir()) {
 		asvc = nil
+	} else {
+		var err error
+		if e.cfg.App.StartAtLogin {
+			err = auto.Enable()
+		} else {
+			err = auto.Disable()
+		}
+		if err != nil {
+			e.log.Warn("start at login", "err", err)
+		}
 	}
 	svc, err := e.service(ctx, asvc)
 	if err != nil {
