@@ -27,8 +27,12 @@ var migrationFS embed.FS
 
 // Store is the SQLite-backed state of one Clinic Sync installation.
 type Store struct {
-	db  *sql.DB
-	Now func() time.Time // the clock; tests replace it
+	db *sql.DB
+	// durable is a second handle on the same file with synchronous=FULL:
+	// the webhook inbox commits through it, so an acknowledged delivery
+	// survives a power cut, not only a crash of the process.
+	durable *sql.DB
+	Now     func() time.Time // the clock; tests replace it
 }
 
 // Open opens (creating if needed) the database at path, in WAL mode, and
@@ -60,11 +64,24 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	q.Set("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(FULL)")
+	durable, err := sql.Open("sqlite", "file:"+(&url.URL{Path: abs}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	durable.SetMaxOpenConns(1)
+	s.durable = durable
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.durable.Close()
+	return s.db.Close()
+}
 
 // DB exposes the handle for tests and diagnostics.
 func (s *Store) DB() *sql.DB { return s.db }

@@ -335,3 +335,66 @@ func TestErrorsAreTyped(t *testing.T) {
 		t.Fatalf("empty uuid: %v", err)
 	}
 }
+
+func TestInboxDurableDedupAndReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := &Delivery{Platform: "askara", Body: []byte(`{"events":[1]}`), Headers: map[string]string{"content-type": "application/json"}, Verified: "unverified"}
+	b := &Delivery{Platform: "askara", Body: []byte(`{"events":[2]}`), DeliveryID: "msg_1", Verified: "standard-webhooks"}
+	dup, err := s.InboxAdd(ctx, []*Delivery{a, b})
+	if err != nil || dup[0] || dup[1] || a.ID == 0 || b.ID == 0 {
+		t.Fatalf("add: %v %v %+v", dup, err, a)
+	}
+	// A retry: same body (Askara resends it), or same signed delivery id with another body.
+	again := &Delivery{Platform: "askara", Body: []byte(`{"events":[1]}`)}
+	sameID := &Delivery{Platform: "askara", Body: []byte(`{"events":[3]}`), DeliveryID: "msg_1"}
+	other := &Delivery{Platform: "nabla", Body: []byte(`{"events":[1]}`)} // another platform: not a duplicate
+	dup, err = s.InboxAdd(ctx, []*Delivery{again, sameID, other})
+	if err != nil || !dup[0] || !dup[1] || dup[2] {
+		t.Fatalf("duplicates %v %v", dup, err)
+	}
+	pending, err := s.InboxPending(ctx, 10)
+	if err != nil || len(pending) != 3 || pending[0].ID != a.ID || string(pending[0].Body) != `{"events":[1]}` ||
+		pending[0].Headers["content-type"] != "application/json" {
+		t.Fatalf("pending %+v %v", pending, err)
+	}
+	if err := s.InboxDone(ctx, a.ID, InboxProcessed, "saved 1 document"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InboxDone(ctx, b.ID, InboxDeferred, "note kept for the notes pipeline"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.InboxGet(ctx, a.ID)
+	if got.State != InboxProcessed || got.Body != nil || got.BodySHA256 == "" {
+		t.Fatalf("processed delivery keeps its body: %+v", got)
+	}
+	if got, _ := s.InboxGet(ctx, b.ID); got.Body == nil {
+		t.Fatal("a deferred delivery lost its body")
+	}
+	if pending, _ := s.InboxPending(ctx, 10); len(pending) != 1 || pending[0].Platform != "nabla" {
+		t.Fatalf("pending after processing: %+v", pending)
+	}
+	// Reopening the file (a restart) finds the same inbox.
+	s.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	st, err := s2.InboxStats(ctx)
+	if err != nil || st.Counts[InboxReceived] != 1 || st.Counts[InboxProcessed] != 1 || st.LastReceived.IsZero() {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+	first, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1")
+	second, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1")
+	if !first || second {
+		t.Fatalf("event seen: %v then %v", first, second)
+	}
+	if !KeepHeader("Webhook-Id") || KeepHeader("Authorization") || KeepHeader("webhook-signature") {
+		t.Fatal("header filter")
+	}
+}

@@ -144,6 +144,9 @@ func (c *Client) once(ctx context.Context, cl call, floor time.Time) (*clinicsyn
 	req.Header.Set("User-Agent", c.ua)
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+		if cl.method == http.MethodPatch { // API Platform's PATCH format
+			req.Header.Set("Content-Type", "application/merge-patch+json")
+		}
 	}
 	start := time.Now()
 	c.nRequests.Add(1)

@@ -45,6 +45,7 @@ type subject int
 const (
 	subjList subject = iota
 	subjDocument
+	subjWebhook
 )
 
 // HTTPError is the underlying error of an *clinicsync.Error built from an
@@ -76,6 +77,9 @@ func classify(status int, body []byte, subj subject, secret string) *clinicsync.
 		if subj == subjList {
 			return clinicsync.Permanent(clinicsync.ENotFound,
 				"Askara does not know the document list address; check the API address in the settings.", he)
+		}
+		if subj == subjWebhook {
+			return clinicsync.Permanent(clinicsync.ENotFound, "Askara does not know this webhook registration.", he)
 		}
 		return clinicsync.Permanent(clinicsync.ENotFound, "The document no longer exists on Askara.", he)
 	case status == http.StatusTooManyRequests:

@@ -321,3 +321,21 @@ func TestSignOutForgetsTheTokenAtOnce(t *testing.T) {
 		t.Fatalf("after a new sign-in: %v", err)
 	}
 }
+
+func TestWebhookSecretKeychainAndEnvironment(t *testing.T) {
+	if err := SetWebhookSecret("Clinic Sync test", "nabla", "from-keychain"); err != nil {
+		t.Fatal(err)
+	}
+	if got := WebhookSecret("Clinic Sync test", "nabla"); got != "from-keychain" {
+		t.Fatalf("keychain: %q", got)
+	}
+	t.Setenv("CLINICSYNC_NABLA_WEBHOOK_SECRET", "from-env")
+	if got := WebhookSecret("Clinic Sync test", "nabla"); got != "from-env" {
+		t.Fatalf("environment: %q", got)
+	}
+	t.Setenv("CLINICSYNC_NABLA_WEBHOOK_SECRET", "")
+	SetWebhookSecret("Clinic Sync test", "nabla", "")
+	if got := WebhookSecret("Clinic Sync test", "nabla"); got != "" {
+		t.Fatalf("after delete: %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -169,4 +170,32 @@ func SetClientSecret(service, clientID, secret string) error {
 		return nil
 	}
 	return keychainError(keyring.Set(service, clientSecretUser(clientID), secret))
+}
+
+// webhookSecretUser is the keychain entry of a platform's webhook signing secret.
+func webhookSecretUser(platform string) string { return "webhook_secret:" + platform }
+
+// WebhookSecret returns a platform's webhook signing secret:
+// CLINICSYNC_<PLATFORM>_WEBHOOK_SECRET when set (headless use), else the
+// keychain's, else "".
+func WebhookSecret(service, platform string) string {
+	if v := strings.TrimSpace(os.Getenv("CLINICSYNC_" + strings.ToUpper(platform) + "_WEBHOOK_SECRET")); v != "" {
+		return v
+	}
+	v, err := keyring.Get(service, webhookSecretUser(platform))
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// SetWebhookSecret keeps a platform's signing secret in the keychain ("" deletes it).
+func SetWebhookSecret(service, platform, secret string) error {
+	if secret == "" {
+		if err := keyring.Delete(service, webhookSecretUser(platform)); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+			return keychainError(err)
+		}
+		return nil
+	}
+	return keychainError(keyring.Set(service, webhookSecretUser(platform), secret))
 }

@@ -56,7 +56,17 @@ type Relay struct {
 	Enabled bool   `toml:"enabled"`
 	Listen  string `toml:"listen"`     // host:port, loopback unless every platform has a signing secret
 	Public  string `toml:"public_url"` // the URL the clinic's proxy or tunnel forwards to Listen
+	// Platforms whose /webhooks/<platform> path answers.
+	Platforms []string `toml:"platforms"`
+	// AllowUnsigned accepts deliveries from a platform with no signing
+	// secret set, on a loopback address only (recorded as unverified).
+	AllowUnsigned bool `toml:"allow_unsigned"`
+	// Tolerance is how far a signed timestamp may be from this PC's clock.
+	Tolerance Duration `toml:"tolerance"`
 }
+
+// RelayPlatforms are the platforms the relay has a path for.
+var RelayPlatforms = []string{"askara", "nabla", "soapnoteapi", "azodha"}
 
 // DefaultRelayListen is where the relay listens unless told otherwise.
 const DefaultRelayListen = "127.0.0.1:8787"
@@ -115,8 +125,9 @@ func Default() Config {
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
 		Sync:        Sync{Workers: 4},
 		Notes:       Notes{Enabled: true},
-		Relay:       Relay{Listen: DefaultRelayListen},
-		App:         App{StartAtLogin: true},
+		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
+			Tolerance: Duration{5 * time.Minute}},
+		App: App{StartAtLogin: true},
 	}
 }
 
@@ -213,8 +224,20 @@ func (c Config) Problems() []Problem {
 	if host, port, err := net.SplitHostPort(c.Relay.Listen); err != nil || host == "" || port == "" {
 		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)
 	}
+	for _, p := range c.Relay.Platforms {
+		if !slices.Contains(RelayPlatforms, p) {
+			add("relay.platforms", "%q is not one of %s", p, strings.Join(RelayPlatforms, ", "))
+		}
+	}
+	if tol := c.Relay.Tolerance.Duration; tol < 30*time.Second || tol > time.Hour {
+		add("relay.tolerance", "%s must be between 30s and 1h", tol)
+	}
 	if c.Relay.Public != "" {
-		if u, err := url.Parse(c.Relay.Public); err != nil || u.Scheme != "https" || u.Host == "" {
+		// https, or http to this PC itself (trying the loop with the simulator).
+		u, err := url.Parse(c.Relay.Public)
+		ok := err == nil && u.Host != "" && (u.Scheme == "https" ||
+			u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()))
+		if !ok {
 			add("relay.public_url", "%q must be an https URL (the address your proxy or tunnel forwards to the relay)", c.Relay.Public)
 		}
 	}

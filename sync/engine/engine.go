@@ -869,3 +869,64 @@ func describeFile(it store.Item) string {
 func (e *Engine) Note(ctx context.Context, level, msg string) {
 	e.activity(ctx, level, "", msg)
 }
+
+// Push processes one document now, from a webhook: with the metadata the
+// event carried (its pdf link and patient), without listing. action is the
+// platform's event: "new_document" for an already delivered document does
+// nothing; "document_synchronize" (a person asked for it again in the
+// platform) re-checks the file and confirms it again. It returns what was
+// done, in a few words for the activity log of the relay.
+func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string) (string, error) {
+	if d.UUID == "" {
+		return "", clinicsync.Errorf(clinicsync.EInvalid, "The event named no document.")
+	}
+	if e.Snapshot().SignedOut {
+		return "", clinicsync.Errorf(clinicsync.ESignedOut, "Signed out: the document waits for the next sign-in.")
+	}
+	if d.PDF.URL == "" {
+		// The event had no usable metadata: fetch the document.
+		full, err := e.remote.GetDocument(ctx, d.UUID)
+		if err != nil {
+			return "", err
+		}
+		d = full
+	}
+	if prev, err := e.store.Get(ctx, d.UUID); err == nil {
+		switch {
+		case prev.State == clinicsync.StateConfirmed && action != "document_synchronize":
+			return "already delivered", nil
+		case prev.State == clinicsync.StateFailed && action != "document_synchronize" && prev.NextAttemptAt.After(e.Now()):
+			return "failed earlier; retried on schedule", nil
+		}
+	}
+	if err := e.admit(ctx, d); err != nil {
+		return "", err
+	}
+	if action == "document_synchronize" {
+		if err := e.store.Requeue(ctx, d.UUID); err != nil {
+			return "", err
+		}
+	}
+	if err := e.checkDestination(); err != nil {
+		return "", err // recorded as pending; the next pass takes it
+	}
+	it, err := e.store.Get(ctx, d.UUID)
+	if err != nil {
+		return "", err
+	}
+	var res PassResult
+	err = e.process(ctx, it, &res)
+	e.refreshCounts(ctx)
+	switch {
+	case err != nil:
+		return "", err
+	case res.Written > 0:
+		return "saved and confirmed", nil
+	case res.AlreadyPresent > 0:
+		return "already on disk; confirmed", nil
+	case res.Failed > 0:
+		it, _ = e.store.Get(ctx, d.UUID)
+		return "failed: " + it.LastError, nil
+	}
+	return "in progress elsewhere", nil
+}
