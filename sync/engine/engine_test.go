@@ -626,3 +626,41 @@ func TestReconfigureAppliesToTheNextDocument(t *testing.T) {
 		t.Fatalf("confirmation directory %q, want the new software id", dir)
 	}
 }
+
+// A webhook's document is processed at once from the event's metadata;
+// a retry of the event does nothing more; a "Synchronize" click in the
+// platform re-checks the file and confirms it again, without a second copy.
+func TestPushFromAnEvent(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 0, Seed: 5})
+	ctx := context.Background()
+	d := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "Ada", LastName: "Lovelace"},
+		PDF: clinicsync.PDF{FileName: "letter.pdf"}}})
+	before := r.sim.Stats().APIRequests
+	out, err := r.eng.Push(ctx, d, "new_document")
+	if err != nil || out != "saved and confirmed" {
+		t.Fatalf("push: %q %v", out, err)
+	}
+	st := r.sim.Stats()
+	if st.APIRequests-before != 1 { // the status call only: no list, no GET
+		t.Fatalf("%d API requests for a pushed document, want 1", st.APIRequests-before)
+	}
+	if out, _ := r.eng.Push(ctx, d, "new_document"); out != "already delivered" {
+		t.Fatalf("second push: %q", out)
+	}
+	out, err = r.eng.Push(ctx, d, "document_synchronize")
+	if err != nil || out != "already on disk; confirmed" {
+		t.Fatalf("synchronize: %q %v", out, err)
+	}
+	if got := files(t, r.root); len(got) != 1 {
+		t.Fatalf("files %v", got)
+	}
+	// An event without metadata: the document is fetched.
+	d2 := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{LastName: "Hopper"},
+		PDF: clinicsync.PDF{FileName: "b.pdf"}}})
+	if out, err := r.eng.Push(ctx, clinicsync.Document{UUID: d2.UUID}, "new_document"); err != nil || out != "saved and confirmed" {
+		t.Fatalf("push without metadata: %q %v", out, err)
+	}
+	if res := r.pass(); res.Written != 0 || res.Confirmed != 0 {
+		t.Fatalf("the next pass did pushed documents again: %+v", res)
+	}
+}
