@@ -35,6 +35,7 @@ type Backend interface {
 	CancelSignIn()
 	SignOut(ctx context.Context) error
 	ExportBundle(ctx context.Context, w io.Writer) error
+	SetWebhookSecret(ctx context.Context, platform, secret string) error
 }
 
 var _ Backend = (*service.Service)(nil)

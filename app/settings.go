@@ -38,6 +38,10 @@ type settingsView struct {
 	poll       *widget.Entry
 	notes      *widget.Check
 	relay      *widget.Check
+	platforms  *widget.CheckGroup
+	unsigned   *widget.Check
+	secrets    *widget.Button
+	relayState *widget.Label
 	listen     *widget.Entry
 	public     *widget.Entry
 	startLogin *widget.Check
@@ -64,6 +68,11 @@ func newSettingsView(u *UI) *settingsView {
 	v.listen = widget.NewEntry()
 	v.public = widget.NewEntry()
 	v.public.SetPlaceHolder("https://clinic.example.org/clinicsync")
+	v.platforms = widget.NewCheckGroup(relayPlatformLabels(), nil)
+	v.platforms.Horizontal = true
+	v.unsigned = widget.NewCheck(T("Accept unsigned deliveries from platforms without a secret (this PC only)"), nil)
+	v.secrets = widget.NewButtonWithIcon(T("Signing secrets…"), theme.AccountIcon(), v.editSecrets)
+	v.relayState = wrapLabel("")
 	v.startLogin = widget.NewCheck(T("Start Clinic Sync when I sign in to this computer"), nil)
 	langs := make([]string, len(languageChoices))
 	for i, l := range languageChoices {
@@ -87,6 +96,8 @@ func newSettingsView(u *UI) *settingsView {
 		e.OnChanged = changed
 	}
 	v.relay.OnChanged = func(bool) { v.check() }
+	v.platforms.OnChanged = func([]string) { v.check() }
+	v.unsigned.OnChanged = func(bool) { v.check() }
 	v.language.OnChanged = changed
 	v.check()
 	return v
@@ -115,7 +126,8 @@ func (v *settingsView) object() fyne.CanvasObject {
 			T("Sent to Askara with each confirmation"))),
 		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
 		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
-		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen),
+		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
+			container.NewHBox(v.secrets), v.relayState),
 			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"))),
 		widget.NewFormItem(T("Public URL"), field("relay.public_url", v.public,
 			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
@@ -138,6 +150,9 @@ func (v *settingsView) load(c config.Config) {
 	v.relay.SetChecked(c.Relay.Enabled)
 	v.listen.SetText(c.Relay.Listen)
 	v.public.SetText(c.Relay.Public)
+	v.platforms.SetSelected(c.Relay.Platforms)
+	v.unsigned.SetChecked(c.Relay.AllowUnsigned)
+	v.showRelay()
 	v.startLogin.SetChecked(c.App.StartAtLogin)
 	for i, l := range languageChoices {
 		if l.code == c.App.Language {
@@ -177,6 +192,8 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 	c.Relay.Enabled = v.relay.Checked
 	c.Relay.Listen = strings.TrimSpace(v.listen.Text)
 	c.Relay.Public = strings.TrimSpace(v.public.Text)
+	c.Relay.Platforms = append([]string(nil), v.platforms.Selected...)
+	c.Relay.AllowUnsigned = v.unsigned.Checked
 	c.App.StartAtLogin = v.startLogin.Checked
 	if i := v.language.SelectedIndex(); i >= 0 {
 		c.App.Language = languageChoices[i].code
@@ -197,9 +214,13 @@ func (v *settingsView) check() bool {
 	if c.Relay.Enabled {
 		v.listen.Enable()
 		v.public.Enable()
+		v.platforms.Enable()
+		v.unsigned.Enable()
 	} else {
 		v.listen.Disable()
 		v.public.Disable()
+		v.platforms.Disable()
+		v.unsigned.Disable()
 	}
 	if len(probs) > 0 {
 		v.save.Disable()
@@ -257,6 +278,62 @@ func (v *settingsView) tapSave() {
 			}
 		}
 	})
+}
+
+// relayPlatformLabels are the platform names as the check group shows them
+// (the configuration's names: they are product names).
+func relayPlatformLabels() []string { return append([]string(nil), config.RelayPlatforms...) }
+
+// showRelay says what the relay is doing: where it listens, when it last
+// received a delivery, where Askara delivers (UI goroutine).
+func (v *settingsView) showRelay() {
+	r := v.u.status().Relay
+	switch {
+	case r.Error != "":
+		v.relayState.Importance = widget.DangerImportance
+		v.relayState.SetText(r.Error)
+	case r.Address != "":
+		v.relayState.Importance = widget.MediumImportance
+		last := T("never")
+		if !r.LastDelivery.IsZero() {
+			last = ago(r.LastDelivery, time.Now())
+		}
+		text := Tf("Listening on %s; last delivery: %s; %d accepted, %d refused.", r.Address, last, r.Accepted, r.Refused)
+		if r.Registered != "" {
+			text += " " + Tf("Askara delivers to %s.", r.Registered)
+		}
+		v.relayState.SetText(text)
+	default:
+		v.relayState.Importance = widget.LowImportance
+		v.relayState.SetText(T("The relay is off: documents arrive by polling."))
+	}
+}
+
+// editSecrets asks for a platform's signing secret; it goes to the
+// keychain, never to the settings file.
+func (v *settingsView) editSecrets() {
+	platform := widget.NewSelect(relayPlatformLabels(), nil)
+	platform.SetSelectedIndex(0)
+	secret := widget.NewPasswordEntry()
+	secret.SetPlaceHolder("whsec_…")
+	items := []*widget.FormItem{widget.NewFormItem(T("Platform"), platform), widget.NewFormItem(T("Secret"), secret)}
+	dialog.ShowForm(T("Webhook signing secret"), T("Save"), T("Cancel"), items, func(ok bool) {
+		if !ok {
+			return
+		}
+		p, sec := platform.Selected, strings.TrimSpace(secret.Text)
+		v.u.run(func(ctx context.Context) error { return v.u.b.SetWebhookSecret(ctx, p, sec) }, func(err error) {
+			if err != nil {
+				v.result.SetText(clinicsync.ErrorMessage(err))
+				return
+			}
+			if sec == "" {
+				v.result.SetText(Tf("The %s signing secret was removed.", p))
+			} else {
+				v.result.SetText(Tf("The %s signing secret is kept in this computer's keychain.", p))
+			}
+		})
+	}, v.u.win)
 }
 
 func (v *settingsView) chooseRoot() {

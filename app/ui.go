@@ -246,6 +246,7 @@ func (u *UI) apply(st service.Status) {
 	u.mu.Unlock()
 	u.header.set(st)
 	u.account.set(st)
+	u.settings.showRelay()
 	u.docs.tick()
 	if u.o.Tray {
 		if desk, ok := u.app.(desktop.App); ok {

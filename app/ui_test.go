@@ -1,9 +1,11 @@
 package app
 
 import (
+	"archive/zip"
 	"context"
 	"flag"
 	"image/png"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -525,4 +527,38 @@ func TestViewModelFollowsEngineEvents(t *testing.T) {
 		test.Tap(r.ui.header.pause)
 	})
 	r.until("paused", func() bool { return r.ui.header.pause.Text == "Resume" && r.ui.header.state.Text == "Paused" })
+}
+
+// Diagnostics: the support bundle the button writes is a zip with the
+// status and the log, and without the token.
+func TestSupportBundleFromDiagnostics(t *testing.T) {
+	r := newUIRig(t, 2)
+	r.pass()
+	var path string
+	var err error
+	r.onUI(func() { path, err = r.ui.diag.exportTo(context.Background(), r.dir) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.Contains(string(b), "ui-test-token") {
+			t.Fatalf("%s holds the access token", f.Name)
+		}
+	}
+	if !names["status.json"] || !names["activity.log"] || !names["documents.csv"] {
+		t.Fatalf("bundle holds %v", names)
+	}
+	if !strings.HasPrefix(filepath.Base(path), "clinicsync-support-") {
+		t.Fatalf("bundle name %s", path)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/relay"
 )
 
 // Parts are the concrete pieces cmd builds.
@@ -43,7 +45,16 @@ type Parts struct {
 	OpenURL func(string) error
 	// Autostart, when set, is switched on or off with the start-at-login setting.
 	Autostart Autostart
-	Log       *slog.Logger
+	// Relay, when set, runs the webhook relay the settings ask for.
+	Relay Relay
+	Log   *slog.Logger
+}
+
+// Relay starts, stops and reports the webhook relay (*relay.Manager).
+type Relay interface {
+	Apply(ctx context.Context, c config.Relay) error
+	Status(ctx context.Context) relay.Status
+	Close(ctx context.Context) error
 }
 
 // Autostart switches start-at-login on and off (app/autostart implements it).
@@ -81,12 +92,13 @@ func (a Account) String() string {
 // Status is everything the window's header and the tray need.
 type Status struct {
 	engine.Snapshot
-	Account     Account `json:"account"`
-	Destination string  `json:"destination"`
-	Version     string  `json:"version"`
-	DataDir     string  `json:"data_dir"`
-	ConfigPath  string  `json:"config_path"`
-	LogFile     string  `json:"log_file,omitempty"`
+	Account     Account      `json:"account"`
+	Destination string       `json:"destination"`
+	Relay       relay.Status `json:"relay"`
+	Version     string       `json:"version"`
+	DataDir     string       `json:"data_dir"`
+	ConfigPath  string       `json:"config_path"`
+	LogFile     string       `json:"log_file,omitempty"`
 }
 
 // Service is the application behind the tray and the window.
@@ -119,9 +131,20 @@ func New(p Parts) *Service {
 	return s
 }
 
-// Run runs the engine until ctx ends, reading the account first.
+// Run runs the engine (and the relay, when enabled) until ctx ends,
+// reading the account first.
 func (s *Service) Run(ctx context.Context) error {
 	go s.RefreshAccount(ctx)
+	if s.p.Relay != nil {
+		if err := s.p.Relay.Apply(ctx, s.Settings().Relay); err != nil {
+			s.p.Engine.Note(ctx, engine.LevelError, "The webhook relay did not start: "+clinicsync.ErrorMessage(err)+" Polling goes on.")
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			s.p.Relay.Close(cctx)
+		}()
+	}
 	return s.p.Engine.Run(ctx)
 }
 
@@ -137,8 +160,12 @@ func (s *Service) Status() Status {
 	if snap.SignedOut && !acct.Managed {
 		acct = Account{}
 	}
-	return Status{Snapshot: snap, Account: acct, Destination: root, Version: s.p.Version,
+	st := Status{Snapshot: snap, Account: acct, Destination: root, Version: s.p.Version,
 		DataDir: s.p.DataDir, ConfigPath: s.p.ConfigPath, LogFile: s.p.LogFile}
+	if s.p.Relay != nil {
+		st.Relay = s.p.Relay.Status(context.Background())
+	}
+	return st
 }
 
 // SyncNow asks for a pass now.
@@ -231,6 +258,11 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	ec.Workers = c.Sync.Workers
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
 	s.p.Engine.Note(ctx, engine.LevelInfo, "Settings saved and applied.")
+	if s.p.Relay != nil && !relayEqual(old.Relay, c.Relay) {
+		if err := s.p.Relay.Apply(ctx, c.Relay); err != nil {
+			return nil, clinicsync.Permanent(clinicsync.EConfig, "Settings saved, but the webhook relay: "+clinicsync.ErrorMessage(err), err)
+		}
+	}
 	return nil, nil
 }
 
@@ -257,6 +289,26 @@ func (s *Service) setAccount(me askara.Me, managed bool) {
 	s.account = a
 	s.mu.Unlock()
 }
+
+func relayEqual(a, b config.Relay) bool {
+	return a.Enabled == b.Enabled && a.Listen == b.Listen && a.Public == b.Public && a.AllowUnsigned == b.AllowUnsigned &&
+		a.Tolerance == b.Tolerance && slices.Equal(a.Platforms, b.Platforms)
+}
+
+// SetWebhookSecret keeps a platform's signing secret (the keychain) and
+// restarts the relay with it.
+func (s *Service) SetWebhookSecret(ctx context.Context, platform, secret string) error {
+	if err := auth.SetWebhookSecret(KeychainService, platform, secret); err != nil {
+		return err
+	}
+	if s.p.Relay != nil {
+		return s.p.Relay.Apply(ctx, s.Settings().Relay)
+	}
+	return nil
+}
+
+// KeychainService is the keychain service name every secret is kept under.
+const KeychainService = "Clinic Sync"
 
 func trimJoin(a, b string) string {
 	switch {

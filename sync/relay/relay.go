@@ -1,0 +1,648 @@
+// Package relay is the localhost webhook receiver. A clinic PC is not
+// reachable from the internet: the clinic's reverse proxy or tunnel
+// forwards each platform's POSTs to it. A delivery is checked (method,
+// content type, size, signature, envelope), committed to the SQLite inbox
+// and only then acknowledged; processing happens afterwards, and whatever a
+// crash interrupted is processed again on start. Polling stays the source
+// of truth: the relay only makes documents arrive sooner.
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+)
+
+// Platforms the relay has a path for: /webhooks/<platform>.
+var Platforms = []string{"askara", "nabla", "soapnoteapi", "azodha"}
+
+// DefaultMaxBody is the largest body accepted.
+const DefaultMaxBody = 1 << 20
+
+// Sink is what processing needs from the engine (*engine.Engine).
+type Sink interface {
+	// Push processes one document now, from an event's metadata.
+	Push(ctx context.Context, d clinicsync.Document, action string) (string, error)
+	// Note adds a line to the activity log.
+	Note(ctx context.Context, level, msg string)
+}
+
+// Options configure a relay.
+type Options struct {
+	Listen string // host:port; loopback unless every enabled platform has a secret
+	// Enabled lists the platforms whose path answers (default: askara).
+	Enabled []string
+	// Secrets are the signing secrets per platform ("" or absent: none).
+	Secrets map[string]string
+	// AllowUnsigned accepts deliveries from an enabled platform without a
+	// secret, on loopback only, recorded as "unverified".
+	AllowUnsigned bool
+	Tolerance     time.Duration // timestamp window, default 5 minutes
+	MaxBody       int64         // default 1 MiB
+	Store         *store.Store
+	Sink          Sink
+	Log           *slog.Logger // debug lines, no PHI
+	Now           func() time.Time
+}
+
+// Server is a running relay.
+type Server struct {
+	o         Options
+	verifiers map[string][]Verifier // per platform, tried by the headers present
+	loopback  bool                  // listening on loopback only
+	log       *slog.Logger
+	srv       *http.Server
+	ln        net.Listener
+
+	commits chan commitReq
+	wake    chan struct{}
+	stop    context.CancelFunc
+	ctx     context.Context
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	stats    Stats
+	lastNote map[string]time.Time // refusal kind -> last activity line (rate limit)
+	pending  map[string]int       // refusals not yet written to the activity log
+}
+
+// Stats counts what the relay answered since it started.
+type Stats struct {
+	Accepted     int
+	Duplicates   int
+	Refused      map[string]int // "askara: bad_signature" -> n
+	LastDelivery time.Time      // last accepted delivery
+}
+
+// IsLoopback reports whether a listen address only accepts local connections.
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// New checks the options and builds the relay (not yet listening).
+func New(o Options) (*Server, error) {
+	if o.Tolerance <= 0 {
+		o.Tolerance = DefaultTolerance
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Enabled) == 0 {
+		o.Enabled = []string{"askara"}
+	}
+	if o.Store == nil || o.Sink == nil {
+		return nil, errors.New("relay: a store and a sink are required")
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	loopback := IsLoopback(o.Listen)
+	s := &Server{o: o, log: log, loopback: loopback, verifiers: map[string][]Verifier{}, commits: make(chan commitReq, 256),
+		wake: make(chan struct{}, 1), lastNote: map[string]time.Time{}, pending: map[string]int{}}
+	s.stats.Refused = map[string]int{}
+	for _, p := range o.Enabled {
+		if !slices.Contains(Platforms, p) {
+			return nil, clinicsync.Errorf(clinicsync.EConfig, "The relay has no path for the platform %q (known: %s).", p, strings.Join(Platforms, ", "))
+		}
+		secret := o.Secrets[p]
+		if secret == "" {
+			if !loopback {
+				return nil, clinicsync.Errorf(clinicsync.EConfig,
+					"The relay listens on %s, which is not loopback: set a signing secret for %s first (clinicsync relay secret %s).", o.Listen, p, p)
+			}
+			if !o.AllowUnsigned {
+				s.verifiers[p] = nil // deliveries are refused: no secret
+				continue
+			}
+			s.verifiers[p] = []Verifier{Unsigned()}
+			continue
+		}
+		vs, err := verifiersFor(p, secret, o.Tolerance)
+		if err != nil {
+			return nil, clinicsync.Errorf(clinicsync.EConfig, "The %s signing secret cannot be used: %v", p, err)
+		}
+		s.verifiers[p] = vs
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	return s, nil
+}
+
+// verifiersFor lists the schemes a platform's deliveries may carry. The
+// one matching the headers present is used (see verify).
+func verifiersFor(p, secret string, tol time.Duration) ([]Verifier, error) {
+	var vs []Verifier
+	add := func(v Verifier, err error) {
+		if err == nil {
+			vs = append(vs, v)
+		}
+	}
+	switch p {
+	case "soapnoteapi":
+		add(SOAPNoteAPI(secret, tol))
+	case "nabla":
+		add(Nabla(secret, tol))
+		add(StandardWebhooks(secret, tol))
+	default: // askara, azodha: their scheme is not documented; Standard Webhooks when re-signed
+		add(StandardWebhooks(secret, tol))
+	}
+	if len(vs) == 0 {
+		_, err := StandardWebhooks(secret, tol)
+		if p == "soapnoteapi" {
+			_, err = SOAPNoteAPI(secret, tol)
+		}
+		return nil, err
+	}
+	return vs, nil
+}
+
+// Start listens and serves; it also starts the inbox writer and the
+// processor, which first processes what a crash left in the inbox.
+func (s *Server) Start(ctx context.Context) (string, error) {
+	ln, err := net.Listen("tcp", s.o.Listen)
+	if err != nil {
+		return "", clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The relay cannot listen on %s.", s.o.Listen), err)
+	}
+	s.ln = ln
+	s.startWorkers(ctx)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("relay stopped", "err", err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// startWorkers starts the group-commit writer and the processor (Start
+// does it; tests and benchmarks that use the handler alone call it).
+func (s *Server) startWorkers(ctx context.Context) {
+	s.ctx, s.stop = context.WithCancel(ctx)
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.writer() }()
+	go func() { defer s.wg.Done(); s.processor() }()
+	s.Wake()
+}
+
+// Close stops accepting, lets requests in flight finish (their deliveries
+// are committed or refused), then stops the workers.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	if s.ln != nil {
+		err = s.srv.Shutdown(ctx)
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+	s.wg.Wait()
+	return err
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Refused = make(map[string]int, len(s.stats.Refused))
+	for k, v := range s.stats.Refused {
+		st.Refused[k] = v
+	}
+	return st
+}
+
+// Wake asks the processor to look at the inbox.
+func (s *Server) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ---- receiving ----
+
+type commitReq struct {
+	d    *store.Delivery
+	done chan commitRes
+}
+
+type commitRes struct {
+	dup bool
+	err error
+}
+
+// writer commits deliveries in batches: whatever arrived while the last
+// transaction was committing goes into the next one, so fifty concurrent
+// senders cost a few fsyncs, not fifty.
+func (s *Server) writer() {
+	for {
+		var first commitReq
+		select {
+		case <-s.ctx.Done():
+			return
+		case first = <-s.commits:
+		}
+		batch := []commitReq{first}
+	more:
+		for len(batch) < 128 {
+			select {
+			case r := <-s.commits:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		ds := make([]*store.Delivery, len(batch))
+		for i, r := range batch {
+			ds[i] = r.d
+		}
+		dup, err := s.o.Store.InboxAdd(context.WithoutCancel(s.ctx), ds)
+		for i, r := range batch {
+			res := commitRes{err: err}
+			if err == nil {
+				res.dup = dup[i]
+			}
+			r.done <- res
+		}
+		if err == nil {
+			s.Wake()
+		}
+	}
+}
+
+// answer writes a JSON answer.
+func answer(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type refusal struct {
+	status  int
+	code    string
+	message string
+}
+
+// ServeHTTP receives one delivery.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	platform, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
+	if !ok || strings.Contains(platform, "/") || !slices.Contains(Platforms, platform) {
+		if r.URL.Path == "/" || r.URL.Path == "/healthz" {
+			answer(w, http.StatusOK, map[string]string{"status": "ok", "service": "Clinic Sync relay"})
+			return
+		}
+		s.refuse(w, r, "unknown", refusal{http.StatusNotFound, "unknown_path", "no webhook path " + clean(r.URL.Path)})
+		return
+	}
+	vs, enabled := s.verifiers[platform]
+	switch {
+	case !enabled:
+		s.refuse(w, r, platform, refusal{http.StatusNotFound, "platform_disabled", "the " + platform + " path is not enabled in the relay settings"})
+		return
+	case r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		s.refuse(w, r, platform, refusal{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not accepted; deliveries are POSTs"})
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		s.refuse(w, r, platform, refusal{http.StatusUnsupportedMediaType, "bad_content_type", "the content type must be application/json"})
+		return
+	}
+	if r.ContentLength > s.o.MaxBody {
+		s.refuse(w, r, platform, refusal{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", s.o.MaxBody)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.refuse(w, r, platform, refusal{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", s.o.MaxBody)})
+		} else {
+			s.refuse(w, r, platform, refusal{http.StatusBadRequest, "unreadable", "the body could not be read"})
+		}
+		return
+	}
+	deliveryID, scheme, rf := s.verify(platform, vs, r.Header, body)
+	if rf != nil {
+		s.refuse(w, r, platform, *rf)
+		return
+	}
+	if err := checkEnvelope(platform, body); err != nil {
+		s.refuse(w, r, platform, refusal{http.StatusBadRequest, "bad_envelope", err.Error()})
+		return
+	}
+	d := &store.Delivery{Platform: platform, ReceivedAt: s.o.Now(), DeliveryID: deliveryID, Body: body,
+		Verified: scheme, Headers: map[string]string{}}
+	for k := range r.Header {
+		if store.KeepHeader(k) {
+			d.Headers[strings.ToLower(k)] = clean(r.Header.Get(k))
+		}
+	}
+	done := make(chan commitRes, 1)
+	select {
+	case s.commits <- commitReq{d: d, done: done}:
+	case <-r.Context().Done():
+		return
+	case <-s.ctx.Done():
+		s.refuse(w, r, platform, refusal{http.StatusServiceUnavailable, "stopping", "the relay is stopping; retry later"})
+		return
+	}
+	res := <-done
+	switch {
+	case res.err != nil:
+		s.log.Warn("inbox commit failed", "platform", platform, "err", res.err)
+		w.Header().Set("Retry-After", "5")
+		s.refuse(w, r, platform, refusal{http.StatusServiceUnavailable, "store_failed", "the delivery could not be stored; retry later"})
+	case res.dup && deliveryID != "" && s.replayed(r.Context(), platform, deliveryID, d):
+		s.refuse(w, r, platform, refusal{http.StatusConflict, "replayed_id",
+			"the delivery id " + clean(deliveryID) + " was already used for another body"})
+	case res.dup:
+		s.mu.Lock()
+		s.stats.Duplicates++
+		s.mu.Unlock()
+		answer(w, http.StatusOK, map[string]string{"status": "duplicate"})
+	default:
+		s.mu.Lock()
+		s.stats.Accepted++
+		s.stats.LastDelivery = d.ReceivedAt
+		s.mu.Unlock()
+		answer(w, http.StatusOK, map[string]any{"status": "accepted", "id": d.ID})
+	}
+}
+
+// replayed reports whether a delivery id already stored came with another
+// body (a retry resends the same body).
+func (s *Server) replayed(ctx context.Context, platform, id string, d *store.Delivery) bool {
+	if d.BodySHA256 == "" {
+		sum := sha256.Sum256(d.Body)
+		d.BodySHA256 = hex.EncodeToString(sum[:])
+	}
+	sha, err := s.o.Store.InboxBodyFor(ctx, platform, id)
+	return err == nil && sha != "" && sha != d.BodySHA256
+}
+
+// verify picks the scheme by the headers the delivery carries.
+func (s *Server) verify(platform string, vs []Verifier, h http.Header, body []byte) (id, scheme string, rf *refusal) {
+	if vs == nil {
+		return "", "", &refusal{http.StatusUnauthorized, "no_secret",
+			"no signing secret is set for " + platform + " (clinicsync relay secret " + platform + ")"}
+	}
+	v := vs[0]
+	for _, c := range vs {
+		if headersFor(c.Scheme(), h) {
+			v = c
+			break
+		}
+	}
+	if platform == "azodha" && v.Scheme() == "standard-webhooks" && !headersFor("standard-webhooks", h) {
+		// Azodha's guide names no header or algorithm: without a
+		// re-signing proxy its deliveries cannot be checked. They are
+		// taken (and recorded as unverifiable) only where nobody but this
+		// PC can reach the relay.
+		if !s.loopback {
+			return "", "", &refusal{http.StatusUnauthorized, "unverifiable",
+				"Azodha deliveries must be re-signed (Standard Webhooks) when the relay is reachable from the network"}
+		}
+		return "", "unverifiable", nil
+	}
+	id, err := v.Verify(h, body, s.o.Now())
+	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			return "", "", &refusal{ve.Status, ve.Code, ve.Message}
+		}
+		return "", "", &refusal{http.StatusUnauthorized, "bad_signature", "the signature does not match"}
+	}
+	scheme = v.Scheme()
+	if scheme == "unsigned" {
+		scheme = "unverified"
+	}
+	return id, scheme, nil
+}
+
+// headersFor reports whether h carries a scheme's signature header.
+func headersFor(scheme string, h http.Header) bool {
+	switch scheme {
+	case "standard-webhooks":
+		return h.Get("webhook-signature") != ""
+	case "nabla":
+		return h.Get("x-nabla-webhook-signature") != ""
+	case "soapnoteapi":
+		return h.Get("X-SoapNoteAPI-Signature") != ""
+	}
+	return false
+}
+
+// checkEnvelope refuses a body the platform's parser cannot read, before
+// it is stored: a malformed delivery gets a 400 at once.
+func checkEnvelope(platform string, body []byte) error {
+	var err error
+	switch platform {
+	case "askara":
+		_, err = ParseAskara(body)
+	case "soapnoteapi":
+		_, err = ParseSOAPNoteAPI(body)
+	case "nabla":
+		_, err = ParseNabla(body)
+	case "azodha":
+		_, err = ParseAzodha(body)
+	}
+	return err
+}
+
+// refuse answers a 4xx/5xx with a JSON error, counts it, and writes it to
+// the activity log at most once a minute per kind (a flood of bad requests
+// must not flood the log).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, platform string, rf refusal) {
+	answer(w, rf.status, map[string]string{"error": rf.code, "message": rf.message})
+	kind := platform + ": " + rf.code
+	now := s.o.Now()
+	s.mu.Lock()
+	s.stats.Refused[kind]++
+	s.pending[kind]++
+	n := s.pending[kind]
+	write := now.Sub(s.lastNote[kind]) >= time.Minute
+	if write {
+		s.lastNote[kind] = now
+		s.pending[kind] = 0
+	}
+	s.mu.Unlock()
+	s.log.Debug("relay refused a delivery", "platform", platform, "code", rf.code, "status", rf.status)
+	if write {
+		msg := fmt.Sprintf("Webhook relay refused a delivery on /webhooks/%s (HTTP %d): %s.", platform, rf.status, rf.message)
+		if n > 1 {
+			msg = fmt.Sprintf("Webhook relay refused %d deliveries on /webhooks/%s (HTTP %d): %s.", n, platform, rf.status, rf.message)
+		}
+		s.o.Sink.Note(context.WithoutCancel(r.Context()), "warn", msg)
+	}
+}
+
+// clean keeps a string printable and short for the log.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// ---- processing ----
+
+// processor handles inbox deliveries one at a time, oldest first; a crash
+// leaves them "received", and the next start takes them again.
+func (s *Server) processor() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for s.ctx.Err() == nil {
+			ds, err := s.o.Store.InboxPending(s.ctx, 50)
+			if err != nil {
+				s.log.Warn("inbox read failed", "err", err)
+				break
+			}
+			if len(ds) == 0 {
+				break
+			}
+			for _, d := range ds {
+				if s.ctx.Err() != nil {
+					return
+				}
+				state, outcome := s.process(s.ctx, d)
+				if s.ctx.Err() != nil {
+					return // interrupted: processed again on the next start
+				}
+				if err := s.o.Store.InboxDone(context.WithoutCancel(s.ctx), d.ID, state, outcome); err != nil {
+					s.log.Warn("inbox update failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// process handles one delivery and returns its inbox state and outcome.
+func (s *Server) process(ctx context.Context, d store.Delivery) (string, string) {
+	switch d.Platform {
+	case "askara":
+		return s.processAskara(ctx, d)
+	case "soapnoteapi":
+		ev, err := ParseSOAPNoteAPI(d.Body)
+		if err != nil {
+			return store.InboxFailed, err.Error()
+		}
+		if ev.Event == "test" {
+			s.o.Sink.Note(ctx, "info", "SOAPNoteAPI test event received: the relay is reachable and its signature checks out.")
+			return store.InboxProcessed, "test event"
+		}
+		s.o.Sink.Note(ctx, "info", fmt.Sprintf("SOAPNoteAPI %s for note %s received; kept for note synchronisation.", ev.Event, clean(ev.NoteID)))
+		return store.InboxDeferred, "note event kept for the notes pipeline"
+	case "nabla":
+		ev, err := ParseNabla(d.Body)
+		if err != nil {
+			return store.InboxFailed, err.Error()
+		}
+		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Nabla %s received; kept for note synchronisation.", clean(ev.Type)))
+		return store.InboxDeferred, "note event kept for the notes pipeline"
+	case "azodha":
+		ev, err := ParseAzodha(d.Body)
+		if err != nil {
+			return store.InboxFailed, err.Error()
+		}
+		how := ""
+		if d.Verified == "unverifiable" {
+			how = " (its signature could not be checked: Azodha does not document its scheme)"
+		}
+		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s received%s; kept.", clean(ev.Event), how))
+		return store.InboxDeferred, "kept"
+	}
+	return store.InboxIgnored, "unknown platform"
+}
+
+func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, string) {
+	env, err := ParseAskara(d.Body)
+	if err != nil {
+		return store.InboxFailed, err.Error()
+	}
+	var outcomes []string
+	state := store.InboxProcessed
+	for _, ev := range env.Events {
+		key := ev.Action + ":" + ev.ID
+		if ev.Document != nil && ev.Document.PDF.URL != "" {
+			sum := sha256.Sum256([]byte(ev.Document.PDF.URL))
+			key += ":" + hex.EncodeToString(sum[:8])
+		} else {
+			key += ":" + env.WebhookID + ":" + d.BodySHA256[:16]
+		}
+		first, err := s.o.Store.EventFirstSeen(ctx, "askara", key)
+		if err != nil {
+			return store.InboxReceived, "" // try again later
+		}
+		if !first {
+			outcomes = append(outcomes, ev.ID+": duplicate")
+			continue
+		}
+		switch ev.Action {
+		case "new_document", "document_synchronize":
+			doc := clinicsync.Document{UUID: ev.ID}
+			if ev.Document != nil {
+				doc = *ev.Document
+				if doc.UUID == "" {
+					doc.UUID = ev.ID
+				}
+			}
+			out, err := s.o.Sink.Push(ctx, doc, ev.Action)
+			if err != nil {
+				// The document is recorded (or will be listed): polling takes it.
+				out = "left to polling: " + clinicsync.ErrorMessage(err)
+				s.log.Debug("push", "item", doc.UUID, "code", clinicsync.ErrorCode(err))
+			}
+			outcomes = append(outcomes, doc.UUID+": "+out)
+		case "new_note":
+			s.o.Sink.Note(ctx, "info", "Askara new_note "+clean(ev.ID)+" received; kept for note synchronisation.")
+			outcomes = append(outcomes, ev.ID+": note kept")
+			state = store.InboxDeferred
+		default:
+			s.o.Sink.Note(ctx, "info", fmt.Sprintf("Askara sent an event this version does not handle (%s); acknowledged and ignored.", clean(ev.Action)))
+			outcomes = append(outcomes, ev.ID+": ignored action "+clean(ev.Action))
+			if state == store.InboxProcessed && len(env.Events) == 1 {
+				state = store.InboxIgnored
+			}
+		}
+	}
+	return state, clean(strings.Join(outcomes, "; "))
+}
