@@ -73,10 +73,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSanitizeComponent$$' -fuzztime $(FUZZTIME) ./sync/dest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPatientDir$$' -fuzztime $(FUZZTIME) ./sync/dest/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCollection$$' -fuzztime $(FUZZTIME) ./sync/askara/
+	@for f in FuzzParseAskara FuzzParseSOAPNoteAPI FuzzParseNabla FuzzParseAzodha \
+	          FuzzVerifyStandardWebhooks FuzzVerifySOAPNoteAPI FuzzVerifyNabla; do \
+	  out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./sync/relay/ 2>&1) || { echo "$$out"; exit 1; }; \
+	  echo "$$f: $$(echo "$$out" | tail -1)"; done
 
 ## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, the Activity tab over 1,000,000 rows, each beside a baseline
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./cmd/clinicsync/ ./app/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./sync/relay/ ./cmd/clinicsync/ ./app/
 
 ## screenshots: the real window under Xvfb, one PNG per tab and the tray menu, in docs/screenshots
 screenshots: deps
