@@ -108,8 +108,9 @@ func (s *Server) wireLocked(d *doc, base string, now time.Time, item bool) wireD
 	return w
 }
 
-// route maps a request to an endpoint key and the document uuid in it.
-// allowed is the method the path takes ("" if the path is unknown).
+// route maps a request to an endpoint key and the document (or webhook)
+// uuid in it. allowed lists the methods the path takes, comma-separated
+// ("" if the path is unknown).
 func route(method, path string) (key, uuid, allowed string) {
 	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	var pattern string
@@ -120,6 +121,10 @@ func route(method, path string) (key, uuid, allowed string) {
 		pattern, allowed = "/documents/{uuid}", http.MethodGet
 	case len(seg) == 3 && seg[0] == "documents" && seg[1] != "" && seg[2] == "status":
 		pattern, allowed = "/documents/{uuid}/status", http.MethodPost
+	case len(seg) == 1 && seg[0] == "webhooks":
+		pattern, allowed = "/webhooks", "GET, POST"
+	case len(seg) == 2 && seg[0] == "webhooks" && seg[1] != "":
+		pattern, allowed = "/webhooks/{uuid}", "GET, PATCH, DELETE"
 	default:
 		return EndpointOther, "", ""
 	}
@@ -168,9 +173,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		s.serveMe(w, r)
 	case allowed == "":
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("No route found for %q.", r.Method+" "+path))
-	case r.Method != allowed:
+	case !methodAllowed(allowed, r.Method):
 		w.Header().Set("Allow", allowed)
 		writeProblem(w, http.StatusMethodNotAllowed, fmt.Sprintf("No route found for %q: Method Not Allowed (Allow: %s).", r.Method+" "+path, allowed))
+	case strings.HasSuffix(key, " /webhooks") || strings.HasSuffix(key, " /webhooks/{uuid}"):
+		s.serveWebhooks(w, r, uuid)
 	case uuid == "":
 		s.listDocuments(w, r)
 	case r.Method == http.MethodGet:
@@ -178,6 +185,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	default:
 		s.postStatus(w, r, uuid)
 	}
+}
+
+// methodAllowed reports whether method is in the comma-separated allowed.
+func methodAllowed(allowed, method string) bool {
+	for m := range strings.SplitSeq(allowed, ",") {
+		if strings.TrimSpace(m) == method {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) count(f func(*Stats)) {

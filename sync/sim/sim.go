@@ -73,6 +73,19 @@ type Options struct {
 	TokenLength    int           // access token length in characters, default 64
 	User           string        // /me user name, default "Dr Jane Doe"
 	Organization   string        // /me organization, default "Cabinet Médical Demo"
+
+	// Webhooks (webhooks.go). WebhookSecret, a Standard Webhooks secret
+	// ("whsec_" + base64 key), makes every delivery signed (webhook-id,
+	// webhook-timestamp, webhook-signature). WebhookTimeout is how long a
+	// receiver has to answer (default 5s, as Askara documents).
+	// WebhookRetryScale multiplies the 5s, 10s, 20s retry delays (default
+	// 1; e.g. 0.01 in tests). WebhookDuplicate is the fraction of
+	// deliveries whose first 2xx answer is treated as lost, so that the
+	// receiver gets the same delivery again on the next retry.
+	WebhookSecret     string
+	WebhookTimeout    time.Duration
+	WebhookRetryScale float64
+	WebhookDuplicate  float64
 }
 
 func (o Options) withDefaults() Options {
@@ -106,6 +119,7 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o = o.webhookDefaults()
 	return o.oauthDefaults()
 }
 
@@ -122,7 +136,7 @@ func (o Options) Validate() error {
 	if o.Documents < 0 || o.PDFSize < 0 {
 		return errors.New("document count and PDF size must not be negative")
 	}
-	return nil
+	return o.validateWebhooks()
 }
 
 const maxPageSize = 100
@@ -206,6 +220,7 @@ type Server struct {
 	stats    Stats
 	srv      *http.Server
 	oauth    *oauthState
+	wh       *webhookState
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -228,6 +243,7 @@ func New(o Options) *Server {
 		oauth:    newOAuthState(o.Seed),
 		done:     make(chan struct{}),
 	}
+	s.wh = newWebhookState(o)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(o.Seed))
 	s.linkKey = sha256.Sum256(append([]byte("clinicsync-sim-link\x00"), b[:]...))
@@ -247,7 +263,8 @@ func New(o Options) *Server {
 // AddDocument adds one document at the end of the list (it is the newest)
 // and returns it as it will be listed, with a freshly signed link (relative
 // until SetBaseURL or Start gave a base URL). A fixture whose UUID is
-// already taken gets a new one: nothing is replaced.
+// already taken gets a new one: nothing is replaced. Active webhooks
+// subscribed to new_document are sent the document (webhooks.go).
 func (s *Server) AddDocument(f Fixture) clinicsync.Document {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -255,6 +272,7 @@ func (s *Server) AddDocument(f Fixture) clinicsync.Document {
 		f.CreatedAt = s.o.Now()
 	}
 	d := s.addLocked(f)
+	s.emitDocumentLocked(EventNewDocument, d)
 	out := d.d
 	if d.content.Kind != ContentNoPDF && d.content.Kind != ContentNoURL {
 		out.PDF.URL = s.linkLocked(d, s.baseURL, s.o.Now())
@@ -350,8 +368,10 @@ func (s *Server) Start(addr string) (string, error) {
 	return base, nil
 }
 
-// Close stops the server started by Start (if any) and ends injected
-// stalls and latencies in progress.
+// Close stops the server started by Start (if any), ends injected
+// stalls and latencies in progress, and stops webhook deliveries: it
+// cancels those in flight, drops pending retries and waits for their
+// goroutines to end.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -362,6 +382,7 @@ func (s *Server) Close() error {
 		if srv != nil {
 			err = srv.Close()
 		}
+		s.stopWebhooks()
 	})
 	return err
 }
