@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
@@ -49,7 +50,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
-	eng, _, err := e.engine(ctx)
+	eng, client, err := e.engine(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,6 +63,19 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}()
 	fmt.Fprintf(e.stdout, "Clinic Sync %s: polling %s every %s into %s (Ctrl-C to stop)\n", version,
 		e.cfg.Askara.APIURL, e.cfg.Askara.PollInterval.Duration, e.cfg.Destination.Root)
+	if e.cfg.Relay.Enabled {
+		m := e.relay(eng, client)
+		if err := m.Apply(ctx, e.cfg.Relay); err != nil {
+			return exitf(exitConfig, "webhook relay: %s", clinicsync.ErrorMessage(err))
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			m.Close(cctx)
+		}()
+		st := m.Status(ctx)
+		fmt.Fprintf(e.stdout, "Webhook relay on %s (%s)\n", st.Address, strings.Join(e.cfg.Relay.Platforms, ", "))
+	}
 	return eng.Run(ctx)
 }
 

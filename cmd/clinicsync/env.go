@@ -20,6 +20,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/relay"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -220,7 +221,14 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
-		AuthConfig: e.authConfig, OpenURL: browser.OpenURL, Autostart: auto, Log: e.log}), nil
+		AuthConfig: e.authConfig, OpenURL: browser.OpenURL, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil
+}
+
+// relay is the webhook relay manager: it runs the relay the settings ask
+// for, with the signing secrets from the environment or the keychain.
+func (e *env) relay(eng *engine.Engine, client *askara.Client) *relay.Manager {
+	return &relay.Manager{Store: e.store, Sink: eng, Registrar: client, Log: e.log,
+		Secret: func(p string) string { return auth.WebhookSecret(keychainService, p) }}
 }
 
 // logToFile sends the debug log to a file in the data folder (the window

@@ -48,17 +48,6 @@ func windows(display string) []string {
 	return strings.Fields(string(out))
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // sessionBus starts a private D-Bus session daemon (no tray host on it)
 // and returns its address.
 func sessionBus(t *testing.T) string {

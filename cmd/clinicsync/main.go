@@ -54,6 +54,7 @@ func commands() []command {
 		{"status", "[--json]", "last pass, counts per state, failures", cmdStatus},
 		{"retry", "UUID", "manual retry of one document (at most once per 30 s)", cmdRetry},
 		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
+		{"relay", "secret PLATFORM", "keep a webhook signing secret (read from standard input) in the keychain", cmdRelay},
 		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
 		{"demo", "[--headless]", "the tray app against the built-in simulator, in a temporary folder", cmdDemo},
 		{"version", "", "print the version", cmdVersion},

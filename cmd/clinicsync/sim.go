@@ -33,6 +33,7 @@ func cmdSim(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.Token, "token", "", "the only bearer token accepted (default: any)")
 	fs.BoolVar(&o.OAuth, "oauth", false, "serve the OAuth endpoints and accept only tokens they issued")
 	fs.BoolVar(&o.AutoApprove, "auto-approve", false, "with --oauth: skip the consent page")
+	fs.StringVar(&o.WebhookSecret, "webhook-secret", "", "sign webhook deliveries with this Standard Webhooks secret (whsec_...)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
