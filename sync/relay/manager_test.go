@@ -1,0 +1,106 @@
+package relay
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/sim"
+)
+
+// The manager against the simulator: the public URL is registered once,
+// replaced when it changes, removed when the relay is turned off; the
+// relay starts and stops with the settings, and the simulator's signed
+// deliveries reach the sink.
+func TestManagerRegistersOnceAndRemovesWhenOff(t *testing.T) {
+	s := sim.New(sim.Options{Seed: 3, WebhookSecret: testSecret, WebhookRetryScale: 0.05})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+	s.SetBaseURL(ts.URL)
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	client, err := askara.New(askara.Options{BaseURL: ts.URL, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recorder{}
+	m := &Manager{Store: st, Sink: sink, Registrar: client, Secret: func(p string) string {
+		if p == "askara" {
+			return testSecret
+		}
+		return ""
+	}}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	c := config.Default().Relay
+	c.Enabled, c.Listen = true, "127.0.0.1:0"
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	addr := m.Status(ctx).Address
+	if addr == "" || len(s.Webhooks()) != 0 {
+		t.Fatalf("no public URL: relay on %q, %d registrations", addr, len(s.Webhooks()))
+	}
+	c.Public = "http://" + addr
+	for i := 0; i < 2; i++ { // applying the same settings twice registers once
+		if err := m.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hooks := s.Webhooks()
+	if len(hooks) != 1 || hooks[0].URL != "http://"+addr+"/webhooks/askara" || m.Status(ctx).Registered != hooks[0].URL {
+		t.Fatalf("registrations %+v", hooks)
+	}
+	if m.Status(ctx).Address != addr {
+		t.Fatal("unchanged settings restarted the relay")
+	}
+
+	// The loop: a new document on Askara reaches the sink through the relay.
+	d := s.AddDocument(sim.Fixture{Doc: clinicsync.Document{PDF: clinicsync.PDF{FileName: "x.pdf"}}})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if p, _ := sink.snapshot(); len(p) == 1 && p[0] == "new_document "+d.UUID+" x.pdf" {
+			break
+		}
+		if time.Now().After(deadline) {
+			p, n := sink.snapshot()
+			t.Fatalf("no push: %v %v %+v", p, n, s.Deliveries())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ls := m.Status(ctx); ls.LastDelivery.IsZero() || ls.Accepted != 1 {
+		t.Fatalf("status %+v", ls)
+	}
+
+	// A new public URL replaces the registration.
+	c.Public = "https://clinic.example.org/cs/"
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if hooks := s.Webhooks(); len(hooks) != 1 || hooks[0].URL != "https://clinic.example.org/cs/webhooks/askara" {
+		t.Fatalf("after the URL change: %+v", hooks)
+	}
+	// Off: the relay stops and Askara stops delivering.
+	c.Enabled = false
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if hooks := s.Webhooks(); len(hooks) != 0 {
+		t.Fatalf("still registered: %+v", hooks)
+	}
+	if st := m.Status(ctx); st.Address != "" || st.Registered != "" {
+		t.Fatalf("status after off: %+v", st)
+	}
+}
