@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,7 +193,9 @@ const demoFixAfter = 20 * time.Second
 // served an error page instead of the PDF) until the simulator fixes it,
 // so Retry can be tried.
 func guiDemo(ctx context.Context, e *env, tmp, root string, docs int) error {
-	s := sim.New(sim.Options{Documents: docs, Patients: 6, Seed: 7})
+	// Askara (the simulator) pushes each new document to the relay, signed.
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	s := sim.New(sim.Options{Documents: docs, Patients: 6, Seed: 7, WebhookSecret: secret})
 	broken := s.AddDocument(sim.Fixture{Doc: clinicsync.Document{Type: "lab_results",
 		Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin", ExternalID: "P-2041"},
 		PDF:     clinicsync.PDF{FileName: "lab_results.pdf"}}, Content: sim.Content{Kind: sim.ContentHTML}, Label: "demo: broken"})
@@ -206,6 +209,12 @@ func guiDemo(ctx context.Context, e *env, tmp, root string, docs int) error {
 	cfg.Askara.PollInterval = config.Duration{Duration: 10 * time.Second}
 	cfg.Destination.Root = root
 	cfg.App.StartAtLogin = false
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		addr := l.Addr().String()
+		l.Close()
+		cfg.Relay.Enabled, cfg.Relay.Listen, cfg.Relay.Public = true, addr, "http://"+addr
+		os.Setenv("CLINICSYNC_ASKARA_WEBHOOK_SECRET", secret)
+	}
 	e.configPath = filepath.Join(tmp, "config.toml")
 	e.dataDir = filepath.Join(tmp, "data")
 	if err := cfg.Save(e.configPath); err != nil {
@@ -216,9 +225,10 @@ func guiDemo(ctx context.Context, e *env, tmp, root string, docs int) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Clinic Sync demo: simulator on %s, documents land in %s\n"+
+		"New documents arrive by webhook through the relay (%s), within a second; polling every 10 s catches the rest.\n"+
 		"Élodie Martin's lab results fail at first (an error page instead of a PDF); after %s the simulator\n"+
 		"fixes the file: open Documents, pick it and press Retry. Quit from the tray menu or close the window.\n",
-		url, root, demoFixAfter)
+		url, root, cfg.Relay.Listen, demoFixAfter)
 	demoCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go demoFeed(demoCtx, s, broken.UUID)
