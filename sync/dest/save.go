@@ -29,6 +29,9 @@ type SaveRequest struct {
 	// database), "" if none. When it is a regular file in the target folder
 	// it is this document's file: kept if identical, replaced otherwise.
 	Prev string
+	// Text: the body is a text file (a clinical note), not a PDF; it is
+	// not checked for the PDF signature (it must still not be empty).
+	Text bool
 }
 
 // Result is where a document landed.
@@ -185,7 +188,7 @@ func Save(ctx context.Context, r SaveRequest) (Result, error) {
 	// After a rename this removes nothing; in every other case it removes
 	// the temp file (after a hard link, the extra name).
 	defer removeQuietly(tmp)
-	size, sum, err := copyBody(ctx, f, r.Body, dir)
+	size, sum, err := copyBody(ctx, f, r.Body, dir, !r.Text)
 	if err == nil {
 		if err = f.Sync(); err != nil {
 			err = fsError(err, dir)
@@ -339,7 +342,7 @@ func removeQuietly(path string) {
 // copyBody streams body into w with one fixed buffer, hashing it, checking
 // from the first bytes that it is a PDF and stopping early when not, and
 // watching ctx between reads.
-func copyBody(ctx context.Context, w io.Writer, body io.Reader, dir string) (int64, string, error) {
+func copyBody(ctx context.Context, w io.Writer, body io.Reader, dir string, pdf bool) (int64, string, error) {
 	if body == nil {
 		return 0, "", clinicsync.Permanent(clinicsync.ENotPDF, "The file is empty.", nil)
 	}
@@ -357,7 +360,7 @@ func copyBody(ctx context.Context, w io.Writer, body io.Reader, dir string) (int
 			chunk := buf[:m]
 			if nhead < len(head) {
 				nhead += copy(head[nhead:], chunk)
-				if !bytes.HasPrefix(pdfMagic, head[:nhead]) {
+				if pdf && !bytes.HasPrefix(pdfMagic, head[:nhead]) {
 					return 0, "", clinicsync.Permanent(clinicsync.ENotPDF, "The file is not a PDF.", nil)
 				}
 			}
@@ -384,7 +387,7 @@ func copyBody(ctx context.Context, w io.Writer, body io.Reader, dir string) (int
 	switch {
 	case n == 0:
 		return 0, "", clinicsync.Permanent(clinicsync.ENotPDF, "The file is empty.", nil)
-	case nhead < len(head):
+	case pdf && nhead < len(head):
 		return 0, "", clinicsync.Permanent(clinicsync.ENotPDF, "The file is not a PDF.", nil)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil

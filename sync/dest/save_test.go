@@ -632,3 +632,27 @@ func TestSaveStreamsWithBoundedMemory(t *testing.T) {
 	}
 	os.Remove(r.Path)
 }
+
+// A note is a text file: saved without the PDF check, still atomically,
+// and an update replaces the file in place.
+func TestSaveTextReplacesAnUpdate(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	r, err := Save(ctx, SaveRequest{Root: root, RelDir: "DOE_JOHN", FileName: "2026-02-24_note_ab12cd34.txt",
+		UUID: "ab12cd34ab12cd34", Body: strings.NewReader("first\r\n"), Text: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Save(ctx, SaveRequest{Root: root, RelDir: "DOE_JOHN", FileName: "2026-02-24_note_ab12cd34.txt",
+		UUID: "ab12cd34ab12cd34", Body: strings.NewReader("second\r\n"), Text: true, Prev: r.Path})
+	if err != nil || r2.Path != r.Path || r2.AlreadyPresent {
+		t.Fatalf("update: %+v %v (first %s)", r2, err, r.Path)
+	}
+	b, _ := os.ReadFile(r.Path)
+	if string(b) != "second\r\n" {
+		t.Fatalf("content %q", b)
+	}
+	if _, err := Save(ctx, SaveRequest{Root: root, FileName: "x.pdf", UUID: "u1", Body: strings.NewReader("hello")}); clinicsync.ErrorCode(err) != clinicsync.ENotPDF {
+		t.Fatalf("a PDF save of text: %v", err)
+	}
+}

@@ -69,7 +69,7 @@ func TestCopyBodyDiskFull(t *testing.T) {
 		t.Skip("no /dev/full here")
 	}
 	defer f.Close()
-	_, _, err = copyBody(t.Context(), f, bytes.NewReader(pdf("x")), "/d")
+	_, _, err = copyBody(t.Context(), f, bytes.NewReader(pdf("x")), "/d", true)
 	wantCode(t, err, clinicsync.EDiskFull, true, "The destination disk is full.")
 }
 
