@@ -121,6 +121,10 @@ func route(method, path string) (key, uuid, allowed string) {
 		pattern, allowed = "/documents/{uuid}", http.MethodGet
 	case len(seg) == 3 && seg[0] == "documents" && seg[1] != "" && seg[2] == "status":
 		pattern, allowed = "/documents/{uuid}/status", http.MethodPost
+	case len(seg) == 1 && seg[0] == "notes":
+		pattern, allowed = "/notes", http.MethodGet
+	case len(seg) == 2 && seg[0] == "notes" && seg[1] != "":
+		pattern, allowed = "/notes/{uuid}", http.MethodGet
 	case len(seg) == 1 && seg[0] == "webhooks":
 		pattern, allowed = "/webhooks", "GET, POST"
 	case len(seg) == 2 && seg[0] == "webhooks" && seg[1] != "":
@@ -178,6 +182,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		writeProblem(w, http.StatusMethodNotAllowed, fmt.Sprintf("No route found for %q: Method Not Allowed (Allow: %s).", r.Method+" "+path, allowed))
 	case strings.HasSuffix(key, " /webhooks") || strings.HasSuffix(key, " /webhooks/{uuid}"):
 		s.serveWebhooks(w, r, uuid)
+	case key == EndpointNotes || key == EndpointNote:
+		s.serveNotes(w, r, uuid) // notes.go
 	case uuid == "":
 		s.listDocuments(w, r)
 	case r.Method == http.MethodGet:

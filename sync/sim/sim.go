@@ -31,6 +31,10 @@ type Options struct {
 	Patients  int  // generated documents are spread over this many patients (default 10)
 	Hostile   bool // add HostileFixtures(Seed) after the generated documents
 	Seed      int64
+	// Notes is the number of generated clinical notes (notes.go), over the
+	// same patients; about one in eight shares its createdAt second with
+	// another on purpose.
+	Notes int
 
 	Format          string        // FormatHydra (default), FormatMember or FormatArray
 	DefaultPageSize int           // itemsPerPage when the client sends none: default 20, at most 100
@@ -133,8 +137,8 @@ func (o Options) Validate() error {
 	if o.FaultRate < 0 || o.FaultRate > 1 || o.PDFFaultRate < 0 || o.PDFFaultRate > 1 {
 		return errors.New("fault rates must be between 0 and 1")
 	}
-	if o.Documents < 0 || o.PDFSize < 0 {
-		return errors.New("document count and PDF size must not be negative")
+	if o.Documents < 0 || o.PDFSize < 0 || o.Notes < 0 {
+		return errors.New("document count, note count and PDF size must not be negative")
 	}
 	return o.validateWebhooks()
 }
@@ -221,6 +225,7 @@ type Server struct {
 	srv      *http.Server
 	oauth    *oauthState
 	wh       *webhookState
+	notes    noteStore // notes.go
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -256,6 +261,9 @@ func New(o Options) *Server {
 		for _, f := range HostileFixtures(o.Seed) {
 			s.addLocked(f)
 		}
+	}
+	for _, n := range generateNotes(o.Seed, o.Notes, o.Patients) {
+		s.storeNoteLocked(n)
 	}
 	return s
 }

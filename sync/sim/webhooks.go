@@ -142,8 +142,8 @@ type Delivery struct {
 // Delivered reports whether the receiver answered 2xx.
 func (d Delivery) Delivered() bool { return d.Err == "" && d.Status >= 200 && d.Status < 300 }
 
-// Note is a clinical note for AddNote. Minimal: the simulator announces
-// notes (new_note) but does not serve /notes.
+// Note is a clinical note: generated (Options.Notes) or given to AddNote,
+// served by GET /notes and GET /notes/{uuid} (notes.go).
 type Note struct {
 	UUID      string // filled in when empty
 	Type      string // default "consultation_summary"
@@ -462,8 +462,10 @@ func (s *Server) Synchronize(uuid string) bool {
 	return true
 }
 
-// AddNote announces a new clinical note (new_note) to the active webhooks
-// subscribed to it and returns the note with its defaults filled in.
+// AddNote stores a new clinical note (listed by GET /notes; one whose uuid
+// is taken replaces it), announces it (new_note) to the active webhooks
+// subscribed to it and returns the note with its defaults filled in and
+// its times truncated to the second, as they are stored and served.
 func (s *Server) AddNote(n Note) Note {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -482,6 +484,8 @@ func (s *Server) AddNote(n Note) Note {
 	if n.UpdatedAt.IsZero() {
 		n.UpdatedAt = n.CreatedAt
 	}
+	n.CreatedAt, n.UpdatedAt = n.CreatedAt.Truncate(time.Second), n.UpdatedAt.Truncate(time.Second)
+	s.storeNoteLocked(n)
 	const layout = "2006-01-02T15:04:05-07:00"
 	wn := wireNote{
 		UUID: n.UUID, Type: n.Type, Content: n.Content,
