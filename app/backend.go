@@ -28,6 +28,7 @@ type Backend interface {
 	Activity(ctx context.Context, q engine.LogQuery) ([]engine.LogEntry, error)
 	Documents(ctx context.Context, f engine.DocumentFilter) ([]engine.DocumentView, error)
 	Document(ctx context.Context, uuid string) (engine.DocumentView, error)
+	Notes(ctx context.Context, inboxOnly bool) ([]engine.NoteView, error)
 	Settings() config.Config
 	Preview(ctx context.Context, c config.Config) (string, error)
 	Apply(ctx context.Context, c config.Config) ([]config.Problem, error)

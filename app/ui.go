@@ -229,6 +229,7 @@ func (u *UI) viewModel(sub *engine.Subscription) {
 			}
 			if l {
 				u.activity.reload()
+				u.notes.reload() // a saved note is an activity line
 			}
 		})
 		pending, docs, logs, changedFailed = false, false, false, nil

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -195,30 +196,123 @@ func (v *diagView) exportTo(ctx context.Context, dir string) (string, error) {
 	return p, f.Close()
 }
 
-// notesView is the Notes tab. Notes (and the Inbox of notes with no
-// patient) arrive with the notes pipeline; until then the tab says so
-// plainly rather than showing an empty list that looks like "no notes".
+// notesView is the Notes tab: the clinical notes written as text files,
+// with the Inbox (notes that came with no patient) one filter away.
 type notesView struct {
-	u   *UI
-	msg *widget.Label
+	u      *UI
+	filter *widget.Select
+	list   *widget.List
+	items  []engine.NoteView
+	msg    *widget.Label
+	detail *widget.Label
+	open   *widget.Button
+	folder *widget.Button
+	sel    engine.NoteView
+	gen    int
 }
 
 func newNotesView(u *UI) *notesView {
-	return &notesView{u: u, msg: wrapLabel("")}
+	v := &notesView{u: u, msg: wrapLabel(""), detail: wrapLabel("")}
+	v.detail.Selectable = true
+	v.filter = widget.NewSelect([]string{T("All notes"), T("Inbox (no patient)")}, nil)
+	v.filter.SetSelectedIndex(0)
+	v.filter.OnChanged = func(string) { v.reload() }
+	v.list = widget.NewList(func() int { return len(v.items) },
+		func() fyne.CanvasObject {
+			return container.NewHBox(widget.NewIcon(theme.DocumentIcon()), widget.NewLabel("date"), widget.NewLabel("who — type"))
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.items) {
+				return
+			}
+			n := v.items[i]
+			row := o.(*fyne.Container)
+			icon := theme.DocumentIcon()
+			if n.State == "failed" {
+				icon = theme.ErrorIcon()
+			}
+			row.Objects[0].(*widget.Icon).SetResource(icon)
+			row.Objects[1].(*widget.Label).SetText(n.CreatedAt.Local().Format("2006-01-02 15:04"))
+			row.Objects[2].(*widget.Label).SetText(noteWho(n) + " — " + or(n.Type, n.ID))
+		})
+	v.list.OnSelected = func(i widget.ListItemID) {
+		if i < len(v.items) {
+			v.show(v.items[i])
+		}
+	}
+	v.open = widget.NewButtonWithIcon(T("Open file"), theme.FileIcon(), func() { u.o.OpenPath(v.sel.Path) })
+	v.folder = widget.NewButtonWithIcon(T("Open folder"), theme.FolderOpenIcon(), func() { u.o.OpenPath(filepath.Dir(v.sel.Path)) })
+	v.show(engine.NoteView{})
+	return v
+}
+
+func noteWho(n engine.NoteView) string {
+	if n.Inbox {
+		return T("Inbox")
+	}
+	return n.Patient
 }
 
 func (v *notesView) object() fyne.CanvasObject {
 	v.reload()
-	return container.NewVScroll(container.NewPadded(container.NewVBox(
-		widget.NewLabelWithStyle(T("Clinical notes"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), v.msg)))
+	detail := container.NewVBox(v.detail, container.NewHBox(v.open, v.folder))
+	split := container.NewHSplit(v.list, container.NewVScroll(container.NewPadded(detail)))
+	split.Offset = 0.5
+	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, v.filter, nil), v.msg), nil, nil, nil, split)
 }
 
-func (v *notesView) reload() {
-	if v.u.b.Settings().Notes.Enabled {
-		v.msg.SetText(T("This version synchronises documents (PDF) only. Clinical notes, and the Inbox of notes with no patient, will be listed here once note synchronisation is available; nothing is lost meanwhile: notes stay on Askara."))
-	} else {
-		v.msg.SetText(T("Notes are switched off in Settings."))
+// show fills the detail pane (UI goroutine).
+func (v *notesView) show(n engine.NoteView) {
+	v.sel = n
+	if n.ID == "" {
+		v.detail.SetText(T("Select a note"))
+		v.open.Disable()
+		v.folder.Disable()
+		return
 	}
+	text := Tf("Source: %s\nNote id: %s", n.Source, n.ID)
+	if n.CorrelationID != "" && n.CorrelationID != n.ID {
+		text += "\n" + Tf("Request id: %s", n.CorrelationID)
+	}
+	text += "\n" + Tf("Patient: %s", or(noteWho(n), "—"))
+	if n.State == "failed" {
+		text += "\n" + T("Not saved: ") + n.Error
+	}
+	if n.Path != "" {
+		text += "\n" + Tf("File: %s", n.Path)
+	}
+	v.detail.SetText(text)
+	setEnabled(v.open, n.Path != "" && n.State != "failed")
+	setEnabled(v.folder, n.Path != "")
+}
+
+// reload lists the notes again (UI goroutine; the query runs off it).
+func (v *notesView) reload() {
+	if !v.u.b.Settings().Notes.Enabled {
+		v.msg.SetText(T("Notes are switched off in Settings."))
+	} else {
+		v.msg.SetText("")
+	}
+	inbox := v.filter.SelectedIndex() == 1
+	v.gen++
+	gen := v.gen
+	go func() {
+		items, err := v.u.b.Notes(v.u.ctx, inbox)
+		v.u.do(func() {
+			if gen != v.gen {
+				return
+			}
+			if err != nil {
+				v.msg.SetText(clinicsync.ErrorMessage(err))
+				return
+			}
+			v.items = items
+			v.list.Refresh()
+			if len(items) == 0 && v.msg.Text == "" {
+				v.msg.SetText(T("No notes yet."))
+			}
+		})
+	}()
 }
 
 func showError(err error, w fyne.Window) {

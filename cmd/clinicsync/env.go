@@ -167,12 +167,20 @@ func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error
 	if err != nil {
 		return nil, nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
+	return e.newEngine(client), client, nil
+}
+
+// newEngine builds the engine on client from the configuration, notes and
+// retention included.
+func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	eng := engine.New(engine.Config{
 		SoftwareID:   e.cfg.Destination.SoftwareID,
 		PollInterval: e.cfg.Askara.PollInterval.Duration,
 		Workers:      e.cfg.Sync.Workers,
 	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
-	return eng, client, nil
+	eng.SetNotes(&askara.NoteSource{Client: client}, e.cfg.Notes.Enabled)
+	eng.SetRetention(e.cfg.Sync.RetentionDays)
+	return eng
 }
 
 // passExit maps a pass outcome to the documented exit codes.
@@ -214,11 +222,7 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	if err != nil {
 		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
-	eng := engine.New(engine.Config{
-		SoftwareID:   e.cfg.Destination.SoftwareID,
-		PollInterval: e.cfg.Askara.PollInterval.Duration,
-		Workers:      e.cfg.Sync.Workers,
-	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
+	eng := e.newEngine(client)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
 		AuthConfig: e.authConfig, OpenURL: browser.OpenURL, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil

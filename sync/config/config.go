@@ -113,6 +113,9 @@ type Destination struct {
 // Sync tunes the engine.
 type Sync struct {
 	Workers int `toml:"workers"`
+	// RetentionDays: activity log lines and webhook bodies older than this
+	// are deleted (documents' and notes' states are kept).
+	RetentionDays int `toml:"retention_days"`
 }
 
 // Default is the configuration of a new installation.
@@ -123,7 +126,7 @@ func Default() Config {
 			DeviceURL: "https://api.askara.ai/oauth2/device", ClientID: DefaultClientID,
 			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
-		Sync:        Sync{Workers: 4},
+		Sync:        Sync{Workers: 4, RetentionDays: 90},
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
@@ -220,6 +223,9 @@ func (c Config) Problems() []Problem {
 	}
 	if c.Sync.Workers < 1 || c.Sync.Workers > 16 {
 		add("sync.workers", "%d must be between 1 and 16", c.Sync.Workers)
+	}
+	if c.Sync.RetentionDays < 7 || c.Sync.RetentionDays > 3650 {
+		add("sync.retention_days", "%d must be between 7 and 3650", c.Sync.RetentionDays)
 	}
 	if host, port, err := net.SplitHostPort(c.Relay.Listen); err != nil || host == "" || port == "" {
 		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)

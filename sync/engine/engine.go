@@ -125,6 +125,10 @@ type Engine struct {
 	inflight   map[string]bool
 
 	quickRetries atomic.Int64
+
+	notes       notesState
+	retention   atomic.Int64 // days of activity and webhook bodies kept (0: forever)
+	lastPruneAt time.Time    // run loop only
 }
 
 // New builds an engine. log receives debug lines without PHI or secrets.
@@ -825,6 +829,15 @@ func (e *Engine) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if err == nil {
+				e.PollNotes(ctx) // its problems are in the activity log; documents go on
+			}
+			if days := e.retention.Load(); days > 0 && e.Now().Sub(e.lastPruneAt) > 24*time.Hour {
+				e.lastPruneAt = e.Now()
+				if perr := e.Prune(ctx, int(days)); perr != nil {
+					e.log.Warn("prune", "err", perr)
+				}
+			}
 			if err != nil {
 				failures++
 				wait = min(cfg.PollInterval<<min(failures, 3), cfg.PollInterval*8)
@@ -863,6 +876,10 @@ func describeFile(it store.Item) string {
 	}
 	return "document " + it.UUID
 }
+
+// SetRetention sets how many days of activity log and webhook bodies are
+// kept (0: forever); pruning runs at most once a day.
+func (e *Engine) SetRetention(days int) { e.retention.Store(int64(days)) }
 
 // Note adds a line to the activity log (for front ends: settings saved,
 // signed in, ...).

@@ -664,3 +664,59 @@ func TestPushFromAnEvent(t *testing.T) {
 		t.Fatalf("the next pass did pushed documents again: %+v", res)
 	}
 }
+
+// Polling Askara's notes: 300 notes, several sharing one createdAt second,
+// across pages; every note is written exactly once, a second poll writes
+// nothing, and an updated note replaces its file and says so.
+func TestPollNotesEveryNoteOnce(t *testing.T) {
+	r := newRig(t, sim.Options{Notes: 300, Patients: 7, Seed: 13})
+	ctx := context.Background()
+	src := &askara.NoteSource{Client: r.client}
+	r.eng.SetNotes(src, true)
+	// The first poll looks 7 days back: put the clock just after the
+	// simulator's generated notes (they start on 2026-01-05).
+	r.eng.Now = func() time.Time { return time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC) }
+	saved, err := r.eng.PollNotes(ctx)
+	if err != nil || saved != 300 {
+		t.Fatalf("first poll: %d saved, %v", saved, err)
+	}
+	var txt []string
+	filepath.WalkDir(r.root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".txt") {
+			txt = append(txt, p)
+		}
+		return nil
+	})
+	if len(txt) != 300 {
+		t.Fatalf("%d note files, want 300", len(txt))
+	}
+	if saved, err := r.eng.PollNotes(ctx); err != nil || saved != 0 {
+		t.Fatalf("second poll: %d saved, %v", saved, err)
+	}
+	notes := r.sim.Notes()
+	last := notes[len(notes)-1]
+	if !r.sim.UpdateNote(last.UUID, "Amended: patient called back.") {
+		t.Fatal("update")
+	}
+	if saved, err := r.eng.PollNotes(ctx); err != nil || saved != 1 {
+		t.Fatalf("poll after an update: %d saved, %v", saved, err)
+	}
+	views, _ := r.eng.Notes(ctx, false, 1000)
+	var path string
+	for _, v := range views {
+		if v.ID == last.UUID {
+			path = v.Path
+		}
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), "Amended: patient called back.") {
+		t.Fatalf("the updated note's file was not replaced: %s", path)
+	}
+	entries, _ := r.store.Activity(ctx, store.ActivityQuery{Search: "Updated note", Limit: 10})
+	if len(entries) != 1 {
+		t.Fatalf("activity says %d updates", len(entries))
+	}
+	if len(views) != 300 {
+		t.Fatalf("%d notes recorded", len(views))
+	}
+}

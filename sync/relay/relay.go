@@ -26,6 +26,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/notes"
 )
 
 // Platforms the relay has a path for: /webhooks/<platform>.
@@ -40,6 +41,10 @@ type Sink interface {
 	Push(ctx context.Context, d clinicsync.Document, action string) (string, error)
 	// Note adds a line to the activity log.
 	Note(ctx context.Context, level, msg string)
+	// SaveNote writes one clinical note (or records a failed one).
+	SaveNote(ctx context.Context, n notes.Note) (string, error)
+	// NotesEnabled reports whether notes are synchronised (Settings).
+	NotesEnabled() bool
 }
 
 // Options configure a relay.
@@ -569,15 +574,13 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 			s.o.Sink.Note(ctx, "info", "SOAPNoteAPI test event received: the relay is reachable and its signature checks out.")
 			return store.InboxProcessed, "test event"
 		}
-		s.o.Sink.Note(ctx, "info", fmt.Sprintf("SOAPNoteAPI %s for note %s received; kept for note synchronisation.", ev.Event, clean(ev.NoteID)))
-		return store.InboxDeferred, "note event kept for the notes pipeline"
+		return s.saveNote(ctx, "SOAPNoteAPI "+ev.Event+" "+clean(ev.NoteID), func() (notes.Note, error) { return notes.FromSOAPNoteAPI(d.Body) })
 	case "nabla":
 		ev, err := ParseNabla(d.Body)
 		if err != nil {
 			return store.InboxFailed, err.Error()
 		}
-		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Nabla %s received; kept for note synchronisation.", clean(ev.Type)))
-		return store.InboxDeferred, "note event kept for the notes pipeline"
+		return s.saveNote(ctx, "Nabla "+clean(ev.Type)+" "+clean(ev.ID), func() (notes.Note, error) { return notes.FromNabla(d.Body) })
 	case "azodha":
 		ev, err := ParseAzodha(d.Body)
 		if err != nil {
@@ -591,6 +594,24 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 		return store.InboxDeferred, "kept"
 	}
 	return store.InboxIgnored, "unknown platform"
+}
+
+// saveNote converts and saves one note event; with notes switched off the
+// delivery is kept (deferred) so that turning them on later loses nothing.
+func (s *Server) saveNote(ctx context.Context, what string, convert func() (notes.Note, error)) (string, string) {
+	if !s.o.Sink.NotesEnabled() {
+		return store.InboxDeferred, "notes are off in Settings; kept"
+	}
+	n, err := convert()
+	if err != nil {
+		s.o.Sink.Note(ctx, "warn", what+" could not be read: "+clinicsync.ErrorMessage(err))
+		return store.InboxFailed, clean(err.Error())
+	}
+	out, err := s.o.Sink.SaveNote(ctx, n)
+	if err != nil {
+		return store.InboxFailed, clean(clinicsync.ErrorMessage(err))
+	}
+	return store.InboxProcessed, "note " + out
 }
 
 func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, string) {
@@ -633,9 +654,17 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 			}
 			outcomes = append(outcomes, doc.UUID+": "+out)
 		case "new_note":
-			s.o.Sink.Note(ctx, "info", "Askara new_note "+clean(ev.ID)+" received; kept for note synchronisation.")
-			outcomes = append(outcomes, ev.ID+": note kept")
-			state = store.InboxDeferred
+			raw := ev.Note
+			st, out := s.saveNote(ctx, "Askara new_note "+clean(ev.ID), func() (notes.Note, error) {
+				if len(raw) == 0 {
+					return notes.Note{}, errors.New("the event carries no note")
+				}
+				return notes.FromAskara(raw)
+			})
+			outcomes = append(outcomes, ev.ID+": "+out)
+			if st != store.InboxProcessed {
+				state = st
+			}
 		default:
 			s.o.Sink.Note(ctx, "info", fmt.Sprintf("Askara sent an event this version does not handle (%s); acknowledged and ignored.", clean(ev.Action)))
 			outcomes = append(outcomes, ev.ID+": ignored action "+clean(ev.Action))

@@ -20,14 +20,30 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/notes"
 )
 
 // recorder is a Sink that records what processing asked of the engine.
 type recorder struct {
-	mu     sync.Mutex
-	pushes []string // "action uuid"
-	notes  []string
-	block  chan struct{} // when set, Push waits on it
+	mu      sync.Mutex
+	pushes  []string // "action uuid"
+	notes   []string
+	saved   []notes.Note
+	notesOn bool
+	block   chan struct{} // when set, Push waits on it
+}
+
+func (r *recorder) SaveNote(ctx context.Context, n notes.Note) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.saved = append(r.saved, n)
+	return "saved", nil
+}
+
+func (r *recorder) NotesEnabled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notesOn
 }
 
 func (r *recorder) Push(ctx context.Context, d clinicsync.Document, action string) (string, error) {

@@ -192,6 +192,11 @@ func (s *Service) Documents(ctx context.Context, f engine.DocumentFilter) ([]eng
 	return s.p.Engine.Documents(ctx, f)
 }
 
+// Notes lists clinical notes, most recent first (inboxOnly: those with no patient).
+func (s *Service) Notes(ctx context.Context, inboxOnly bool) ([]engine.NoteView, error) {
+	return s.p.Engine.Notes(ctx, inboxOnly, 500)
+}
+
 // Document returns one document.
 func (s *Service) Document(ctx context.Context, uuid string) (engine.DocumentView, error) {
 	return s.p.Engine.Document(ctx, uuid)
@@ -256,6 +261,8 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	ec.SoftwareID = c.Destination.SoftwareID
 	ec.PollInterval = c.Askara.PollInterval.Duration
 	ec.Workers = c.Sync.Workers
+	s.p.Engine.EnableNotes(c.Notes.Enabled)
+	s.p.Engine.SetRetention(c.Sync.RetentionDays)
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
 	s.p.Engine.Note(ctx, engine.LevelInfo, "Settings saved and applied.")
 	if s.p.Relay != nil && !relayEqual(old.Relay, c.Relay) {
