@@ -73,9 +73,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSanitizeComponent$$' -fuzztime $(FUZZTIME) ./sync/dest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPatientDir$$' -fuzztime $(FUZZTIME) ./sync/dest/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCollection$$' -fuzztime $(FUZZTIME) ./sync/askara/
-	@for f in FuzzParseAskara FuzzParseSOAPNoteAPI FuzzParseNabla FuzzParseAzodha \
-	          FuzzVerifyStandardWebhooks FuzzVerifySOAPNoteAPI FuzzVerifyNabla; do \
-	  out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./sync/relay/ 2>&1) || { echo "$$out"; exit 1; }; \
+	@for t in relay:FuzzParseAskara relay:FuzzParseSOAPNoteAPI relay:FuzzParseNabla relay:FuzzParseAzodha \
+	          relay:FuzzVerifyStandardWebhooks relay:FuzzVerifySOAPNoteAPI relay:FuzzVerifyNabla \
+	          notes:FuzzFromAskara notes:FuzzFromNabla notes:FuzzFromSOAPNoteAPI; do \
+	  p=$${t%%:*}; f=$${t#*:}; \
+	  out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./sync/$$p/ 2>&1) || { echo "$$out"; exit 1; }; \
 	  echo "$$f: $$(echo "$$out" | tail -1)"; done
 
 ## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, the Activity tab over 1,000,000 rows, each beside a baseline

@@ -26,6 +26,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/notes"
 	"github.com/clinicsync/clinicsync/sync/service"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -560,5 +561,38 @@ func TestSupportBundleFromDiagnostics(t *testing.T) {
 	}
 	if !strings.HasPrefix(filepath.Base(path), "clinicsync-support-") {
 		t.Fatalf("bundle name %s", path)
+	}
+}
+
+// The Notes tab lists the notes written, and the Inbox filter shows those
+// that came with no patient.
+func TestNotesTabAndInbox(t *testing.T) {
+	r := newUIRig(t, 0)
+	ctx := context.Background()
+	r.eng.SetNotes(nil, true)
+	for _, n := range []notes.Note{
+		{Source: "askara", ID: "n-1", Kind: notes.KindNote, Type: "consultation_summary", CreatedAt: time.Now(),
+			Patient: &clinicsync.Patient{FirstName: "Jean", LastName: "Dupont"}, Sections: []notes.Section{{Text: "Seen today."}}},
+		{Source: "soapnoteapi", ID: "n-2", CorrelationID: "n-2", Kind: notes.KindNote, Type: "soap_note", CreatedAt: time.Now(),
+			Sections: []notes.Section{{Key: "PLAN", Title: "Plan", Text: "Rest."}}},
+	} {
+		if _, err := r.eng.SaveNote(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := r.ui.notes
+	r.onUI(v.reload)
+	r.until("two notes", func() bool { return len(v.items) == 2 })
+	r.onUI(func() { v.filter.SetSelectedIndex(1) })
+	r.until("the inbox", func() bool { return len(v.items) == 1 && v.items[0].Inbox })
+	r.onUI(func() {
+		v.list.Select(0)
+		if !strings.Contains(v.detail.Text, filepath.Join(r.root, "Inbox")) || v.open.Disabled() {
+			t.Fatalf("detail %q", v.detail.Text)
+		}
+		test.Tap(v.open)
+	})
+	if len(r.opened) != 1 || filepath.Dir(r.opened[0]) != filepath.Join(r.root, "Inbox") {
+		t.Fatalf("opened %v", r.opened)
 	}
 }

@@ -398,3 +398,37 @@ func TestInboxDurableDedupAndReplay(t *testing.T) {
 		t.Fatal("header filter")
 	}
 }
+
+// Retention: old activity lines and processed webhook bodies go; item
+// states and deliveries still waiting to be processed stay.
+func TestPruneKeepsStatesAndPendingDeliveries(t *testing.T) {
+	s, clk := openTest(t)
+	ctx := context.Background()
+	if _, _, err := s.Upsert(ctx, "askara", doc("old-doc")); err != nil {
+		t.Fatal(err)
+	}
+	s.Log(ctx, LevelInfo, "", "old line")
+	old := []*Delivery{{Platform: "askara", Body: []byte("a")}, {Platform: "azodha", Body: []byte("b")}}
+	if _, err := s.InboxAdd(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.InboxDone(ctx, old[0].ID, InboxProcessed, "")
+	s.InboxDone(ctx, old[1].ID, InboxDeferred, "")
+	pending := []*Delivery{{Platform: "askara", Body: []byte("c")}}
+	s.InboxAdd(ctx, pending)
+	clk.Add(100 * 24 * time.Hour)
+	s.Log(ctx, LevelInfo, "", "new line")
+	a, d, err := s.Prune(ctx, clk.Now().Add(-90*24*time.Hour))
+	if err != nil || a != 1 || d != 2 {
+		t.Fatalf("pruned %d lines, %d deliveries, %v", a, d, err)
+	}
+	if _, err := s.Get(ctx, "old-doc"); err != nil {
+		t.Fatal("a document's state was pruned")
+	}
+	if p, _ := s.InboxPending(ctx, 10); len(p) != 1 {
+		t.Fatal("a delivery waiting to be processed was pruned")
+	}
+	if e, _ := s.Activity(ctx, ActivityQuery{}); len(e) != 1 || e[0].Message != "new line" {
+		t.Fatalf("activity after prune: %+v", e)
+	}
+}

@@ -590,7 +590,11 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 		if d.Verified == "unverifiable" {
 			how = " (its signature could not be checked: Azodha does not document its scheme)"
 		}
-		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s received%s; kept.", clean(ev.Event), how))
+		id := ""
+		if ev.ID != "" {
+			id = " (id " + clean(ev.ID) + ")"
+		}
+		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s%s received%s; kept as received.", clean(ev.Event), id, how))
 		return store.InboxDeferred, "kept"
 	}
 	return store.InboxIgnored, "unknown platform"
