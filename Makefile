@@ -7,7 +7,7 @@ ENGINE   := . ./store/... ./sync/...
 APP      := ./app/...
 # Fyne reads the locale; "C" makes it log a parse error on every test.
 export LANG := en_US.UTF-8
-FUZZTIME ?= 8s
+FUZZTIME ?= 5s
 # System packages for the Fyne/cgo build on Debian/Ubuntu (build-notes.md).
 # gnome-keyring and dbus-x11 give the real keychain test a Secret Service.
 # xvfb, xauth, xdotool and imagemagick run the real window in the GUI

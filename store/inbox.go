@@ -192,3 +192,20 @@ func (s *Store) InboxBodyFor(ctx context.Context, platform, deliveryID string) (
 	}
 	return sha, err
 }
+
+// InboxRequeueDeferred puts the deferred deliveries of platforms back in
+// line (notes were switched on: the note events kept meanwhile are
+// processed now). It returns how many.
+func (s *Store) InboxRequeueDeferred(ctx context.Context, platforms []string) (int64, error) {
+	var total int64
+	for _, p := range platforms {
+		res, err := s.db.ExecContext(ctx, `UPDATE webhook_inbox SET state = ?, outcome = '' WHERE state = ? AND platform = ? AND body IS NOT NULL`,
+			InboxReceived, InboxDeferred, p)
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

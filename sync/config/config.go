@@ -63,6 +63,9 @@ type Relay struct {
 	AllowUnsigned bool `toml:"allow_unsigned"`
 	// Tolerance is how far a signed timestamp may be from this PC's clock.
 	Tolerance Duration `toml:"tolerance"`
+	// AzodhaFiles lists the Azodha events whose JSON is also written as a
+	// file (Inbox/Azodha); the others are only logged and kept.
+	AzodhaFiles []string `toml:"azodha_files"`
 }
 
 // RelayPlatforms are the platforms the relay has a path for.

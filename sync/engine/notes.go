@@ -77,6 +77,8 @@ func sourceName(s string) string {
 		return "Nabla"
 	case "soapnoteapi":
 		return "SOAPNoteAPI"
+	case "azodha":
+		return "Azodha"
 	}
 	return s
 }
@@ -262,4 +264,20 @@ func (e *Engine) EnableNotes(on bool) {
 	e.notes.mu.Lock()
 	defer e.notes.mu.Unlock()
 	e.notes.enabled = on
+}
+
+// SaveEventFile writes an event's JSON, as received, to Inbox/<Platform>
+// below the root, named from the date, the event and a short id.
+func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
+	_, layout := e.conf()
+	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
+	key := hex.EncodeToString(sum[:8])
+	name := dest.SanitizeComponent(fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8]), 120)
+	rel := filepath.Join(InboxFolder, dest.SanitizeComponent(sourceName(platform), 40))
+	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: name, UUID: key,
+		Body: bytes.NewReader(body), Text: true})
+	if err != nil {
+		return "", err
+	}
+	return r.Path, nil
 }

@@ -79,7 +79,8 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 		}
 	}
 	same := m.srv != nil && c.Enabled && c.Listen == m.cfg.Listen && slices.Equal(c.Platforms, m.cfg.Platforms) &&
-		c.AllowUnsigned == m.cfg.AllowUnsigned && c.Tolerance == m.cfg.Tolerance && mapsEqual(secrets, m.secrets)
+		c.AllowUnsigned == m.cfg.AllowUnsigned && c.Tolerance == m.cfg.Tolerance && mapsEqual(secrets, m.secrets) &&
+		slices.Equal(c.AzodhaFiles, m.cfg.AzodhaFiles)
 	if !same {
 		if m.srv != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -89,7 +90,7 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 		}
 		if c.Enabled {
 			srv, err := New(Options{Listen: c.Listen, Enabled: c.Platforms, Secrets: secrets, AllowUnsigned: c.AllowUnsigned,
-				Tolerance: c.Tolerance.Duration, Store: m.Store, Sink: m.Sink, Log: m.Log})
+				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log})
 			if err == nil {
 				m.addr, err = srv.Start(context.WithoutCancel(ctx))
 			}
@@ -203,4 +204,20 @@ func (m *Manager) Close(ctx context.Context) error {
 	err := m.srv.Close(ctx)
 	m.srv, m.addr = nil, ""
 	return err
+}
+
+// ReprocessNotes processes again the note events kept while notes were
+// off (Askara, Nabla, SOAPNoteAPI; Azodha events stay as they are).
+func (m *Manager) ReprocessNotes(ctx context.Context) error {
+	n, err := m.Store.InboxRequeueDeferred(ctx, []string{"askara", "nabla", "soapnoteapi"})
+	if err != nil || n == 0 {
+		return err
+	}
+	m.mu.Lock()
+	srv := m.srv
+	m.mu.Unlock()
+	if srv != nil {
+		srv.Wake()
+	}
+	return nil
 }

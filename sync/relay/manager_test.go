@@ -104,3 +104,39 @@ func TestManagerRegistersOnceAndRemovesWhenOff(t *testing.T) {
 		t.Fatalf("status after off: %+v", st)
 	}
 }
+
+// Note events that arrived while notes were off are processed once they
+// are switched on: nothing is lost.
+func TestNotesKeptWhileOffAreProcessedWhenOn(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sink := &recorder{}
+	m := &Manager{Store: st, Sink: sink}
+	defer m.Close(context.Background())
+	c := config.Default().Relay
+	c.Enabled, c.Listen, c.AllowUnsigned = true, "127.0.0.1:0", true
+	ctx := context.Background()
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	r := &relayRig{t: t, st: st, url: "http://" + m.Status(ctx).Address, sink: sink}
+	note := []byte(`{"events":[{"id":"note-9","resource_type":"note","action":"new_note","metadata":{"note":{"uuid":"note-9","type":"consultation_summary","content":"x","createdAt":"2026-02-24T10:30:00+00:00","updatedAt":"2026-02-24T10:30:00+00:00"}}}],"meta":{"webhook_id":"w"}}`)
+	if code, _ := r.post("/webhooks/askara", note, nil); code != 200 {
+		t.Fatal(code)
+	}
+	r.until("kept", func() bool { s, _ := st.InboxStats(ctx); return s.Counts[store.InboxDeferred] == 1 })
+	sink.mu.Lock()
+	sink.notesOn = true
+	sink.mu.Unlock()
+	if err := m.ReprocessNotes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.until("saved", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return len(sink.saved) == 1 && sink.saved[0].ID == "note-9"
+	})
+}

@@ -144,3 +144,53 @@ func TestNotePayloadsThroughTheRelayMatchTheGoldenFiles(t *testing.T) {
 		t.Fatalf("%d files after the retry, want %d", n, before)
 	}
 }
+
+// Azodha events are logged and kept; only the events the user chose are
+// also written, as the JSON received, to Inbox/Azodha.
+func TestAzodhaEventsWrittenOnlyWhenChosen(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "Patients")
+	os.Mkdir(root, 0o755)
+	st, err := store.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng := engine.New(engine.Config{}, st, nil, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
+	srv, err := New(Options{Listen: "127.0.0.1:0", AllowUnsigned: true, Enabled: []string{"azodha"},
+		AzodhaFiles: []string{"BookAppointment"}, Store: st, Sink: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	r := &relayRig{t: t, st: st, url: "http://" + addr}
+	book := []byte(`{"eventName":"BookAppointment","id":"apt-1","data":{"date":"2026-03-02"}}`)
+	count := []byte(`{"eventName":"HealthRecordCounter","id":"hrc-1","count":3}`)
+	for _, b := range [][]byte{book, count} {
+		if code, out := r.post("/webhooks/azodha", b, nil); code != 200 {
+			t.Fatalf("%d %v", code, out)
+		}
+	}
+	r.until("both processed", func() bool { p, _ := st.InboxPending(context.Background(), 10); return len(p) == 0 })
+	var files []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 1 || filepath.Base(filepath.Dir(files[0])) != "Azodha" || !strings.Contains(files[0], "BookAppointment") {
+		t.Fatalf("files %v", files)
+	}
+	if b, _ := os.ReadFile(files[0]); string(b) != string(book) {
+		t.Fatalf("content %q", b)
+	}
+	entries, _ := st.Activity(context.Background(), store.ActivityQuery{Search: "Azodha", Limit: 10})
+	if len(entries) != 2 || !strings.Contains(entries[0].Message+entries[1].Message, "hrc-1") {
+		t.Fatalf("activity %+v", entries)
+	}
+}

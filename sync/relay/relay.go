@@ -45,6 +45,8 @@ type Sink interface {
 	SaveNote(ctx context.Context, n notes.Note) (string, error)
 	// NotesEnabled reports whether notes are synchronised (Settings).
 	NotesEnabled() bool
+	// SaveEventFile writes an event's JSON as a file in the Inbox.
+	SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error)
 }
 
 // Options configure a relay.
@@ -58,6 +60,7 @@ type Options struct {
 	// secret, on loopback only, recorded as "unverified".
 	AllowUnsigned bool
 	Tolerance     time.Duration // timestamp window, default 5 minutes
+	AzodhaFiles   []string      // Azodha events also written as JSON files
 	MaxBody       int64         // default 1 MiB
 	Store         *store.Store
 	Sink          Sink
@@ -594,6 +597,15 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 		if ev.ID != "" {
 			id = " (id " + clean(ev.ID) + ")"
 		}
+		if slices.Contains(s.o.AzodhaFiles, ev.Event) {
+			path, err := s.o.Sink.SaveEventFile(ctx, "azodha", ev.Event, ev.ID, d.Body)
+			if err != nil {
+				s.o.Sink.Note(ctx, "error", fmt.Sprintf("Azodha %s%s could not be written: %s", clean(ev.Event), id, clinicsync.ErrorMessage(err)))
+				return store.InboxFailed, clean(clinicsync.ErrorMessage(err))
+			}
+			s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s%s received%s; written to %s.", clean(ev.Event), id, how, path))
+			return store.InboxDeferred, "written to " + path
+		}
 		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s%s received%s; kept as received.", clean(ev.Event), id, how))
 		return store.InboxDeferred, "kept"
 	}
@@ -632,6 +644,12 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 			key += ":" + hex.EncodeToString(sum[:8])
 		} else {
 			key += ":" + env.WebhookID + ":" + d.BodySHA256[:16]
+		}
+		if ev.Action == "new_note" && !s.o.Sink.NotesEnabled() {
+			// Kept, not marked seen: processed when notes are switched on.
+			outcomes = append(outcomes, ev.ID+": notes are off in Settings; kept")
+			state = store.InboxDeferred
+			continue
 		}
 		first, err := s.o.Store.EventFirstSeen(ctx, "askara", key)
 		if err != nil {

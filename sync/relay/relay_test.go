@@ -480,3 +480,10 @@ func TestAzodhaUnverifiableOnlyOnLoopback(t *testing.T) {
 		t.Fatalf("network listener took an unsigned Azodha delivery: %d", resp.StatusCode)
 	}
 }
+
+func (r *recorder) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, "file: "+platform+" "+event+" "+id)
+	return "/inbox/" + event + ".json", nil
+}

@@ -53,6 +53,7 @@ type Parts struct {
 // Relay starts, stops and reports the webhook relay (*relay.Manager).
 type Relay interface {
 	Apply(ctx context.Context, c config.Relay) error
+	ReprocessNotes(ctx context.Context) error
 	Status(ctx context.Context) relay.Status
 	Close(ctx context.Context) error
 }
@@ -265,6 +266,11 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.p.Engine.SetRetention(c.Sync.RetentionDays)
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
 	s.p.Engine.Note(ctx, engine.LevelInfo, "Settings saved and applied.")
+	if s.p.Relay != nil && c.Notes.Enabled && !old.Notes.Enabled {
+		if err := s.p.Relay.ReprocessNotes(ctx); err != nil {
+			s.log.Warn("reprocess notes", "err", err)
+		}
+	}
 	if s.p.Relay != nil && !relayEqual(old.Relay, c.Relay) {
 		if err := s.p.Relay.Apply(ctx, c.Relay); err != nil {
 			return nil, clinicsync.Permanent(clinicsync.EConfig, "Settings saved, but the webhook relay: "+clinicsync.ErrorMessage(err), err)
@@ -299,7 +305,7 @@ func (s *Service) setAccount(me askara.Me, managed bool) {
 
 func relayEqual(a, b config.Relay) bool {
 	return a.Enabled == b.Enabled && a.Listen == b.Listen && a.Public == b.Public && a.AllowUnsigned == b.AllowUnsigned &&
-		a.Tolerance == b.Tolerance && slices.Equal(a.Platforms, b.Platforms)
+		a.Tolerance == b.Tolerance && slices.Equal(a.Platforms, b.Platforms) && slices.Equal(a.AzodhaFiles, b.AzodhaFiles)
 }
 
 // SetWebhookSecret keeps a platform's signing secret (the keychain) and
