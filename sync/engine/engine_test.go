@@ -20,6 +20,7 @@ import (
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/notes"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -718,5 +719,32 @@ func TestPollNotesEveryNoteOnce(t *testing.T) {
 	}
 	if len(views) != 300 {
 		t.Fatalf("%d notes recorded", len(views))
+	}
+}
+
+type refusingLister struct{ calls int }
+
+func (l *refusingLister) ListNotes(ctx context.Context, after time.Time) ([]notes.Note, error) {
+	l.calls++
+	return nil, clinicsync.Errorf(clinicsync.EForbidden, "Askara refused the notes list: the sign-in lacks the read:notes scope; sign in again (the app asks for it).")
+}
+
+// A missing read:notes scope is said once, clearly, not at every poll.
+func TestNotesScopeMissingSaidOnce(t *testing.T) {
+	r := newRig(t, sim.Options{Seed: 1})
+	l := &refusingLister{}
+	r.eng.SetNotes(l, true)
+	for i := 0; i < 3; i++ {
+		if _, err := r.eng.PollNotes(context.Background()); clinicsync.ErrorCode(err) != clinicsync.EForbidden {
+			t.Fatalf("poll: %v", err)
+		}
+	}
+	entries, _ := r.store.Activity(context.Background(), store.ActivityQuery{Search: "read:notes", Limit: 10})
+	if l.calls != 3 || len(entries) != 1 || entries[0].Level != store.LevelError {
+		t.Fatalf("%d polls, activity %+v", l.calls, entries)
+	}
+	r.eng.EnableNotes(false)
+	if _, err := r.eng.PollNotes(context.Background()); err != nil || l.calls != 3 {
+		t.Fatal("polled with notes off")
 	}
 }
