@@ -22,7 +22,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
-const appID = "org.clinicsync.app"
+const appID = "app.clinicsync.desktop" // FyneApp.toml's ID
 
 // cmdGUI starts the tray app: `clinicsync` with no command.
 func cmdGUI(ctx context.Context, e *env, args []string) error {
