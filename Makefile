@@ -8,6 +8,9 @@ APP      := ./app/...
 # Fyne reads the locale; "C" makes it log a parse error on every test.
 export LANG := en_US.UTF-8
 FUZZTIME ?= 5s
+# The version the binaries print (clinicsync --version): from git.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
 # System packages for the Fyne/cgo build on Debian/Ubuntu (build-notes.md).
 # gnome-keyring and dbus-x11 give the real keychain test a Secret Service.
 # xvfb, xauth, xdotool and imagemagick run the real window in the GUI
@@ -31,11 +34,11 @@ deps:
 
 ## demo: the tray app against the built-in simulator, in a temporary folder
 demo: deps
-	$(GO) run ./cmd/clinicsync demo
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/clinicsync demo
 
 ## build: the clinicsync binary in ./bin
 build: deps
-	$(GO) build -o bin/clinicsync ./cmd/clinicsync
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/clinicsync ./cmd/clinicsync
 
 ## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine and UI packages, command and GUI process tests, the real keychain, short fuzzing
 test: deps fmt vet
