@@ -236,13 +236,10 @@ func (e *env) relay(eng *engine.Engine, client *askara.Client) *relay.Manager {
 }
 
 // logToFile sends the debug log to a file in the data folder (the window
-// has no terminal), keeping one previous file once it passes 10 MiB.
+// has no terminal): clinicsync.log, rotated to clinicsync.log.1 past 10 MiB.
 func (e *env) logToFile() error {
 	e.logFile = filepath.Join(e.dataDir, "clinicsync.log")
-	if fi, err := os.Stat(e.logFile); err == nil && fi.Size() > 10<<20 {
-		os.Rename(e.logFile, e.logFile+".1")
-	}
-	f, err := os.OpenFile(e.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := openRotating(e.logFile, logFileMax)
 	if err != nil {
 		return err
 	}
@@ -254,3 +251,6 @@ func (e *env) logToFile() error {
 	e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}))
 	return nil
 }
+
+// logFileMax is the size at which the log file is rotated.
+const logFileMax = 10 << 20
