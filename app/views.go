@@ -290,8 +290,10 @@ func (v *notesView) show(n engine.NoteView) {
 func (v *notesView) reload() {
 	if !v.u.b.Settings().Notes.Enabled {
 		v.msg.SetText(T("Notes are switched off in Settings."))
+		v.msg.Show()
 	} else {
 		v.msg.SetText("")
+		v.msg.Hide()
 	}
 	inbox := v.filter.SelectedIndex() == 1
 	v.gen++
@@ -304,12 +306,17 @@ func (v *notesView) reload() {
 			}
 			if err != nil {
 				v.msg.SetText(clinicsync.ErrorMessage(err))
+				v.msg.Show()
 				return
 			}
 			v.items = items
 			v.list.Refresh()
 			if len(items) == 0 && v.msg.Text == "" {
 				v.msg.SetText(T("No notes yet."))
+				v.msg.Show()
+			} else if len(items) > 0 && v.msg.Text == T("No notes yet.") {
+				v.msg.SetText("")
+				v.msg.Hide()
 			}
 		})
 	}()

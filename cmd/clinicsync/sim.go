@@ -255,6 +255,11 @@ func demoFeed(ctx context.Context, s *sim.Server, broken string) {
 		case <-tick.C:
 			s.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: patients[i%len(patients)],
 				PDF: clinicsync.PDF{FileName: names[i%len(names)]}}})
+			if i%3 == 0 { // and a clinical note now and then
+				p := patients[(i/3)%len(patients)]
+				s.AddNote(sim.Note{Patient: p, Content: p.FirstName + " " + p.LastName +
+					" seen today for a follow-up.\nExamination unremarkable.\nPlan: review in three months."})
+			}
 			i++
 		}
 	}
