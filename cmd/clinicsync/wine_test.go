@@ -70,8 +70,12 @@ func wineRun(t *testing.T, exe string, args ...string) (string, string, int, tim
 	defer cancel()
 	c := exec.CommandContext(ctx, wineLoader(), append([]string{exe}, args...)...)
 	c.Dir = filepath.Dir(exe)
-	// Wine passes the Unix environment to the Windows process.
-	c.Env = append(os.Environ(), "CLINICSYNC_ACCESS_TOKEN="+wineToken, "WINEDEBUG=-all")
+	// Wine passes the Unix environment to the Windows process. Its Unix
+	// file names are in the locale's encoding: a locale that is not
+	// installed (the Makefile's en_US.UTF-8 on a bare Debian) leaves Wine
+	// unable to create folders such as LEROY_HÉLÈNE, so C.UTF-8, which
+	// every Debian has.
+	c.Env = append(os.Environ(), "CLINICSYNC_ACCESS_TOKEN="+wineToken, "WINEDEBUG=-all", "LC_ALL=C.UTF-8")
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	began := time.Now()
@@ -242,7 +246,7 @@ func TestWineSmoke(t *testing.T) {
 			continue
 		}
 		if !ok {
-			t.Errorf("%s (%s, %q) was not confirmed", x.UUID, x.Label, x.FileName)
+			t.Errorf("%s (%s, %q) was not confirmed; reported: %q", x.UUID, x.Label, x.FileName, failed[x.UUID].Error)
 			continue
 		}
 		p := st.Path
