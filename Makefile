@@ -14,12 +14,14 @@ LDFLAGS  := -X main.version=$(VERSION)
 # System packages for the Fyne/cgo build on Debian/Ubuntu (build-notes.md).
 # gnome-keyring and dbus-x11 give the real keychain test a Secret Service.
 # xvfb, xauth, xdotool and imagemagick run the real window in the GUI
-# tests and `make screenshots`.
+# tests and `make screenshots`; wine64 and mingw run the Windows build in
+# `make windows-smoke`.
 APT_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
             libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev gnome-keyring dbus-x11 \
-            xvfb xauth x11-utils xdotool imagemagick
+            xvfb xauth x11-utils xdotool imagemagick \
+            wine64 gcc-mingw-w64-x86-64
 
-.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots
+.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots windows-smoke
 
 ## deps: install the system packages the build needs (Debian/Ubuntu; skipped elsewhere)
 deps:
@@ -50,6 +52,7 @@ test: deps fmt vet
 	$(GO) test -race -count=1 -timeout 15m $(ENGINE) $(APP)
 	$(GO) test -count=1 -timeout 15m ./cmd/...
 	$(MAKE) --no-print-directory keychain-test
+	$(MAKE) --no-print-directory windows-smoke
 	$(MAKE) --no-print-directory fuzz
 
 ## keychain-test: the sign-in tests against a real Secret Service (gnome-keyring in a private D-Bus session)
@@ -86,6 +89,10 @@ fuzz:
 ## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, the Activity tab over 1,000,000 rows, each beside a baseline
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./sync/relay/ ./cmd/clinicsync/ ./app/
+
+## windows-smoke: the headless Windows build (clinicsync.exe) syncs under Wine against the simulator, writing C:\ paths (packaging/windows/wine)
+windows-smoke:
+	GO=$(GO) bash packaging/windows/wine/smoke.sh
 
 ## screenshots: the real window under Xvfb, one PNG per tab and the tray menu, in docs/screenshots
 screenshots: deps
