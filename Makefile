@@ -19,9 +19,10 @@ LDFLAGS  := -X main.version=$(VERSION)
 APT_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
             libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev gnome-keyring dbus-x11 \
             xvfb xauth x11-utils xdotool imagemagick \
-            wine64 gcc-mingw-w64-x86-64
+            wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 osslsigncode wixl msitools
 
-.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots windows-smoke
+.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots windows-smoke \
+        windows windows-sign msi windows-check windows-package-check
 
 ## deps: install the system packages the build needs (Debian/Ubuntu; skipped elsewhere)
 deps:
@@ -53,6 +54,7 @@ test: deps fmt vet
 	$(GO) test -count=1 -timeout 15m ./cmd/...
 	$(MAKE) --no-print-directory keychain-test
 	$(MAKE) --no-print-directory windows-smoke
+	$(MAKE) --no-print-directory windows-package-check
 	$(MAKE) --no-print-directory fuzz
 
 ## keychain-test: the sign-in tests against a real Secret Service (gnome-keyring in a private D-Bus session)
@@ -93,6 +95,28 @@ bench:
 ## windows-smoke: the headless Windows build (clinicsync.exe) syncs under Wine against the simulator, writing C:\ paths (packaging/windows/wine)
 windows-smoke:
 	GO=$(GO) bash packaging/windows/wine/smoke.sh
+
+## windows: clinicsync.exe (tray app) and clinicsync-cli.exe (console) for Windows amd64 in dist/windows (cgo + mingw-w64; icon, version, manifest)
+windows: deps
+	GO=$(GO) bash packaging/windows/build.sh $(VERSION) dist/windows
+
+## windows-sign: sign both exes: CERT=cert.pem KEY=key.pem, or CERT=x.pfx KEY=- with PFX_PASSWORD; TSA_URL= for a timestamp
+windows-sign: windows
+	@test -n "$(CERT)" || { echo "windows-sign: set CERT and KEY (packaging/windows/README.md)"; exit 2; }
+	for f in clinicsync.exe clinicsync-cli.exe; do bash packaging/windows/sign.sh dist/windows/$$f dist/windows/$$f $(CERT) $(KEY); done
+
+## msi: the per-user installer dist/ClinicSync.msi from the signed exes, then signed
+msi: windows-sign
+	bash packaging/windows/msi.sh dist/windows dist/ClinicSync.msi $(VERSION)
+	bash packaging/windows/sign.sh dist/ClinicSync.msi dist/ClinicSync.msi $(CERT) $(KEY)
+
+## windows-check: the release pipeline end to end: cgo build, self-signed signing and verify, MSI tables, install/upgrade/uninstall under Wine
+windows-check: deps
+	GO=$(GO) bash packaging/windows/check.sh
+
+## windows-package-check: the same with the headless build (no cgo: seconds, not minutes, from a cold cache); part of make test
+windows-package-check:
+	CGO=0 GO=$(GO) bash packaging/windows/check.sh
 
 ## screenshots: the real window under Xvfb, one PNG per tab and the tray menu, in docs/screenshots
 screenshots: deps

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -42,6 +43,23 @@ type guiOptions struct {
 	title  string // window title suffix ("demo")
 }
 
+// trayExecutable is the program start-at-login should run: this one, or,
+// when this is the console build (clinicsync-cli.exe), the GUI build next
+// to it, so no console window opens at every login.
+func trayExecutable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if base := filepath.Base(exe); strings.EqualFold(base, "clinicsync-cli.exe") {
+		gui := filepath.Join(filepath.Dir(exe), "clinicsync.exe")
+		if _, err := os.Stat(gui); err == nil {
+			return gui
+		}
+	}
+	return exe
+}
+
 // runGUI runs the window and the tray until Quit, with the engine in the
 // background; Quit (or SIGINT/SIGTERM) stops the engine cleanly first.
 func (e *env) runGUI(ctx context.Context, o guiOptions) error {
@@ -70,15 +88,22 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	}
 	defer inst.Close()
 
-	exe, _ := os.Executable()
+	exe := trayExecutable()
 	auto := autostart.Entry{ID: appID, Name: "Clinic Sync", Exec: exe, Args: []string{"--hidden"}}
 	var asvc service.Autostart = auto
 	// The configuration says whether the app starts at login; each start
 	// makes the OS entry agree (and point at this executable). Not for the
 	// demo, nor for a binary in the temporary folder (`go run`, tests).
+	// On the first start on Windows (no settings saved yet) the installer's
+	// choice stands: its Run value is there or not (msiexec AUTOSTART=0).
 	if o.title != "" || exe == "" || strings.HasPrefix(exe, os.TempDir()) {
 		asvc = nil
 	} else {
+		if _, err := os.Stat(e.configPath); os.IsNotExist(err) && runtime.GOOS == "windows" {
+			if on, err := auto.Enabled(); err == nil {
+				e.cfg.App.StartAtLogin = on
+			}
+		}
 		var err error
 		if e.cfg.App.StartAtLogin {
 			err = auto.Enable()
