@@ -37,6 +37,17 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 	if !*quiet || err != nil {
 		printPass(e, res)
 	}
+	if err == nil && eng.NotesEnabled() {
+		// Notes too; a notes problem (a missing scope, say) is reported
+		// but does not change the documents' exit code.
+		n, nerr := eng.PollNotes(ctx)
+		switch {
+		case nerr != nil:
+			fmt.Fprintf(e.stderr, "clinicsync: notes: %s\n", clinicsync.ErrorMessage(nerr))
+		case n > 0 || !*quiet:
+			fmt.Fprintf(e.stdout, "notes saved: %d\n", n)
+		}
+	}
 	return passExit(ctx, e, err)
 }
 
