@@ -16,8 +16,10 @@ LDFLAGS  := -X main.version=$(VERSION)
 # xvfb, xauth, xdotool and imagemagick run the real window in the GUI
 # tests and `make screenshots`; wine64 and mingw run the Windows build in
 # `make windows-smoke`.
-APT_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
-            libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev gnome-keyring dbus-x11 \
+# Running the app needs only the first line (RUN_PKGS); the tests need all.
+RUN_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+            libxinerama-dev libxi-dev libxxf86vm-dev libgl-dev
+APT_PKGS := $(RUN_PKGS) gnome-keyring dbus-x11 \
             xvfb xauth x11-utils xdotool imagemagick \
             wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 osslsigncode wixl msitools
 
@@ -36,11 +38,13 @@ deps:
 	fi
 
 ## demo: the tray app against the built-in simulator, in a temporary folder
-demo: deps
+demo:
+	@$(MAKE) --no-print-directory deps APT_PKGS="$(RUN_PKGS)"
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/clinicsync demo
 
 ## build: the clinicsync binary in ./bin
-build: deps
+build:
+	@$(MAKE) --no-print-directory deps APT_PKGS="$(RUN_PKGS)"
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/clinicsync ./cmd/clinicsync
 
 ## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine and UI packages, command and GUI process tests, the real keychain, short fuzzing
