@@ -3,14 +3,12 @@ package askara
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"path"
-	"slices"
 	"strconv"
 
 	"github.com/clinicsync/clinicsync"
@@ -173,101 +171,15 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 	q.Set("page", "1")
 	u.RawQuery = q.Encode()
 
-	var (
-		out      []clinicsync.Document
-		seen     = map[string]bool{}
-		visited  = map[string]bool{u.String(): true}
-		prevIDs  []string
-		prevHash [sha256.Size]byte
-		page     = 1
-		firstLen int // size of the first page of a plain array
-	)
-	for n := 1; ; n++ {
-		if n > c.maxPages {
-			c.log.Warn("askara document list truncated", "pages", c.maxPages, "documents", len(out))
-			break
-		}
-		var (
-			items []json.RawMessage
-			next  string
-			array bool
-		)
-		err := c.do(ctx, call{method: http.MethodGet, url: u, subj: subjList, parse: func(b []byte) error {
-			var err error
-			items, next, array, err = decodeCollection(bytes.NewReader(b))
-			return err
-		}})
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(items))
-		fresh := 0
-		h := sha256.New()
-		for _, raw := range items {
-			h.Write(raw)
-			h.Write([]byte{0})
+	var out []clinicsync.Document
+	_, err := walkPages(ctx, c, u, "documents",
+		func(raw json.RawMessage) (clinicsync.Document, string, bool) {
 			d, ok := decodeDocument(raw)
-			if !ok {
-				c.nSkipped.Add(1)
-				c.log.Debug("askara list item skipped: no uuid", "page", n)
-				continue
-			}
-			ids = append(ids, d.UUID)
-			if !seen[d.UUID] {
-				seen[d.UUID] = true
-				fresh++
-				out = append(out, d)
-			}
-		}
-		var sum [sha256.Size]byte
-		h.Sum(sum[:0])
-		switch {
-		case len(items) == 0:
-			return out, nil
-		case n > 1 && (sum == prevHash || (len(ids) > 0 && slices.Equal(ids, prevIDs))):
-			c.log.Debug("askara list: page repeats the previous one", "page", n)
-			return out, nil
-		case len(ids) > 0 && fresh == 0:
-			c.log.Debug("askara list: page brings nothing new", "page", n)
-			return out, nil
-		}
-		prevIDs, prevHash = ids, sum
-		if array {
-			// A short page is the last one, except that a server may cap
-			// itemsPerPage below what was asked: a short first page sets
-			// the real page size, and page 2 tells which case it is.
-			if n == 1 {
-				firstLen = len(items)
-			}
-			if n > 1 && len(items) < firstLen {
-				return out, nil
-			}
-			page++
-			q := u.Query()
-			q.Set("page", strconv.Itoa(page))
-			nu := *u
-			nu.RawQuery = q.Encode()
-			u = &nu
-			continue
-		}
-		if next == "" {
-			return out, nil
-		}
-		ref, err := url.Parse(next)
-		if err != nil {
-			return nil, clinicsync.Permanent(clinicsync.EBadResponse, "Askara sent an unreadable link to the next page.", nil)
-		}
-		nu := u.ResolveReference(ref)
-		nu.Fragment = ""
-		if !sameOrigin(nu, c.base) || nu.User != nil {
-			return nil, clinicsync.Permanent(clinicsync.EBadResponse,
-				"Askara sent a link to the next page on another server; it was not followed.", nil)
-		}
-		if visited[nu.String()] {
-			return out, nil
-		}
-		visited[nu.String()] = true
-		u = nu
+			return d, d.UUID, ok
+		},
+		func(d clinicsync.Document) { out = append(out, d) }, nil)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package askara
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,114 +83,22 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 	q.Set("page", "1")
 	u.RawQuery = q.Encode()
 
-	var (
-		out       []Note
-		seen      = map[string]bool{}
-		visited   = map[string]bool{u.String(): true}
-		prevIDs   []string
-		prevHash  [sha256.Size]byte
-		page      = 1
-		firstLen  int
-		truncated bool
-	)
-pages:
-	for n := 1; ; n++ {
-		if n > c.maxPages {
-			c.log.Warn("askara note list truncated", "pages", c.maxPages, "notes", len(out))
-			truncated = true
-			break
-		}
-		var (
-			items []json.RawMessage
-			next  string
-			array bool
-		)
-		err := c.do(ctx, call{method: http.MethodGet, url: u, subj: subjList, parse: func(b []byte) error {
-			var err error
-			items, next, array, err = decodeCollection(bytes.NewReader(b))
-			return err
-		}})
-		if err != nil {
-			return nil, noteError(err, true)
-		}
-		ids := make([]string, 0, len(items))
-		fresh := 0
-		h := sha256.New()
-		for _, raw := range items {
-			h.Write(raw)
-			h.Write([]byte{0})
-			note, ok := decodeNote(raw)
-			if !ok {
-				c.nSkipped.Add(1)
-				c.log.Debug("askara note list item skipped: no uuid", "page", n)
-				continue
+	var out []Note
+	truncated, err := walkPages(ctx, c, u, "notes",
+		func(raw json.RawMessage) (Note, string, bool) {
+			n, ok := decodeNote(raw)
+			return n, n.UUID, ok
+		},
+		func(n Note) {
+			if !n.CreatedAt.IsZero() && n.CreatedAt.Before(after) {
+				c.log.Debug("askara note list: note older than the filter dropped")
+				return
 			}
-			ids = append(ids, note.UUID)
-			if seen[note.UUID] {
-				continue
-			}
-			seen[note.UUID] = true
-			fresh++
-			if !note.CreatedAt.IsZero() && note.CreatedAt.Before(after) {
-				c.log.Debug("askara note list: note older than the filter dropped", "page", n)
-				continue
-			}
-			out = append(out, note)
-		}
-		var sum [sha256.Size]byte
-		h.Sum(sum[:0])
-		switch {
-		case len(items) == 0:
-			break pages
-		case n > 1 && (sum == prevHash || (len(ids) > 0 && slices.Equal(ids, prevIDs))):
-			c.log.Debug("askara note list: page repeats the previous one", "page", n)
-			break pages
-		case len(ids) > 0 && fresh == 0:
-			c.log.Debug("askara note list: page brings nothing new", "page", n)
-			break pages
-		}
-		prevIDs, prevHash = ids, sum
-		var nu *url.URL
-		if array {
-			// A short page is the last one, except that a server may cap
-			// itemsPerPage: a short first page sets the real page size.
-			if n == 1 {
-				firstLen = len(items)
-			}
-			if n > 1 && len(items) < firstLen {
-				break pages
-			}
-			page++
-			q := u.Query()
-			q.Set("page", strconv.Itoa(page))
-			v := *u
-			v.RawQuery = q.Encode()
-			nu = &v
-		} else {
-			if next == "" {
-				break pages
-			}
-			ref, err := url.Parse(next)
-			if err != nil {
-				return nil, clinicsync.Permanent(clinicsync.EBadResponse, "Askara sent an unreadable link to the next page.", nil)
-			}
-			nu = u.ResolveReference(ref)
-			nu.Fragment = ""
-			if !sameOrigin(nu, c.base) || nu.User != nil {
-				return nil, clinicsync.Permanent(clinicsync.EBadResponse,
-					"Askara sent a link to the next page on another server; it was not followed.", nil)
-			}
-			if visited[nu.String()] {
-				break pages
-			}
-			visited[nu.String()] = true
-		}
-		// There is another page: stop here if the bound is reached.
-		if len(out) >= limit {
-			truncated = true
-			break
-		}
-		u = nu
+			out = append(out, n)
+		},
+		func() bool { return len(out) >= limit })
+	if err != nil {
+		return nil, noteError(err, true)
 	}
 	slices.SortStableFunc(out, func(a, b Note) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if len(out) > limit {
