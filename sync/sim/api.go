@@ -268,29 +268,39 @@ func (s *Server) base(r *http.Request) string {
 	return b
 }
 
-func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	page := 1
+// pageParams reads page and itemsPerPage as API Platform does, answering
+// a 400 problem (and ok false) for values it refuses.
+func (s *Server) pageParams(w http.ResponseWriter, q url.Values) (page, perPage int, ok bool) {
+	page = 1
 	if v := q.Get("page"); v != "" || q.Has("page") {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			writeProblem(w, http.StatusBadRequest, "Page should not be less than 1.")
-			return
+			return 0, 0, false
 		}
 		page = n
 	}
-	perPage := s.o.DefaultPageSize
+	perPage = s.o.DefaultPageSize
 	if q.Has("itemsPerPage") {
 		n, err := strconv.Atoi(q.Get("itemsPerPage"))
 		if err != nil || n < 0 {
 			writeProblem(w, http.StatusBadRequest, "Item per page parameter should not be less than 0.")
-			return
+			return 0, 0, false
 		}
 		if n > maxPageSize {
 			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("Item per page parameter should not be greater than %d.", maxPageSize))
-			return
+			return 0, 0, false
 		}
 		perPage = n
+	}
+	return page, perPage, true
+}
+
+func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, perPage, ok := s.pageParams(w, q)
+	if !ok {
+		return
 	}
 	var filter *bool
 	switch q.Get("synchronized") {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -316,27 +315,9 @@ func parseFilterDate(v string) (time.Time, bool) {
 
 func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page := 1
-	if v := q.Get("page"); v != "" || q.Has("page") {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeProblem(w, http.StatusBadRequest, "Page should not be less than 1.")
-			return
-		}
-		page = n
-	}
-	perPage := s.o.DefaultPageSize
-	if q.Has("itemsPerPage") {
-		n, err := strconv.Atoi(q.Get("itemsPerPage"))
-		if err != nil || n < 0 {
-			writeProblem(w, http.StatusBadRequest, "Item per page parameter should not be less than 0.")
-			return
-		}
-		if n > maxPageSize {
-			writeProblem(w, http.StatusBadRequest, fmt.Sprintf("Item per page parameter should not be greater than %d.", maxPageSize))
-			return
-		}
-		perPage = n
+	page, perPage, ok := s.pageParams(w, q)
+	if !ok {
+		return
 	}
 	type bound struct {
 		t         time.Time
