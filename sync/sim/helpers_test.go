@@ -117,38 +117,8 @@ type page struct {
 func decodePage(t testing.TB, format string, b []byte) page {
 	t.Helper()
 	var p page
-	var rawItems []json.RawMessage
-	switch format {
-	case FormatArray:
-		if err := json.Unmarshal(b, &rawItems); err != nil {
-			t.Fatalf("array body: %v: %s", err, b)
-		}
-		p.total = -1
-	case FormatMember:
-		var c struct {
-			Member     []json.RawMessage `json:"member"`
-			TotalItems int               `json:"totalItems"`
-			View       struct {
-				Next string `json:"next"`
-			} `json:"view"`
-		}
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatalf("member body: %v: %s", err, b)
-		}
-		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
-	default:
-		var c struct {
-			Member     []json.RawMessage `json:"hydra:member"`
-			TotalItems int               `json:"hydra:totalItems"`
-			View       struct {
-				Next string `json:"hydra:next"`
-			} `json:"hydra:view"`
-		}
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatalf("hydra body: %v: %s", err, b)
-		}
-		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
-	}
+	rawItems, total, next := decodeCollectionBody(t, format, b)
+	p.total, p.next = total, next
 	for _, ri := range rawItems {
 		var d clinicsync.Document
 		var m map[string]json.RawMessage
@@ -191,4 +161,46 @@ func (c *tclient) listAll(format, query string, perPage int) ([]clinicsync.Docum
 	}
 	c.t.Fatal("paging does not end")
 	return nil, nil
+}
+
+// decodeCollectionBody splits a collection body in any of the three
+// formats into its raw items, total (-1 for a plain array) and next link.
+func decodeCollectionBody(t testing.TB, format string, b []byte) (rawItems []json.RawMessage, total int, next string) {
+	t.Helper()
+	var p struct {
+		total int
+		next  string
+	}
+	switch format {
+	case FormatArray:
+		if err := json.Unmarshal(b, &rawItems); err != nil {
+			t.Fatalf("array body: %v: %s", err, b)
+		}
+		p.total = -1
+	case FormatMember:
+		var c struct {
+			Member     []json.RawMessage `json:"member"`
+			TotalItems int               `json:"totalItems"`
+			View       struct {
+				Next string `json:"next"`
+			} `json:"view"`
+		}
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("member body: %v: %s", err, b)
+		}
+		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
+	default:
+		var c struct {
+			Member     []json.RawMessage `json:"hydra:member"`
+			TotalItems int               `json:"hydra:totalItems"`
+			View       struct {
+				Next string `json:"hydra:next"`
+			} `json:"hydra:view"`
+		}
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("hydra body: %v: %s", err, b)
+		}
+		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
+	}
+	return rawItems, p.total, p.next
 }

@@ -21,38 +21,8 @@ type notePage struct {
 func decodeNotePage(t testing.TB, format string, b []byte) notePage {
 	t.Helper()
 	var p notePage
-	var rawItems []json.RawMessage
-	switch format {
-	case FormatArray:
-		if err := json.Unmarshal(b, &rawItems); err != nil {
-			t.Fatalf("array body: %v: %s", err, b)
-		}
-		p.total = -1
-	case FormatMember:
-		var c struct {
-			Member     []json.RawMessage `json:"member"`
-			TotalItems int               `json:"totalItems"`
-			View       struct {
-				Next string `json:"next"`
-			} `json:"view"`
-		}
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatalf("member body: %v: %s", err, b)
-		}
-		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
-	default:
-		var c struct {
-			Member     []json.RawMessage `json:"hydra:member"`
-			TotalItems int               `json:"hydra:totalItems"`
-			View       struct {
-				Next string `json:"hydra:next"`
-			} `json:"hydra:view"`
-		}
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatalf("hydra body: %v: %s", err, b)
-		}
-		rawItems, p.total, p.next = c.Member, c.TotalItems, c.View.Next
-	}
+	rawItems, total, next := decodeCollectionBody(t, format, b)
+	p.total, p.next = total, next
 	for _, ri := range rawItems {
 		p.items = append(p.items, decodeWireNote(t, ri))
 		var m map[string]json.RawMessage
