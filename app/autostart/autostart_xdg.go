@@ -20,29 +20,5 @@ func (e Entry) path() (string, error) {
 	return filepath.Join(dir, "autostart", e.ID+".desktop"), nil
 }
 
-// Enable writes the desktop entry; the session starts it at the next login.
-func (e Entry) Enable() error {
-	p, err := e.path()
-	if err != nil {
-		return err
-	}
-	return install(p, desktopFile(e))
-}
-
-// Disable removes the desktop entry. It is not an error if there is none.
-func (e Entry) Disable() error {
-	p, err := e.path()
-	if err != nil {
-		return err
-	}
-	return uninstall(p)
-}
-
-// Enabled reports whether the desktop entry exists.
-func (e Entry) Enabled() (bool, error) {
-	p, err := e.path()
-	if err != nil {
-		return false, err
-	}
-	return installed(p)
-}
+// content is the file this platform writes.
+func (e Entry) content() []byte { return desktopFile(e) }

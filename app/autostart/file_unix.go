@@ -67,3 +67,31 @@ func installed(path string) (bool, error) {
 		return false, err
 	}
 }
+
+// Enable writes the start-at-login file (a LaunchAgent on macOS, an XDG
+// autostart entry elsewhere); it takes effect at the next login.
+func (e Entry) Enable() error {
+	p, err := e.path()
+	if err != nil {
+		return err
+	}
+	return install(p, e.content())
+}
+
+// Disable removes the file. It is not an error if there is none.
+func (e Entry) Disable() error {
+	p, err := e.path()
+	if err != nil {
+		return err
+	}
+	return uninstall(p)
+}
+
+// Enabled reports whether the file exists.
+func (e Entry) Enabled() (bool, error) {
+	p, err := e.path()
+	if err != nil {
+		return false, err
+	}
+	return installed(p)
+}
