@@ -117,7 +117,7 @@ func (u *UI) trayMenu(st service.Status) *fyne.Menu {
 	default:
 		items = append(items, fyne.NewMenuItem(T("Sign in…"), u.signIn))
 	}
-	quit := fyne.NewMenuItem(T("Quit"), func() { u.app.Quit() })
+	quit := fyne.NewMenuItem(T("Quit"), u.Quit)
 	quit.IsQuit = true
 	items = append(items, fyne.NewMenuItemSeparator(), quit)
 	return fyne.NewMenu("Clinic Sync", items...)

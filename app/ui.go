@@ -55,6 +55,8 @@ type UI struct {
 	tabs     *container.AppTabs
 
 	notifier notifier
+	gate     doGate // every u.do goes through it; shut at Quit
+	quitOnce sync.Once
 
 	mu          sync.Mutex
 	last        service.Status // the status the widgets show (UI goroutine)
@@ -70,6 +72,9 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	if u.do == nil {
 		u.do = fyne.Do
 	}
+	u.gate.do = u.do
+	u.do = u.gate.Do
+	forgoExitSave(a)
 	if u.o.OpenPath == nil {
 		u.o.OpenPath = func(p string) error { return a.OpenURL(&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}) }
 	}
@@ -83,6 +88,8 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	u.win.Resize(fyne.NewSize(980, 640))
 	if o.Tray {
 		u.win.SetCloseIntercept(u.win.Hide)
+	} else {
+		u.win.SetCloseIntercept(u.Quit)
 	}
 	u.build()
 	return u
@@ -149,6 +156,68 @@ func (u *UI) showFailed() {
 	u.tabs.SelectIndex(tabDocuments)
 	u.docs.showFailed()
 	u.Show()
+}
+
+// quitDrain is how long Quit leaves the event loop running after hiding
+// the window: several of Fyne's 60 Hz event polls.
+const quitDrain = 150 * time.Millisecond
+
+// Quit ends the app (tray Quit, SIGTERM, closing the window without a
+// tray). Call it on the UI goroutine. It works around two crashes of
+// Fyne 2.7.1 on quit, both seen here under Xvfb:
+//   - Fyne's Quit marks its windows closing before its loop stops, and a
+//     pointer event for a closing window panics inside glfw when the cursor
+//     shape changes (fyne-io/fyne#5981). So the window is hidden first,
+//     which stops new pointer events, and the loop handles those already
+//     queued while the window is still whole.
+//   - Once the loop has stopped, a fyne.Do from another goroutine can send
+//     on its closed queue ("send on closed channel"). So the view-model
+//     stops and the gate shuts before the app quits: nothing of ours calls
+//     fyne.Do after that (see also forgoExitSave).
+func (u *UI) Quit() {
+	u.quitOnce.Do(func() {
+		u.win.Hide()
+		u.stop()
+		time.AfterFunc(quitDrain, func() {
+			u.gate.shut()
+			u.gate.do(u.app.Quit)
+		})
+	})
+}
+
+// doGate passes functions to the UI goroutine until it is shut. A
+// fyne.Do only queues while the app runs, so holding the read lock
+// across it cannot deadlock with shut.
+type doGate struct {
+	mu     sync.RWMutex
+	closed bool
+	do     func(func())
+}
+
+func (g *doGate) Do(f func()) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if !g.closed {
+		g.do(f)
+	}
+}
+
+// shut drops every later Do; it returns once no Do is under way.
+func (g *doGate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// forgoExitSave drops the preferences save Fyne 2.7.1 runs as its last
+// lifecycle event: it is queued while the loop shuts down, and the
+// goroutine that runs it races the loop closing its queue ("send on closed
+// channel"). Nothing is lost: Fyne saves preferences when they change, and
+// this app keeps its settings in its own file.
+func forgoExitSave(a fyne.App) {
+	if l, ok := a.Lifecycle().(interface{ SetOnStoppedHookExecuted(func()) }); ok {
+		l.SetOnStoppedHookExecuted(nil)
+	}
 }
 
 // Close stops the view-model goroutine.

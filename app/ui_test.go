@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -594,5 +595,54 @@ func TestNotesTabAndInbox(t *testing.T) {
 	})
 	if len(r.opened) != 1 || filepath.Dir(r.opened[0]) != filepath.Join(r.root, "Inbox") {
 		t.Fatalf("opened %v", r.opened)
+	}
+}
+
+// quitApp records Quit instead of stopping the test app.
+type quitApp struct {
+	fyne.App
+	quits atomic.Int32
+}
+
+func (a *quitApp) Quit() { a.quits.Add(1) }
+
+// Quit hides the window, quits the app once after the drain, and from then
+// on drops UI work; Fyne's exit-time preferences save (which races its
+// own shutdown) is not queued.
+func TestQuitDrainsThenQuitsOnce(t *testing.T) {
+	r := newUIRig(t, 1)
+	a := &quitApp{App: fyne.CurrentApp()}
+	l := a.Lifecycle().(interface {
+		SetOnStoppedHookExecuted(func())
+		OnStopped() func()
+	})
+	l.SetOnStoppedHookExecuted(func() {})
+	var u *UI
+	r.onUI(func() {
+		u = New(a, r.svc, Options{do: r.onUI})
+		u.Show()
+	})
+	if l.OnStopped() != nil {
+		t.Fatal("Fyne's exit-time hook is still set: its shutdown race stays")
+	}
+	start := time.Now()
+	r.onUI(func() { u.Quit(); u.Quit() })
+	if n := a.quits.Load(); n != 0 {
+		t.Fatalf("quit %d times before the drain", n)
+	}
+	for a.quits.Load() == 0 && time.Since(start) < 5*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := time.Since(start); d < quitDrain {
+		t.Fatalf("quit after %v, before the %v drain", d, quitDrain)
+	}
+	time.Sleep(2 * quitDrain)
+	if n := a.quits.Load(); n != 1 {
+		t.Fatalf("quit %d times, want 1", n)
+	}
+	ran := false
+	u.do(func() { ran = true })
+	if ran {
+		t.Fatal("UI work ran after Quit")
 	}
 }
