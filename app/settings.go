@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ type settingsView struct {
 	platforms  *widget.CheckGroup
 	unsigned   *widget.Check
 	secrets    *widget.Button
+	azodha     *widget.Button
+	azodhaSel  []string // the Azodha events written as files (saved with the form)
 	relayState *widget.Label
 	listen     *widget.Entry
 	public     *widget.Entry
@@ -72,6 +75,7 @@ func newSettingsView(u *UI) *settingsView {
 	v.platforms.Horizontal = true
 	v.unsigned = widget.NewCheck(T("Accept unsigned deliveries from platforms without a secret (this PC only)"), nil)
 	v.secrets = widget.NewButtonWithIcon(T("Signing secrets…"), theme.AccountIcon(), v.editSecrets)
+	v.azodha = widget.NewButtonWithIcon(T("Azodha files…"), theme.FileIcon(), v.editAzodhaFiles)
 	v.relayState = wrapLabel("")
 	v.startLogin = widget.NewCheck(T("Start Clinic Sync when I sign in to this computer"), nil)
 	langs := make([]string, len(languageChoices))
@@ -127,7 +131,7 @@ func (v *settingsView) object() fyne.CanvasObject {
 		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
 		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
 		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
-			container.NewHBox(v.secrets), v.relayState),
+			container.NewHBox(v.secrets, v.azodha), v.relayState),
 			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"))),
 		widget.NewFormItem(T("Public URL"), field("relay.public_url", v.public,
 			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
@@ -152,6 +156,7 @@ func (v *settingsView) load(c config.Config) {
 	v.public.SetText(c.Relay.Public)
 	v.platforms.SetSelected(c.Relay.Platforms)
 	v.unsigned.SetChecked(c.Relay.AllowUnsigned)
+	v.azodhaSel = append([]string(nil), c.Relay.AzodhaFiles...)
 	v.showRelay()
 	v.startLogin.SetChecked(c.App.StartAtLogin)
 	for i, l := range languageChoices {
@@ -194,6 +199,7 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 	c.Relay.Public = strings.TrimSpace(v.public.Text)
 	c.Relay.Platforms = append([]string(nil), v.platforms.Selected...)
 	c.Relay.AllowUnsigned = v.unsigned.Checked
+	c.Relay.AzodhaFiles = append([]string(nil), v.azodhaSel...)
 	c.App.StartAtLogin = v.startLogin.Checked
 	if i := v.language.SelectedIndex(); i >= 0 {
 		c.App.Language = languageChoices[i].code
@@ -221,6 +227,11 @@ func (v *settingsView) check() bool {
 		v.public.Disable()
 		v.platforms.Disable()
 		v.unsigned.Disable()
+	}
+	if c.Relay.Enabled && slices.Contains(c.Relay.Platforms, "azodha") {
+		v.azodha.Enable()
+	} else {
+		v.azodha.Disable()
 	}
 	if len(probs) > 0 {
 		v.save.Disable()
@@ -334,6 +345,33 @@ func (v *settingsView) editSecrets() {
 			}
 		})
 	}, v.u.win)
+}
+
+// editAzodhaFiles picks the Azodha events whose JSON is also written to
+// Inbox/Azodha under the documents folder; the others are only logged and
+// kept for the retention period. The choice is saved with the form.
+func (v *settingsView) editAzodhaFiles() {
+	events := append([]string(nil), config.AzodhaEvents...)
+	for _, e := range v.azodhaSel { // events Azodha added since, named in the file
+		if !slices.Contains(events, e) {
+			events = append(events, e)
+		}
+	}
+	pick := widget.NewCheckGroup(events, nil)
+	pick.SetSelected(v.azodhaSel)
+	hint := wrapLabel(T("Each delivery of a ticked event is also written as a JSON file in Inbox/Azodha under the documents folder. Every delivery is logged and kept for the retention period either way."))
+	hint.Importance = widget.LowImportance
+	d := dialog.NewCustomConfirm(T("Azodha events saved as files"), T("OK"), T("Cancel"),
+		container.NewBorder(hint, nil, nil, nil, container.NewVScroll(pick)), func(ok bool) {
+			if !ok {
+				return
+			}
+			v.azodhaSel = append([]string(nil), pick.Selected...)
+			v.check()
+			v.result.SetText(T("Press Save to apply."))
+		}, v.u.win)
+	d.Resize(fyne.NewSize(520, 520))
+	d.Show()
 }
 
 func (v *settingsView) chooseRoot() {

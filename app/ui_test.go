@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -644,5 +645,72 @@ func TestQuitDrainsThenQuitsOnce(t *testing.T) {
 	u.do(func() { ran = true })
 	if ran {
 		t.Fatal("UI work ran after Quit")
+	}
+}
+
+// findIn walks o's widget tree (as rendered) for the first T that matches.
+func findIn[T fyne.CanvasObject](o fyne.CanvasObject, match func(T) bool) (T, bool) {
+	if t, ok := o.(T); ok && match(t) {
+		return t, true
+	}
+	var kids []fyne.CanvasObject
+	switch c := o.(type) {
+	case *fyne.Container:
+		kids = c.Objects
+	case fyne.Widget:
+		kids = test.WidgetRenderer(c).Objects()
+	}
+	for _, k := range kids {
+		if t, ok := findIn(k, match); ok {
+			return t, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// Settings → Azodha files… picks the Azodha events written as files; the
+// choice is saved with the form and reaches the configuration file.
+func TestSettingsChoosesAzodhaFiles(t *testing.T) {
+	r := newUIRig(t, 0)
+	s := r.ui.settings
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.relay.SetChecked(false)
+	if !s.azodha.Disabled() {
+		t.Fatal("Azodha files… enabled with the relay off")
+	}
+	s.relay.SetChecked(true)
+	s.platforms.SetSelected([]string{"askara"})
+	if !s.azodha.Disabled() {
+		t.Fatal("Azodha files… enabled without the Azodha platform")
+	}
+	s.platforms.SetSelected([]string{"askara", "azodha"})
+	if s.azodha.Disabled() {
+		t.Fatal("Azodha files… disabled with the relay on for Azodha")
+	}
+	test.Tap(s.azodha)
+	top := r.ui.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog")
+	}
+	group, ok := findIn(top, func(*widget.CheckGroup) bool { return true })
+	if !ok || len(group.Options) != len(config.AzodhaEvents) {
+		t.Fatalf("the dialog lists %v", group)
+	}
+	group.SetSelected([]string{"SurveyAssessment", "InferenceToKeyFindings"})
+	okButton, found := findIn(top, func(b *widget.Button) bool { return b.Text == "OK" })
+	if !found {
+		t.Fatal("no OK button")
+	}
+	test.Tap(okButton)
+	if s.result.Text != "Press Save to apply." {
+		t.Fatalf("result %q", s.result.Text)
+	}
+	test.Tap(s.save)
+	r.wait("the save", func() bool { return s.result.Text == "Saved and applied." })
+	c, err := config.Load(filepath.Join(r.dir, "config.toml"))
+	if err != nil || !slices.Equal(c.Relay.AzodhaFiles, []string{"SurveyAssessment", "InferenceToKeyFindings"}) {
+		t.Fatalf("saved azodha_files %v, %v", c.Relay.AzodhaFiles, err)
 	}
 }

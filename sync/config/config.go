@@ -71,6 +71,13 @@ type Relay struct {
 // RelayPlatforms are the platforms the relay has a path for.
 var RelayPlatforms = []string{"askara", "nabla", "soapnoteapi", "azodha"}
 
+// AzodhaEvents are the webhook events Azodha's guide lists, for choosing
+// which are written as files (AzodhaFiles may name others: Azodha can add
+// events).
+var AzodhaEvents = []string{"AppointmentToCareTaskActivityLog", "InferenceToObservations", "InferenceToKeyFindings",
+	"AssessmentResponseToWellbeingScore", "BookAppointment", "InferenceToCareTasks", "HealthRecordCounter",
+	"Notification", "HealthProgramActivated", "UploadedFileAndTest", "SurveyAssessment", "OpenTele"}
+
 // DefaultRelayListen is where the relay listens unless told otherwise.
 const DefaultRelayListen = "127.0.0.1:8787"
 
