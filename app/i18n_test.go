@@ -110,7 +110,7 @@ func TestLanguageOverrideAndSystemLanguage(t *testing.T) {
 	}
 	defer SetLanguage("en")
 	SetLanguage("fr")
-	if got := Tf("%d document(s) need attention", 2); got != "2 document(s) à traiter" {
+	if got := Tf("%d documents need attention", 2); got != "2 documents à traiter" {
 		t.Fatalf("French: %q", got)
 	}
 	SetLanguage("en")

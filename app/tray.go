@@ -44,8 +44,10 @@ func statusText(st service.Status) string {
 	case engine.StatusSignedOut:
 		return T("Signed out: sign in to resume")
 	case engine.StatusAttention:
-		if n := st.Counts["failed"]; n > 0 {
-			return Tf("%d document(s) need attention", n)
+		if n := st.Counts["failed"]; n == 1 {
+			return T("1 document needs attention")
+		} else if n > 1 {
+			return Tf("%d documents need attention", n)
 		}
 		if st.LastPassError != "" {
 			return T("Attention: ") + st.LastPassError

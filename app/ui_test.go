@@ -461,7 +461,7 @@ func (r *uiRig) wait(what string, cond func() bool) {
 
 func newMenuWidget(m *fyne.Menu) fyne.CanvasObject { return widget.NewMenu(m) }
 
-// The header's Show button leads from "1 document(s) need attention" to
+// The header's Show button leads from "1 document needs attention" to
 // the failed document, selected, with its reason and Retry.
 func TestHeaderLeadsToTheFailure(t *testing.T) {
 	r := newUIRig(t, 2)
@@ -518,7 +518,7 @@ func TestViewModelFollowsEngineEvents(t *testing.T) {
 	})
 	go r.eng.Run(r.ui.ctx)
 	r.until("the header to show the failure", func() bool {
-		return r.ui.header.state.Text == "1 document(s) need attention" && !r.ui.header.failed.Hidden
+		return r.ui.header.state.Text == "1 document needs attention" && !r.ui.header.failed.Hidden
 	})
 	r.until("the documents list", func() bool { return len(r.ui.docs.items) == 6 })
 	r.until("the activity log", func() bool { return r.ui.activity.loaded() >= 6 })
