@@ -131,17 +131,8 @@ func TestGUISyncsAndStopsCleanlyWithoutDBus(t *testing.T) {
 	}
 	waitFor(t, "the window", 60*time.Second, func() bool { return len(windows(display)) == 1 })
 	waitFor(t, "12 documents on disk", 30*time.Second, func() bool { return len(tree(t, s.root)) == 12 })
-	c.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		c.Process.Kill()
-		t.Fatalf("still running 20 s after SIGTERM\n%s", stderr.String())
+	if err := terminate(c, 20*time.Second); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
 	}
 	if strings.Contains(stderr.String(), "panic") {
 		t.Fatalf("panicked:\n%s", stderr.String())
@@ -247,16 +238,7 @@ func TestQuitWhileThePointerMoves(t *testing.T) {
 			}
 		}()
 		time.Sleep(time.Duration(200+rand.IntN(400)) * time.Millisecond)
-		c.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(20 * time.Second):
-			c.Process.Kill()
-			err = fmt.Errorf("still running 20 s after SIGTERM")
-		}
+		err := terminate(c, 20*time.Second)
 		close(stop)
 		<-swept
 		if err != nil || strings.Contains(stderr.String(), "panic") {

@@ -309,19 +309,26 @@ func TestRunStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	// A document that arrives later is picked up by the poll loop only;
 	// here it is enough that the first pass ran.
+	if err := terminate(c, 10*time.Second); err != nil {
+		t.Fatalf("run: %v:\n%s", err, out.String())
+	}
+	if len(s.sim.StatusCalls()) != 20 || !strings.Contains(out.String(), "Saved") {
+		t.Fatalf("%d confirmations; output:\n%s", len(s.sim.StatusCalls()), out.String())
+	}
+}
+
+// terminate sends SIGTERM and waits up to within for the process to end;
+// past that it kills it and says so.
+func terminate(c *exec.Cmd, within time.Duration) error {
 	c.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("run exited with %v:\n%s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
+		return err
+	case <-time.After(within):
 		c.Process.Kill()
-		t.Fatal("run did not stop on SIGTERM")
-	}
-	if len(s.sim.StatusCalls()) != 20 || !strings.Contains(out.String(), "Saved") {
-		t.Fatalf("%d confirmations; output:\n%s", len(s.sim.StatusCalls()), out.String())
+		<-done
+		return fmt.Errorf("still running %v after SIGTERM", within)
 	}
 }
