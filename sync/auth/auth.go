@@ -118,7 +118,14 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: the callback's "Signed in" page may still be
+		// on its way to the browser when the code is exchanged (Close cut
+		// it off: the browser got an empty answer).
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
 
 	fmt.Fprintf(o.Out, "Sign in to Askara in your browser:\n  %s\n", authURL)
 	if o.Open != nil {
