@@ -123,7 +123,7 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
-	tray := runtime.GOOS != "linux" || hasSessionBus()
+	tray := hasSessionBus()
 	opts := app.Options{Tray: tray, Notify: true}
 	if tray {
 		opts.SetTooltip = systray.SetTooltip
@@ -170,23 +170,4 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 		e.log.Warn("engine did not stop within 15 s")
 	}
 	return nil
-}
-
-// hasSessionBus reports whether Linux has a D-Bus session bus to use: its
-// address in the environment, or the user bus socket in XDG_RUNTIME_DIR.
-// The tray needs one: without it fyne.io/systray panics on quit
-// (build-notes.md), so the app runs as a plain window. And D-Bus clients
-// (notifications, the keyring) are told not to autolaunch a bus:
-// dbus-launch would leave a dbus-daemon behind at every start.
-func hasSessionBus() bool {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-		return true
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		if fi, err := os.Stat(filepath.Join(d, "bus")); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return true
-		}
-	}
-	os.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:") // an address no D-Bus client can dial
-	return false
 }

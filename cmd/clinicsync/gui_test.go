@@ -112,13 +112,6 @@ func guiCmd(s *setup, display, bus string, args ...string) *exec.Cmd {
 	return c
 }
 
-// autolaunched counts the session buses dbus-launch started on its own
-// (they outlive the app that asked for them).
-func autolaunched() int {
-	out, _ := exec.Command("pgrep", "-f", "dbus-daemon --syslog --fork").Output()
-	return len(strings.Fields(string(out)))
-}
-
 func TestGUISyncsAndStopsCleanlyWithoutDBus(t *testing.T) {
 	display := xvfb(t)
 	buses := autolaunched()

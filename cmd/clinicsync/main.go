@@ -92,6 +92,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	case len(args) == 0:
 		args = []string{"gui"}
 	}
+	hasSessionBus() // on Linux without a session bus: no D-Bus autolaunch
 	for _, c := range commands() {
 		if c.name != name {
 			continue

@@ -44,9 +44,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	buses := autolaunched()
 	code := m.Run()
 	os.RemoveAll(dir)
+	if n := autolaunched() - buses; n > 0 && code == 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the binary left %d autolaunched dbus-daemon behind\n", n)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// autolaunched counts the session buses dbus-launch started on its own
+// (they outlive the program that asked for one); 0 where pgrep is missing.
+func autolaunched() int {
+	out, _ := exec.Command("pgrep", "-f", "dbus-daemon --syslog --fork").Output()
+	return len(strings.Fields(string(out)))
 }
 
 // setup is a simulator on loopback and a configuration pointing at it.
