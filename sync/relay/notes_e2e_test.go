@@ -35,21 +35,11 @@ func TestNotePayloadsThroughTheRelayMatchTheGoldenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() }) // after the relay's own cleanup
 	client, _ := askara.New(askara.Options{BaseURL: ts.URL, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})})
 	eng := engine.New(engine.Config{SoftwareID: "t"}, st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
 	eng.SetNotes(nil, true)
-	srv, err := New(Options{Listen: "127.0.0.1:0", AllowUnsigned: true, Enabled: []string{"askara", "nabla", "soapnoteapi"},
-		Store: st, Sink: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
-	r := &relayRig{t: t, st: st, url: "http://" + addr}
+	r := newRelayRig(t, Options{AllowUnsigned: true, Enabled: []string{"askara", "nabla", "soapnoteapi"}, Store: st, Sink: eng})
 
 	cases := []struct{ platform, in, golden string }{
 		{"askara", "askara-webhook-payload.json", "askara-webhook-payload.txt"},
@@ -155,19 +145,10 @@ func TestAzodhaEventsWrittenOnlyWhenChosen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() }) // after the relay's own cleanup
 	eng := engine.New(engine.Config{}, st, nil, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
-	srv, err := New(Options{Listen: "127.0.0.1:0", AllowUnsigned: true, Enabled: []string{"azodha"},
+	r := newRelayRig(t, Options{AllowUnsigned: true, Enabled: []string{"azodha"},
 		AzodhaFiles: []string{"BookAppointment"}, Store: st, Sink: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
-	r := &relayRig{t: t, st: st, url: "http://" + addr}
 	book := []byte(`{"eventName":"BookAppointment","id":"apt-1","data":{"date":"2026-03-02"}}`)
 	count := []byte(`{"eventName":"HealthRecordCounter","id":"hrc-1","count":3}`)
 	for _, b := range [][]byte{book, count} {

@@ -84,19 +84,29 @@ type relayRig struct {
 	dbDir string
 }
 
+// newRelayRig starts a relay on loopback. Without o.Store it opens a
+// store of its own; without o.Sink it records what the relay hands on
+// (r.sink), else o.Sink (a real engine) gets it.
 func newRelayRig(t *testing.T, o Options) *relayRig {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
+	r := &relayRig{t: t, st: o.Store, dbDir: dir, now: time.Now()}
+	if r.st == nil {
+		st, err := store.Open(filepath.Join(dir, "state.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		r.st = st
 	}
-	t.Cleanup(func() { st.Close() })
-	r := &relayRig{t: t, st: st, sink: &recorder{}, dbDir: dir, now: time.Now()}
+	if o.Sink == nil {
+		r.sink = &recorder{}
+		o.Sink = r.sink
+	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
 	}
-	o.Store, o.Sink = st, r.sink
+	o.Store = r.st
 	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
