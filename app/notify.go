@@ -55,7 +55,7 @@ func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentVie
 			Tf("%d documents need attention; open Clinic Sync to see why.", len(fresh))})
 	}
 	for _, m := range out {
-		n.send(m[0], m[1])
+		n.send(clinicsync.CleanText(m[0]), clinicsync.CleanText(m[1]))
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/clinicsync/clinicsync"
 )
 
 // Activity levels.
@@ -29,11 +31,14 @@ type Entry struct {
 	Message string    `json:"message"`
 }
 
-// Log appends one entry to the activity log and returns its id.
+// Log appends one entry to the activity log and returns its id. Control
+// characters in the message and item are escaped (clinicsync.CleanText): a
+// patient name from the platform cannot split a line or forge another.
 func (s *Store) Log(ctx context.Context, level, item, message string) (int64, error) {
 	if !ValidLevel(level) {
 		return 0, fmt.Errorf("unknown activity level %q", level)
 	}
+	item, message = clinicsync.CleanText(item), clinicsync.CleanText(message)
 	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message) VALUES (?, ?, ?, ?)`,
 		s.now().UnixMilli(), level, item, message)
 	if err != nil {

@@ -139,8 +139,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
 	}
 	for _, it := range failed {
-		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: cmp.Or(it.FileName, it.DocType, "(no file name)"), Patient: it.Patient.DisplayName(),
-			Error: it.LastError, Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
+		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: clinicsync.CleanText(cmp.Or(it.FileName, it.DocType, "(no file name)")),
+			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -212,7 +212,8 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 			}
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level, en.Message)
+		// Lines stored by versions before escaping may hold control characters.
+		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level, clinicsync.CleanText(en.Message))
 	}
 	return nil
 }

@@ -229,8 +229,11 @@ func (e *Engine) refreshCounts(ctx context.Context) {
 	e.update(func(s *Snapshot) { s.Counts = counts })
 }
 
-// activity writes a line to the activity log and publishes it.
+// activity writes a line to the activity log and publishes it. Platform
+// text in msg (names, reasons) is escaped for one line, for the bus's
+// readers (the window, run's output) as for the store.
 func (e *Engine) activity(ctx context.Context, level, item, msg string) {
+	msg = clinicsync.CleanText(msg)
 	if _, err := e.store.Log(context.WithoutCancel(ctx), level, item, msg); err != nil {
 		e.log.Warn("activity log write failed", "err", err)
 	}

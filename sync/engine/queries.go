@@ -50,6 +50,7 @@ func (e *Engine) Activity(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	out := make([]LogEntry, len(rows))
 	for i, r := range rows {
 		out[i] = LogEntry(r)
+		out[i].Message = clinicsync.CleanText(r.Message) // lines stored before escaping existed
 	}
 	return out, nil
 }
@@ -91,6 +92,8 @@ func (e *Engine) view(it store.Item) DocumentView {
 	if it.FinalPath != "" {
 		v.Folder = filepath.Dir(it.FinalPath)
 	}
+	// Shown on one line in labels, the CLI and notifications.
+	v.Patient, v.FileName, v.Reason = it.Patient.Clean(), clinicsync.CleanText(v.FileName), clinicsync.CleanText(v.Reason)
 	if !it.ManualRetryAt.IsZero() {
 		v.RetryIn = max(it.ManualRetryAt.Add(e.Config().ManualRetryWindow).Sub(e.store.Now()), 0)
 	}

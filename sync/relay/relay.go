@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
@@ -513,16 +514,16 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, platform string,
 	}
 }
 
-// clean keeps a string printable and short for the log.
+// clean keeps a string on one line (clinicsync.CleanText) and short for
+// the log, cut on a character boundary.
 func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	s = clinicsync.CleanText(s)
 	if len(s) > 120 {
-		s = s[:120] + "…"
+		cut := 120
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
