@@ -88,11 +88,22 @@ func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
 // InboxPending returns the deliveries not processed yet, oldest first:
 // after a crash they are processed again on start.
 func (s *Store) InboxPending(ctx context.Context, limit int) ([]Delivery, error) {
+	return s.InboxPendingFor(ctx, "", limit)
+}
+
+// InboxPendingFor is InboxPending for one platform ("" for all): the relay
+// takes each platform's deliveries in its own lane.
+func (s *Store) InboxPendingFor(ctx context.Context, platform string, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+inboxColumns+` FROM webhook_inbox WHERE state = ? ORDER BY id LIMIT ?`,
-		InboxReceived, limit)
+	q := `SELECT ` + inboxColumns + ` FROM webhook_inbox WHERE state = ? ORDER BY id LIMIT ?`
+	args := []any{InboxReceived, limit}
+	if platform != "" {
+		q = `SELECT ` + inboxColumns + ` FROM webhook_inbox WHERE state = ? AND platform = ? ORDER BY id LIMIT ?`
+		args = []any{InboxReceived, platform, limit}
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,15 +135,27 @@ func (s *Store) InboxDone(ctx context.Context, id int64, state, outcome string) 
 	return err
 }
 
-// EventFirstSeen records an event key and reports whether it is new.
-func (s *Store) EventFirstSeen(ctx context.Context, platform, key string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_events(platform, event_key, first_seen) VALUES (?, ?, ?)
-		ON CONFLICT DO NOTHING`, platform, key, s.now().UnixMilli())
+// EventFirstSeen records an event key for the inbox delivery that carries
+// it and reports whether the event is new. The key is a guard against the
+// same event arriving in another delivery; the delivery that recorded it
+// is never its own duplicate: a delivery processed again (a crash came
+// before its work was done and its inbox row closed) gets true again, and
+// does its work again, which is idempotent.
+func (s *Store) EventFirstSeen(ctx context.Context, platform, key string, inboxID int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_events(platform, event_key, first_seen, inbox_id) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, platform, key, s.now().UnixMilli(), inboxID)
 	if err != nil {
 		return false, err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	var owner int64
+	if err := s.db.QueryRowContext(ctx, `SELECT inbox_id FROM webhook_events WHERE platform = ? AND event_key = ?`,
+		platform, key).Scan(&owner); err != nil {
+		return false, err
+	}
+	return owner != 0 && owner == inboxID, nil
 }
 
 // InboxStats is the relay's record for the window: counts per state and

@@ -50,6 +50,10 @@ func Open(path string) (*Store, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Deleted content is overwritten with zeros, not left in free space:
+	// a webhook body (note text) dropped after processing must not stay
+	// readable in the file (with ScrubWAL, which empties the WAL).
+	q.Add("_pragma", "secure_delete(ON)")
 	q.Add("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
@@ -67,6 +71,7 @@ func Open(path string) (*Store, error) {
 	q.Set("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "secure_delete(ON)")
 	durable, err := sql.Open("sqlite", "file:"+(&url.URL{Path: abs}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		db.Close()
@@ -81,6 +86,21 @@ func Open(path string) (*Store, error) {
 func (s *Store) Close() error {
 	s.durable.Close()
 	return s.db.Close()
+}
+
+// ScrubWAL copies the write-ahead log into the database and empties it
+// (PRAGMA wal_checkpoint(TRUNCATE)). With secure_delete on, content that was
+// deleted or overwritten (a processed webhook body) is then gone from
+// state.db and state.db-wal alike, instead of staying in old WAL frames
+// until the next automatic checkpoint, which can be hours on a quiet PC.
+// done is false when a reader kept the log from being emptied (try again
+// later).
+func (s *Store) ScrubWAL(ctx context.Context) (done bool, err error) {
+	var busy, logPages, moved int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved); err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	return busy == 0, nil
 }
 
 // DB exposes the handle for tests and diagnostics.

@@ -389,10 +389,11 @@ func TestInboxDurableDedupAndReplay(t *testing.T) {
 	if err != nil || st.Counts[InboxReceived] != 1 || st.Counts[InboxProcessed] != 1 || st.LastReceived.IsZero() {
 		t.Fatalf("stats %+v %v", st, err)
 	}
-	first, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1")
-	second, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1")
-	if !first || second {
-		t.Fatalf("event seen: %v then %v", first, second)
+	first, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1", 7)
+	second, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1", 8)
+	replay, _ := s2.EventFirstSeen(ctx, "askara", "new_document:u1", 7)
+	if !first || second || !replay {
+		t.Fatalf("event seen: %v, by another delivery %v, by the same delivery again %v", first, second, replay)
 	}
 	if !KeepHeader("Webhook-Id") || KeepHeader("Authorization") || KeepHeader("webhook-signature") {
 		t.Fatal("header filter")
