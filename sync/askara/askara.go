@@ -105,6 +105,7 @@ type Client struct {
 	nWaits    atomic.Int64
 	n429      atomic.Int64
 	nSkipped  atomic.Int64
+	links     linkOrigins // origins of PDF links in the API's answers (trust.go)
 }
 
 var _ clinicsync.Remote = (*Client)(nil)

@@ -181,6 +181,7 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 	if err != nil {
 		return nil, err
 	}
+	c.noteLinks(out...)
 	return out, nil
 }
 
@@ -212,6 +213,7 @@ func (c *Client) GetDocument(ctx context.Context, uuid string) (clinicsync.Docum
 	if err != nil {
 		return clinicsync.Document{}, err
 	}
+	c.noteLinks(d)
 	return d, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/failpoint"
 )
 
 // Config is what the engine needs to know beyond its parts.
@@ -37,6 +38,11 @@ type Config struct {
 	BackoffMax        time.Duration // cap, default 30 min
 	ManualRetryWindow time.Duration // default 30 s (the platform's limit)
 	QuickRetryDelay   time.Duration // one quick in-pass retry of a transient failure, default 1 s
+	// PushCallTimeout bounds each platform call a pushed document makes
+	// (the GET when the event carries no link, the confirmation), default
+	// 20 s: a platform that hangs leaves the document to polling instead of
+	// holding the relay.
+	PushCallTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -60,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.QuickRetryDelay == 0 {
 		c.QuickRetryDelay = time.Second
+	}
+	if c.PushCallTimeout <= 0 {
+		c.PushCallTimeout = 20 * time.Second
 	}
 }
 
@@ -526,7 +535,8 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 	}
 	defer e.unclaim(it.UUID)
 	err := e.deliver(ctx, it, res)
-	if err != nil && !isFatal(err) {
+	var ce *confirmError
+	if err != nil && !isFatal(err) && !(errors.As(err, &ce) && confirmWithin(ctx) > 0) {
 		if ok, _ := clinicsync.IsRetryable(err); ok && e.Config().QuickRetryDelay > 0 {
 			// One quick retry smooths over a dropped connection before the
 			// document is called failed and the platform is told.
@@ -596,6 +606,7 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err := e.store.MarkDownloading(ctx, it.UUID, absDir); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.EngineDownloading)
 	e.itemChanged(it.UUID, clinicsync.StateDownloading, "")
 	body, err := e.remote.OpenPDF(ctx, url)
 	if clinicsync.ErrorCode(err) == clinicsync.ELinkExpired {
@@ -614,9 +625,11 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.EnginePublished)
 	if err := e.store.MarkSaved(ctx, it.UUID, r.Path, r.Size, r.SHA256); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.EngineSaved)
 	it.FinalPath, it.Size, it.SHA256 = r.Path, r.Size, r.SHA256
 	if r.AlreadyPresent {
 		res.AlreadyPresent++
@@ -661,11 +674,21 @@ func (e *Engine) link(ctx context.Context, uuid string, fresh bool) (string, err
 
 func (e *Engine) confirm(ctx context.Context, it store.Item, res *PassResult) error {
 	cfg, _ := e.conf()
-	err := e.remote.SetStatus(ctx, it.UUID, clinicsync.Status{Success: true,
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if d := confirmWithin(ctx); d > 0 {
+		cctx, cancel = context.WithTimeout(ctx, d)
+	}
+	err := e.remote.SetStatus(cctx, it.UUID, clinicsync.Status{Success: true,
 		Directory: cfg.SoftwareID, Path: it.FinalPath})
+	cancel()
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		// Our deadline, not a shutdown: the file is safe, a later pass confirms it.
+		err = clinicsync.Retryable(clinicsync.EUnavailable, "The platform did not answer the confirmation in time.", err)
+	}
 	if err != nil {
 		return &confirmError{err}
 	}
+	failpoint.Hit(failpoint.EngineConfirmSent)
 	if err := e.store.MarkConfirmed(ctx, it.UUID); err != nil {
 		return err
 	}
@@ -675,6 +698,15 @@ func (e *Engine) confirm(ctx context.Context, it store.Item, res *PassResult) er
 	e.linkMu.Unlock()
 	e.itemChanged(it.UUID, clinicsync.StateConfirmed, it.FinalPath)
 	return nil
+}
+
+// confirmWithinKey carries, for a pushed document, how long its
+// confirmation may take before it is left to the next pass.
+type confirmWithinKey struct{}
+
+func confirmWithin(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(confirmWithinKey{}).(time.Duration)
+	return d
 }
 
 // confirmError marks a failure to confirm a file that is safely written:
@@ -894,18 +926,30 @@ func (e *Engine) Note(ctx context.Context, level, msg string) {
 // event carried (its pdf link and patient), without listing. action is the
 // platform's event: "new_document" for an already delivered document does
 // nothing; "document_synchronize" (a person asked for it again in the
-// platform) re-checks the file and confirms it again. It returns what was
-// done, in a few words for the activity log of the relay.
-func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string) (string, error) {
+// platform) re-checks the file and confirms it again. verified says whether
+// the delivery's signature was checked: the pdf link of an unverified one is
+// followed only when the API itself uses its origin (TrustsLink); otherwise
+// the document is fetched from the API, so a web page cannot make Clinic
+// Sync download a URL of its choice. Each platform call has
+// Config.PushCallTimeout; a confirmation that takes longer is left to the
+// next pass, and the answer says so. It returns
+// what was done, in a few true words for the relay's record.
+func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error) {
 	if d.UUID == "" {
 		return "", clinicsync.Errorf(clinicsync.EInvalid, "The event named no document.")
 	}
 	if e.Snapshot().SignedOut {
 		return "", clinicsync.Errorf(clinicsync.ESignedOut, "Signed out: the document waits for the next sign-in.")
 	}
+	if !verified && d.PDF.URL != "" && !e.trustsLink(d.PDF.URL) {
+		e.log.Debug("unsigned event names a link the API does not use; fetching the document", "item", d.UUID)
+		d = clinicsync.Document{UUID: d.UUID}
+	}
 	if d.PDF.URL == "" {
 		// The event had no usable metadata: fetch the document.
-		full, err := e.remote.GetDocument(ctx, d.UUID)
+		gctx, cancel := context.WithTimeout(ctx, e.Config().PushCallTimeout)
+		full, err := e.remote.GetDocument(gctx, d.UUID)
+		cancel()
 		if err != nil {
 			return "", err
 		}
@@ -927,6 +971,7 @@ func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string)
 			return "", err
 		}
 	}
+	failpoint.Hit(failpoint.EngineAdmitted)
 	if err := e.checkDestination(); err != nil {
 		return "", err // recorded as pending; the next pass takes it
 	}
@@ -935,18 +980,28 @@ func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string)
 		return "", err
 	}
 	var res PassResult
-	err = e.process(ctx, it, &res)
+	err = e.process(context.WithValue(ctx, confirmWithinKey{}, e.Config().PushCallTimeout), it, &res)
 	e.refreshCounts(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", err
-	case res.Written > 0:
+	}
+	it, _ = e.store.Get(ctx, d.UUID)
+	switch {
+	case res.Confirmed > 0 && res.Written > 0:
 		return "saved and confirmed", nil
-	case res.AlreadyPresent > 0:
+	case res.Confirmed > 0:
 		return "already on disk; confirmed", nil
-	case res.Failed > 0:
-		it, _ = e.store.Get(ctx, d.UUID)
+	case it.State == clinicsync.StateSaved:
+		return "saved; confirmation deferred to the next pass (the platform did not answer in time)", nil
+	case res.Failed > 0 || it.State == clinicsync.StateFailed:
 		return "failed: " + it.LastError, nil
 	}
 	return "in progress elsewhere", nil
+}
+
+// trustsLink reports whether the remote's own answers use the link's
+// origin (askara.Client.TrustsLink); a remote that cannot tell trusts none.
+func (e *Engine) trustsLink(link string) bool {
+	t, ok := e.remote.(interface{ TrustsLink(string) bool })
+	return ok && t.TrustsLink(link)
 }
