@@ -89,7 +89,7 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 			m.srv, m.addr = nil, ""
 		}
 		if c.Enabled {
-			srv, err := New(Options{Listen: c.Listen, Enabled: c.Platforms, Secrets: secrets, AllowUnsigned: c.AllowUnsigned,
+			srv, err := New(Options{Listen: c.Listen, PublicURL: c.Public, Enabled: c.Platforms, Secrets: secrets, AllowUnsigned: c.AllowUnsigned,
 				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log})
 			if err == nil {
 				m.addr, err = srv.Start(context.WithoutCancel(ctx))
@@ -102,6 +102,9 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 			m.srv = srv
 			m.Sink.Note(ctx, "info", "Webhook relay listening on "+m.addr+" ("+strings.Join(c.Platforms, ", ")+").")
 		}
+	}
+	if m.srv != nil {
+		m.srv.SetPublicURL(c.Public) // the Host it answers to follows the public URL
 	}
 	m.cfg, m.secrets, m.lastErr = c, secrets, ""
 	if err := m.register(ctx, c); err != nil {

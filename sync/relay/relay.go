@@ -19,14 +19,17 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/failpoint"
 	"github.com/clinicsync/clinicsync/sync/notes"
 )
 
@@ -38,8 +41,9 @@ const DefaultMaxBody = 1 << 20
 
 // Sink is what processing needs from the engine (*engine.Engine).
 type Sink interface {
-	// Push processes one document now, from an event's metadata.
-	Push(ctx context.Context, d clinicsync.Document, action string) (string, error)
+	// Push processes one document now, from an event's metadata; verified
+	// says whether the delivery's signature was checked.
+	Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error)
 	// Note adds a line to the activity log.
 	Note(ctx context.Context, level, msg string)
 	// SaveNote writes one clinical note (or records a failed one).
@@ -60,13 +64,17 @@ type Options struct {
 	// AllowUnsigned accepts deliveries from an enabled platform without a
 	// secret, on loopback only, recorded as "unverified".
 	AllowUnsigned bool
-	Tolerance     time.Duration // timestamp window, default 5 minutes
-	AzodhaFiles   []string      // Azodha events also written as JSON files
-	MaxBody       int64         // default 1 MiB
-	Store         *store.Store
-	Sink          Sink
-	Log           *slog.Logger // debug lines, no PHI
-	Now           func() time.Time
+	// PublicURL is the address the clinic's proxy or tunnel forwards to
+	// the relay: its host is accepted in the Host header (SetPublicURL
+	// changes it while running).
+	PublicURL   string
+	Tolerance   time.Duration // timestamp window, default 5 minutes
+	AzodhaFiles []string      // Azodha events also written as JSON files
+	MaxBody     int64         // default 1 MiB
+	Store       *store.Store
+	Sink        Sink
+	Log         *slog.Logger // debug lines, no PHI
+	Now         func() time.Time
 }
 
 // Server is a running relay.
@@ -74,12 +82,16 @@ type Server struct {
 	o         Options
 	verifiers map[string][]Verifier // per platform, tried by the headers present
 	loopback  bool                  // listening on loopback only
+	listenIP  net.IP                // the listen address's IP; nil for a name or an unspecified address
+	port      string                // the port it listens on (known after Start)
+	public    atomic.Pointer[hostPort]
 	log       *slog.Logger
 	srv       *http.Server
 	ln        net.Listener
 
 	commits chan commitReq
 	wake    chan struct{}
+	scrub   chan struct{}
 	stop    context.CancelFunc
 	ctx     context.Context
 	wg      sync.WaitGroup
@@ -134,8 +146,15 @@ func New(o Options) (*Server, error) {
 	}
 	loopback := IsLoopback(o.Listen)
 	s := &Server{o: o, log: log, loopback: loopback, verifiers: map[string][]Verifier{}, commits: make(chan commitReq, 256),
-		wake: make(chan struct{}, 1), lastNote: map[string]time.Time{}, pending: map[string]int{}}
+		wake: make(chan struct{}, 1), scrub: make(chan struct{}, 1), lastNote: map[string]time.Time{}, pending: map[string]int{}}
 	s.stats.Refused = map[string]int{}
+	if host, port, err := net.SplitHostPort(o.Listen); err == nil {
+		s.port = port
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			s.listenIP = ip
+		}
+	}
+	s.SetPublicURL(o.PublicURL)
 	for _, p := range o.Enabled {
 		if !slices.Contains(Platforms, p) {
 			return nil, clinicsync.Errorf(clinicsync.EConfig, "The relay has no path for the platform %q (known: %s).", p, strings.Join(Platforms, ", "))
@@ -200,6 +219,7 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 		return "", clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The relay cannot listen on %s.", s.o.Listen), err)
 	}
 	s.ln = ln
+	_, s.port, _ = net.SplitHostPort(ln.Addr().String())
 	s.startWorkers(ctx)
 	s.wg.Add(1)
 	go func() {
@@ -215,9 +235,10 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 // does it; tests and benchmarks that use the handler alone call it).
 func (s *Server) startWorkers(ctx context.Context) {
 	s.ctx, s.stop = context.WithCancel(ctx)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.writer() }()
 	go func() { defer s.wg.Done(); s.processor() }()
+	go func() { defer s.wg.Done(); s.scrubber() }()
 	s.Wake()
 }
 
@@ -233,6 +254,83 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	return err
+}
+
+// hostPort is a host (lower case, no trailing dot) and its port ("" when
+// the Host header may leave it out).
+type hostPort struct{ host, port string }
+
+// SetPublicURL changes the public address whose host the relay answers to
+// (Settings may change it without a restart).
+func (s *Server) SetPublicURL(public string) {
+	hp := hostPort{}
+	if u, err := url.Parse(strings.TrimSpace(public)); err == nil && u.Hostname() != "" {
+		hp.host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		hp.port = u.Port()
+		if hp.port == "" {
+			hp.port = map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+		}
+	}
+	s.public.Store(&hp)
+}
+
+// gate refuses what no platform's server sends, before anything else is
+// read. A Host that does not name this relay is DNS rebinding: a web page
+// whose own name now resolves to 127.0.0.1 posts "same-origin" to it (421).
+// On the webhook paths, a browser's own headers (Origin, a Sec-Fetch-Site
+// other than "none") mean a web page sent the request (403): servers that
+// deliver webhooks send neither.
+func (s *Server) gate(r *http.Request, hook bool) *refusal {
+	if !s.hostAllowed(r.Host) {
+		return &refusal{http.StatusMisdirectedRequest, "wrong_host",
+			"the Host header (" + clean(r.Host) + ") does not name this relay; only its loopback address and the public URL's host are answered"}
+	}
+	if !hook {
+		return nil
+	}
+	if len(r.Header.Values("Origin")) > 0 {
+		return &refusal{http.StatusForbidden, "browser_request", "requests from a web page (with an Origin header) are refused"}
+	}
+	if v := r.Header.Get("Sec-Fetch-Site"); v != "" && v != "none" {
+		return &refusal{http.StatusForbidden, "browser_request", "requests from a web page (Sec-Fetch-Site " + clean(v) + ") are refused"}
+	}
+	return nil
+}
+
+// hostAllowed reports whether a Host header names this relay: a loopback
+// name or address with the relay's port, the listen address itself when it
+// is not loopback (a LAN sender; every platform is signed there), any IP
+// address with the relay's port when listening on all addresses (an IP
+// literal cannot be rebound: the page's origin would be the relay), or the
+// host of the public URL, with its port or none.
+func (s *Server) hostAllowed(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "" {
+		return false
+	}
+	if pub := s.public.Load(); pub != nil && pub.host != "" && host == pub.host && (port == "" || port == pub.port) {
+		return true
+	}
+	if port == "" {
+		port = "80"
+	}
+	if port != s.port {
+		return false
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case host == "localhost", ip != nil && ip.IsLoopback():
+		return true
+	case ip != nil && s.listenIP != nil:
+		return ip.Equal(s.listenIP)
+	case ip != nil:
+		return !s.loopback // listening on every address
+	}
+	return false
 }
 
 // Stats returns a copy of the counters.
@@ -323,7 +421,15 @@ type refusal struct {
 // ServeHTTP receives one delivery.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	platform, ok := strings.CutPrefix(r.URL.Path, "/webhooks/")
-	if !ok || strings.Contains(platform, "/") || !slices.Contains(Platforms, platform) {
+	hook := ok && !strings.Contains(platform, "/") && slices.Contains(Platforms, platform)
+	if rf := s.gate(r, hook); rf != nil {
+		if !hook {
+			platform = "unknown"
+		}
+		s.refuse(w, r, platform, *rf)
+		return
+	}
+	if !hook {
 		if r.URL.Path == "/" || r.URL.Path == "/healthz" {
 			answer(w, http.StatusOK, map[string]string{"status": "ok", "service": "Clinic Sync relay"})
 			return
@@ -418,7 +524,11 @@ func (s *Server) replayed(ctx context.Context, platform, id string, d *store.Del
 	return err == nil && sha != "" && sha != d.BodySHA256
 }
 
-// verify picks the scheme by the headers the delivery carries.
+// verify picks the scheme by the headers the delivery carries. With a
+// secret, a delivery must carry a valid signature of a scheme the platform
+// uses: a missing header is a 401 like a wrong one (a secret makes the path
+// stricter, never looser). Without one, deliveries are refused unless the
+// user allowed unsigned ones, on loopback; they are recorded "unverified".
 func (s *Server) verify(platform string, vs []Verifier, h http.Header, body []byte) (id, scheme string, rf *refusal) {
 	if vs == nil {
 		return "", "", &refusal{http.StatusUnauthorized, "no_secret",
@@ -430,17 +540,6 @@ func (s *Server) verify(platform string, vs []Verifier, h http.Header, body []by
 			v = c
 			break
 		}
-	}
-	if platform == "azodha" && v.Scheme() == "standard-webhooks" && !headersFor("standard-webhooks", h) {
-		// Azodha's guide names no header or algorithm: without a
-		// re-signing proxy its deliveries cannot be checked. They are
-		// taken (and recorded as unverifiable) only where nobody but this
-		// PC can reach the relay.
-		if !s.loopback {
-			return "", "", &refusal{http.StatusUnauthorized, "unverifiable",
-				"Azodha deliveries must be re-signed (Standard Webhooks) when the relay is reachable from the network"}
-		}
-		return "", "unverifiable", nil
 	}
 	id, err := v.Verify(h, body, s.o.Now())
 	if err != nil {
@@ -530,36 +629,166 @@ func clean(s string) string {
 
 // ---- processing ----
 
-// processor handles inbox deliveries one at a time, oldest first; a crash
-// leaves them "received", and the next start takes them again.
+// signed reports whether a delivery's signature was checked.
+func signed(d store.Delivery) bool {
+	return d.Verified != "" && d.Verified != "unverified" && d.Verified != "unverifiable"
+}
+
+// Lanes. Each platform's deliveries are processed in a lane of their own,
+// so a platform whose API hangs never holds up another. Askara's lane takes
+// up to askaraLane deliveries at once (each may download a PDF), never two
+// for one document, so one slow document does not hold up the others
+// either; the other platforms' processing is local (a note file) and runs
+// one at a time, in order. Each platform call a pushed document makes has a
+// deadline (engine.Push).
+const askaraLane = 4
+
+func laneWidth(platform string) int {
+	if platform == "askara" {
+		return askaraLane
+	}
+	return 1
+}
+
+// flight is a delivery being processed.
+type flight struct {
+	platform string
+	resource string // the document or note it is about, when known
+}
+
+// processor dispatches inbox deliveries to their lanes, oldest first; a
+// crash leaves them "received", and the next start takes them again.
 func (s *Server) processor() {
+	inflight := map[int64]flight{}
+	done := make(chan int64)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
+		s.dispatch(inflight, done, &wg)
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.wake:
+		case id := <-done:
+			delete(inflight, id)
 		}
-		for s.ctx.Err() == nil {
-			ds, err := s.o.Store.InboxPending(s.ctx, 50)
-			if err != nil {
+	}
+}
+
+// dispatch starts what the lanes have room for.
+func (s *Server) dispatch(inflight map[int64]flight, done chan<- int64, wg *sync.WaitGroup) {
+	busy := map[string]int{}
+	resources := map[string]bool{}
+	for _, f := range inflight {
+		busy[f.platform]++
+		resources[f.platform+"/"+f.resource] = true
+	}
+	for _, p := range Platforms {
+		width := laneWidth(p)
+		if busy[p] >= width || s.ctx.Err() != nil {
+			continue
+		}
+		ds, err := s.o.Store.InboxPendingFor(s.ctx, p, width+busy[p]+16)
+		if err != nil {
+			if s.ctx.Err() == nil {
 				s.log.Warn("inbox read failed", "err", err)
+			}
+			return
+		}
+		for _, d := range ds {
+			if busy[p] >= width {
 				break
 			}
-			if len(ds) == 0 {
+			if _, ok := inflight[d.ID]; ok {
+				continue
+			}
+			f := flight{platform: p, resource: resourceOf(d)}
+			if f.resource != "" && resources[p+"/"+f.resource] {
+				continue // after the one in flight for the same document
+			}
+			inflight[d.ID] = f
+			busy[p]++
+			resources[p+"/"+f.resource] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.handle(d)
+				select {
+				case done <- d.ID:
+				case <-s.ctx.Done():
+				}
+			}()
+		}
+	}
+}
+
+// resourceOf names what an Askara delivery is about (its first event's
+// id), so that two deliveries for one document are not processed at once.
+func resourceOf(d store.Delivery) string {
+	if d.Platform != "askara" {
+		return ""
+	}
+	env, err := ParseAskara(d.Body)
+	if err != nil || len(env.Events) == 0 {
+		return ""
+	}
+	return env.Events[0].ID
+}
+
+// handle processes one delivery and records the outcome. Interrupted by a
+// shutdown, it records nothing: the delivery is processed again at start.
+func (s *Server) handle(d store.Delivery) {
+	failpoint.Hit(failpoint.RelayProcessing)
+	state, outcome := s.process(s.ctx, d)
+	if s.ctx.Err() != nil {
+		return
+	}
+	if err := s.o.Store.InboxDone(context.WithoutCancel(s.ctx), d.ID, state, outcome); err != nil {
+		s.log.Warn("inbox update failed", "err", err)
+		return
+	}
+	if state != store.InboxDeferred {
+		s.scrubSoon()
+	}
+}
+
+// scrubSoon asks for the WAL to be emptied: a processed body (note text,
+// patient data) must not stay readable in state.db-wal.
+func (s *Server) scrubSoon() {
+	select {
+	case s.scrub <- struct{}{}:
+	default:
+	}
+}
+
+// scrubber empties the WAL shortly after bodies were dropped (one
+// checkpoint for a burst of deliveries), and again a little later while a
+// reader keeps it from being emptied.
+func (s *Server) scrubber() {
+	const settle, again = 200 * time.Millisecond, 2 * time.Second
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.scrub:
+		}
+		wait := settle
+		for tries := 0; tries < 30; tries++ {
+			t := time.NewTimer(wait)
+			select {
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			done, err := s.o.Store.ScrubWAL(s.ctx)
+			if err != nil {
+				s.log.Debug("wal scrub", "err", err)
+			}
+			if done {
 				break
 			}
-			for _, d := range ds {
-				if s.ctx.Err() != nil {
-					return
-				}
-				state, outcome := s.process(s.ctx, d)
-				if s.ctx.Err() != nil {
-					return // interrupted: processed again on the next start
-				}
-				if err := s.o.Store.InboxDone(context.WithoutCancel(s.ctx), d.ID, state, outcome); err != nil {
-					s.log.Warn("inbox update failed", "err", err)
-				}
-			}
+			wait = again
 		}
 	}
 }
@@ -591,7 +820,7 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 			return store.InboxFailed, err.Error()
 		}
 		how := ""
-		if d.Verified == "unverifiable" {
+		if !signed(d) {
 			how = " (its signature could not be checked: Azodha does not document its scheme)"
 		}
 		id := ""
@@ -652,10 +881,11 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 			state = store.InboxDeferred
 			continue
 		}
-		first, err := s.o.Store.EventFirstSeen(ctx, "askara", key)
+		first, err := s.o.Store.EventFirstSeen(ctx, "askara", key, d.ID)
 		if err != nil {
 			return store.InboxReceived, "" // try again later
 		}
+		failpoint.Hit(failpoint.RelayEventSeen)
 		if !first {
 			outcomes = append(outcomes, ev.ID+": duplicate")
 			continue
@@ -669,7 +899,7 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 					doc.UUID = ev.ID
 				}
 			}
-			out, err := s.o.Sink.Push(ctx, doc, ev.Action)
+			out, err := s.o.Sink.Push(ctx, doc, ev.Action, signed(d))
 			if err != nil {
 				// The document is recorded (or will be listed): polling takes it.
 				out = "left to polling: " + clinicsync.ErrorMessage(err)

@@ -46,7 +46,7 @@ func (r *recorder) NotesEnabled() bool {
 	return r.notesOn
 }
 
-func (r *recorder) Push(ctx context.Context, d clinicsync.Document, action string) (string, error) {
+func (r *recorder) Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error) {
 	if r.block != nil {
 		select {
 		case <-r.block:
@@ -446,23 +446,51 @@ func TestFiftyConcurrentSenders(t *testing.T) {
 	}
 }
 
-// Azodha documents no signature scheme: on loopback an unsigned delivery is
-// kept and marked unverifiable; a re-signed one is checked; from the
-// network, only re-signed ones are taken.
-func TestAzodhaUnverifiableOnlyOnLoopback(t *testing.T) {
-	r := newRelayRig(t, Options{Enabled: []string{"azodha"}, Secrets: map[string]string{"azodha": testSecret}})
+// Azodha documents no signature scheme. A secret makes its path stricter,
+// never looser (issue 11, item 1): with a secret, a delivery without a valid
+// Standard Webhooks signature is a 401 and nothing is stored or written,
+// on loopback as from the network; without one it is a 401 too, unless the
+// user allowed unsigned deliveries, on loopback, recorded "unverified".
+func TestAzodhaSecretMakesThePathStricter(t *testing.T) {
+	ctx := context.Background()
 	body := []byte(`{"eventName":"BookAppointment","id":"evt-1","data":{}}`)
-	if code, out := r.post("/webhooks/azodha", body, nil); code != 200 {
-		t.Fatalf("loopback unsigned: %d %v", code, out)
+	withSecret := newRelayRig(t, Options{Enabled: []string{"azodha"}, Secrets: map[string]string{"azodha": testSecret},
+		AzodhaFiles: []string{"BookAppointment"}})
+	if code, out := withSecret.post("/webhooks/azodha", body, nil); code != 401 || out["error"] != CodeMissingSignature {
+		t.Fatalf("loopback, secret set, no signature: %d %v", code, out)
 	}
-	body2 := []byte(`{"eventName":"BookAppointment","id":"evt-2","data":{}}`)
-	if code, _ := r.post("/webhooks/azodha", body2, func(q *http.Request) { sign(q.Header, "m-a", time.Now(), []byte("tampered")) }); code != 401 {
+	if code, _ := withSecret.post("/webhooks/azodha", body, func(q *http.Request) { sign(q.Header, "m-a", time.Now(), []byte("tampered")) }); code != 401 {
 		t.Fatalf("re-signed with a wrong signature: %d", code)
 	}
-	d, _ := r.st.InboxGet(context.Background(), 1)
-	if d.Verified != "unverifiable" {
+	if st, _ := withSecret.st.InboxStats(ctx); len(st.Counts) != 0 {
+		t.Fatalf("refused deliveries were stored: %v", st.Counts)
+	}
+	if code, _ := withSecret.post("/webhooks/azodha", body, func(q *http.Request) { sign(q.Header, "m-b", time.Now(), body) }); code != 200 {
+		t.Fatalf("re-signed: %d", code)
+	}
+	withSecret.until("the signed event written", func() bool {
+		_, n := withSecret.sink.snapshot()
+		return strings.Contains(strings.Join(n, "\n"), "file: azodha BookAppointment evt-1")
+	})
+	if _, n := withSecret.sink.snapshot(); strings.Count(strings.Join(n, "\n"), "file: azodha") != 1 {
+		t.Fatalf("files written: %v", n)
+	}
+	if d, _ := withSecret.st.InboxGet(ctx, 1); d.Verified != SchemeStandardWebhooks {
 		t.Fatalf("recorded as %q", d.Verified)
 	}
+
+	noSecret := newRelayRig(t, Options{Enabled: []string{"azodha"}})
+	if code, out := noSecret.post("/webhooks/azodha", body, nil); code != 401 || out["error"] != "no_secret" {
+		t.Fatalf("no secret, unsigned not allowed: %d %v", code, out)
+	}
+	allowed := newRelayRig(t, Options{Enabled: []string{"azodha"}, AllowUnsigned: true})
+	if code, _ := allowed.post("/webhooks/azodha", body, nil); code != 200 {
+		t.Fatalf("allow_unsigned on loopback: %d", code)
+	}
+	if d, _ := allowed.st.InboxGet(ctx, 1); d.Verified != "unverified" {
+		t.Fatalf("recorded as %q", d.Verified)
+	}
+
 	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -473,11 +501,11 @@ func TestAzodhaUnverifiableOnlyOnLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := srv.Start(context.Background())
+	addr, err := srv.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close(context.Background())
+	defer srv.Close(ctx)
 	_, port, _ := net.SplitHostPort(addr)
 	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/webhooks/azodha", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
