@@ -79,6 +79,15 @@ type Document struct {
 	PDF     PDF     `json:"pdf"`
 }
 
+// DocumentEvent is a platform's webhook event about one document, as the
+// relay hands it to the engine.
+type DocumentEvent struct {
+	Document   Document  // the event's copy (may lack the pdf link)
+	Action     string    // "new_document" or "document_synchronize"
+	Verified   bool      // the delivery's signature was checked
+	ReceivedAt time.Time // when the relay stored the delivery
+}
+
 // Status is the body of POST /documents/{uuid}/status.
 type Status struct {
 	Success   bool   `json:"success"`

@@ -923,25 +923,31 @@ func (e *Engine) Note(ctx context.Context, level, msg string) {
 }
 
 // Push processes one document now, from a webhook: with the metadata the
-// event carried (its pdf link and patient), without listing. action is the
-// platform's event: "new_document" for an already delivered document does
-// nothing; "document_synchronize" (a person asked for it again in the
-// platform) re-checks the file and confirms it again. verified says whether
-// the delivery's signature was checked: the pdf link of an unverified one is
-// followed only when the API itself uses its origin (TrustsLink); otherwise
-// the document is fetched from the API, so a web page cannot make Clinic
-// Sync download a URL of its choice. Each platform call has
-// Config.PushCallTimeout; a confirmation that takes longer is left to the
-// next pass, and the answer says so. It returns
-// what was done, in a few true words for the relay's record.
-func (e *Engine) Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error) {
+// event carried (its pdf link and patient), without listing. The event's
+// action: "new_document" for an already delivered document does nothing;
+// "document_synchronize" (a person asked for it again in the platform)
+// re-checks the file and confirms it again, unless that was already done
+// after the event arrived (a delivery processed again after a crash, when
+// a pass got there first). The pdf link of an unverified event (no
+// signature checked) is followed only when the API itself uses its origin
+// (TrustsLink); otherwise the document is fetched from the API, so a web
+// page cannot make Clinic Sync download a URL of its choice. Each platform
+// call has Config.PushCallTimeout; a confirmation that takes longer is left
+// to the next pass, and the answer says so. It returns what was done, in a
+// few true words for the relay's record.
+func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string, error) {
+	d, action := ev.Document, ev.Action
 	if d.UUID == "" {
 		return "", clinicsync.Errorf(clinicsync.EInvalid, "The event named no document.")
 	}
 	if e.Snapshot().SignedOut {
 		return "", clinicsync.Errorf(clinicsync.ESignedOut, "Signed out: the document waits for the next sign-in.")
 	}
-	if !verified && d.PDF.URL != "" && !e.trustsLink(d.PDF.URL) {
+	if prev, err := e.store.Get(ctx, d.UUID); err == nil && prev.State == clinicsync.StateConfirmed &&
+		action == "document_synchronize" && !ev.ReceivedAt.IsZero() && !prev.ConfirmedAt.Before(ev.ReceivedAt) && e.fileIntact(prev) {
+		return "already delivered again since this event", nil
+	}
+	if !ev.Verified && d.PDF.URL != "" && !e.trustsLink(d.PDF.URL) {
 		e.log.Debug("unsigned event names a link the API does not use; fetching the document", "item", d.UUID)
 		d = clinicsync.Document{UUID: d.UUID}
 	}

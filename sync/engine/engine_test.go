@@ -637,7 +637,7 @@ func TestPushFromAnEvent(t *testing.T) {
 	d := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "Ada", LastName: "Lovelace"},
 		PDF: clinicsync.PDF{FileName: "letter.pdf"}}})
 	before := r.sim.Stats().APIRequests
-	out, err := r.eng.Push(ctx, d, "new_document", true)
+	out, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: d, Action: "new_document", Verified: true})
 	if err != nil || out != "saved and confirmed" {
 		t.Fatalf("push: %q %v", out, err)
 	}
@@ -645,10 +645,10 @@ func TestPushFromAnEvent(t *testing.T) {
 	if st.APIRequests-before != 1 { // the status call only: no list, no GET
 		t.Fatalf("%d API requests for a pushed document, want 1", st.APIRequests-before)
 	}
-	if out, _ := r.eng.Push(ctx, d, "new_document", true); out != "already delivered" {
+	if out, _ := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: d, Action: "new_document", Verified: true}); out != "already delivered" {
 		t.Fatalf("second push: %q", out)
 	}
-	out, err = r.eng.Push(ctx, d, "document_synchronize", true)
+	out, err = r.eng.Push(ctx, clinicsync.DocumentEvent{Document: d, Action: "document_synchronize", Verified: true})
 	if err != nil || out != "already on disk; confirmed" {
 		t.Fatalf("synchronize: %q %v", out, err)
 	}
@@ -658,7 +658,7 @@ func TestPushFromAnEvent(t *testing.T) {
 	// An event without metadata: the document is fetched.
 	d2 := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{LastName: "Hopper"},
 		PDF: clinicsync.PDF{FileName: "b.pdf"}}})
-	if out, err := r.eng.Push(ctx, clinicsync.Document{UUID: d2.UUID}, "new_document", true); err != nil || out != "saved and confirmed" {
+	if out, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: clinicsync.Document{UUID: d2.UUID}, Action: "new_document", Verified: true}); err != nil || out != "saved and confirmed" {
 		t.Fatalf("push without metadata: %q %v", out, err)
 	}
 	if res := r.pass(); res.Written != 0 || res.Confirmed != 0 {

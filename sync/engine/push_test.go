@@ -31,7 +31,7 @@ func TestUnsignedEventLinkFollowedOnlyToTheAPIsOwnHosts(t *testing.T) {
 		PDF: clinicsync.PDF{FileName: "letter.pdf"}}})
 	forged := clinicsync.Document{UUID: d.UUID, Patient: clinicsync.Patient{FirstName: "Eve", LastName: "Forged"},
 		PDF: clinicsync.PDF{URL: evil.URL + "/router-admin.pdf", FileName: "evil.pdf"}}
-	out, err := r.eng.Push(ctx, forged, "new_document", false)
+	out, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: forged, Action: "new_document", Verified: false})
 	if err != nil || out != "saved and confirmed" {
 		t.Fatalf("push: %q %v", out, err)
 	}
@@ -47,7 +47,7 @@ func TestUnsignedEventLinkFollowedOnlyToTheAPIsOwnHosts(t *testing.T) {
 	// A uuid the API does not know: nothing fetched, nothing written.
 	ghost := forged
 	ghost.UUID = "00000000-0000-4000-8000-00000000dead"
-	if _, err := r.eng.Push(ctx, ghost, "new_document", false); err == nil {
+	if _, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: ghost, Action: "new_document", Verified: false}); err == nil {
 		t.Fatal("an unknown document was pushed")
 	}
 	if hits.Load() != 0 || len(files(t, r.root)) != 1 {
@@ -62,7 +62,7 @@ func TestUnsignedEventLinkFollowedOnlyToTheAPIsOwnHosts(t *testing.T) {
 		t.Fatalf("list %v %v", docs, err)
 	}
 	before := r.sim.Stats().APIRequests
-	if out, err := r.eng.Push(ctx, docs[0], "new_document", false); err != nil || out != "saved and confirmed" {
+	if out, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: docs[0], Action: "new_document", Verified: false}); err != nil || out != "saved and confirmed" {
 		t.Fatalf("push with the API's link: %q %v", out, err)
 	}
 	if n := r.sim.Stats().APIRequests - before; n != 1 {
@@ -74,7 +74,7 @@ func TestUnsignedEventLinkFollowedOnlyToTheAPIsOwnHosts(t *testing.T) {
 		PDF: clinicsync.PDF{FileName: "c.pdf"}}})
 	signed := d3
 	signed.PDF.URL = evil.URL + "/storage/c.pdf"
-	if _, err := r.eng.Push(ctx, signed, "new_document", true); err != nil || hits.Load() != 1 {
+	if _, err := r.eng.Push(ctx, clinicsync.DocumentEvent{Document: signed, Action: "new_document", Verified: true}); err != nil || hits.Load() != 1 {
 		t.Fatalf("signed event: %v, %d fetches", err, hits.Load())
 	}
 }

@@ -41,9 +41,8 @@ const DefaultMaxBody = 1 << 20
 
 // Sink is what processing needs from the engine (*engine.Engine).
 type Sink interface {
-	// Push processes one document now, from an event's metadata; verified
-	// says whether the delivery's signature was checked.
-	Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error)
+	// Push processes one document now, from a webhook event.
+	Push(ctx context.Context, ev clinicsync.DocumentEvent) (string, error)
 	// Note adds a line to the activity log.
 	Note(ctx context.Context, level, msg string)
 	// SaveNote writes one clinical note (or records a failed one).
@@ -899,7 +898,8 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 					doc.UUID = ev.ID
 				}
 			}
-			out, err := s.o.Sink.Push(ctx, doc, ev.Action, signed(d))
+			out, err := s.o.Sink.Push(ctx, clinicsync.DocumentEvent{Document: doc, Action: ev.Action,
+				Verified: signed(d), ReceivedAt: d.ReceivedAt})
 			if err != nil {
 				// The document is recorded (or will be listed): polling takes it.
 				out = "left to polling: " + clinicsync.ErrorMessage(err)

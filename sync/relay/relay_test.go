@@ -46,7 +46,8 @@ func (r *recorder) NotesEnabled() bool {
 	return r.notesOn
 }
 
-func (r *recorder) Push(ctx context.Context, d clinicsync.Document, action string, verified bool) (string, error) {
+func (r *recorder) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string, error) {
+	d, action := ev.Document, ev.Action
 	if r.block != nil {
 		select {
 		case <-r.block:
