@@ -4,7 +4,11 @@
 // and FileName turn patient data and pdf.fileName into path components
 // that obey Windows' rules on every OS (SanitizeComponent), stay below the
 // root and keep the whole path below it within MaxRelPath bytes, so that a
-// root of ordinary length stays under MAX_PATH.
+// root of ordinary length stays under MAX_PATH. The first level of a
+// patient folder is never one of the names the app makes below the root
+// (ReservedRootNames: the Inbox), compared case-insensitively after those
+// rules: such a name gets "_" after it (a patient named Inbox → INBOX_), so
+// the mapping stays one fixed function of the patient and the template.
 //
 // Save streams a body into a temp file in the target folder
 // (".clinicsync-<uuid>-<hex>.part"), hashing it and checking that it is a
