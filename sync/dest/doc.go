@@ -15,8 +15,13 @@
 // PDF as it goes, fsyncs it and publishes it without ever overwriting
 // another document's file: the same document always maps back to the same
 // name, two documents with one name get "<stem> (<first 8 of uuid>)<ext>".
+// A Save that fails removes its temp file and the folders it made that are
+// still empty, deepest first: never the root, a folder that was there
+// before, or one another document is landing in (a folder that vanishes
+// under a concurrent Save before its temp file is in it is made again).
 // A crash leaves either no final file or the whole file, plus at most a
-// temp file that RemoveTemps deletes at the next start.
+// temp file that RemoveTemps deletes at the next start (and the folder it
+// was in, which may then be empty).
 //
 // Errors are *clinicsync.Error values with a code, a sentence for a person
 // and the retry intent.
