@@ -35,6 +35,8 @@ func FuzzPatientDir(f *testing.F) {
 	f.Add("CON", "PRN", "", "", "", "{lastname}/{FirstName}/{UUID}", "NUL.pdf", "aux")
 	f.Add(strings.Repeat("Éloïse-Ñandú-", 30), "Long", "", "", strings.Repeat("u", 100),
 		"Patients/{LASTNAME}/{FIRSTNAME}/{UUID}", strings.Repeat("x", 296)+".pdf", "")
+	f.Add("INBOX. ", "inbox", "Inbox", "", "", "{LastName}/{firstname}", "Inbox.pdf", "")
+	f.Add("", "", "inbox", "", "", "{EXTERNALID}", "", "")
 	f.Fuzz(func(t *testing.T, last, first, ext, dob, puuid, template, fileName, typ string) {
 		root := filepath.Join(string(filepath.Separator)+"srv", "Patients")
 		p := clinicsync.Patient{UUID: puuid, ExternalID: ext, FirstName: first, LastName: last, DateOfBirth: dob}
@@ -42,6 +44,9 @@ func FuzzPatientDir(f *testing.F) {
 		name := FileName(clinicsync.Document{UUID: "0b7c1e2a-aaaa-4bbb-8ccc-ddddeeeeffff", Type: typ,
 			PDF: clinicsync.PDF{FileName: fileName}})
 		checkDir(t, dir)
+		if reservedFirst(dir) {
+			t.Errorf("patient folder %q is a folder the app uses below the root", dir)
+		}
 		checkComponent(t, fileName, name, MaxFileLen)
 		if !strings.EqualFold(filepath.Ext(name), ".pdf") {
 			t.Errorf("file name %q does not end in .pdf", name)

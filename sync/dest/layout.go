@@ -2,12 +2,50 @@ package dest
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
 )
+
+// InboxFolder is the folder below the root that holds the notes without a
+// patient and the platforms' event files (Inbox/<Platform>).
+const InboxFolder = "Inbox"
+
+// reservedRoot is every name Clinic Sync itself makes directly below the
+// root. (Temp files are made in the target folder, never in the root: the
+// first level of a patient folder cannot meet one.)
+var reservedRoot = []string{InboxFolder}
+
+// ReservedRootNames returns the names Clinic Sync itself makes directly
+// below the root. No patient folder's first level is one of them, compared
+// as a case-insensitive file system would (see PatientDir).
+func ReservedRootNames() []string { return slices.Clone(reservedRoot) }
+
+// reservedRootName reports whether c, an already sanitised folder name,
+// would be one of the reserved names on NTFS or APFS (case-insensitive):
+// equal under Unicode simple case folding or after lower- then
+// upper-casing ("ınbox" and "İnbox" count too). Too wide a match costs
+// nothing: the patient folder only gets a "_".
+func reservedRootName(c string) bool {
+	for _, r := range reservedRoot {
+		if strings.EqualFold(c, r) || strings.ToUpper(strings.ToLower(c)) == strings.ToUpper(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// notReservedRoot puts "_" after a first-level folder name that is
+// reserved: "INBOX" → "INBOX_", as a device name gets one.
+func notReservedRoot(c string) string {
+	if reservedRootName(c) {
+		return c + "_"
+	}
+	return c
+}
 
 // DefaultTemplate names a patient's folder LASTNAME_FIRSTNAME (DOE_JOHN).
 const DefaultTemplate = "{LASTNAME}_{FIRSTNAME}"
@@ -141,6 +179,12 @@ type Layout struct {
 // id, else the patient UUID, else UNKNOWN_PATIENT (ids are kept as sent, not
 // upper-cased: they are case-sensitive). An invalid template falls back to
 // DefaultTemplate (configuration validation reports it).
+//
+// The first level never names a folder the app makes below the root
+// (ReservedRootNames), in any case: one that would gets "_" after it, so a
+// patient named Inbox gets INBOX_, never the notes' Inbox, which NTFS and
+// APFS would take for the same folder. Only the first level can meet them;
+// deeper levels are kept ("Patients/INBOX").
 func (l Layout) PatientDir(p clinicsync.Patient) string {
 	parts, err := parseTemplate(l.Template)
 	if err != nil {
@@ -290,12 +334,14 @@ func cleanValue(v string) string {
 }
 
 // joinBounded sanitises each folder level, the longest ones shortened to a
-// common cap so that the whole relative path is within MaxDirLen.
+// common cap so that the whole relative path is within MaxDirLen, and keeps
+// the first level off the reserved root names.
 func joinBounded(parts []string) string {
 	comps := make([]string, len(parts))
 	for i, p := range parts {
 		comps[i] = sanitize(p, MaxDirLen, false)
 	}
+	comps[0] = notReservedRoot(comps[0])
 	budget := MaxDirLen - (len(parts) - 1)
 	limit := budget
 	for ; limit > minComponent; limit-- {
@@ -312,6 +358,9 @@ func joinBounded(parts []string) string {
 			comps[i] = sanitize(c, limit, false)
 		}
 	}
+	// Cutting may leave a reserved name ("Inbox   x" → "Inbox"); its "_"
+	// fits, as the cut name counted for at least minComponent bytes.
+	comps[0] = notReservedRoot(comps[0])
 	return filepath.Join(comps...)
 }
 

@@ -1,9 +1,14 @@
 package dest
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/clinicsync/clinicsync"
 )
@@ -102,7 +107,10 @@ func TestPatientDir(t *testing.T) {
 		{"birth date alone is not an identity", "{BIRTHDATE}_{LASTNAME}", clinicsync.Patient{DateOfBirth: "1970-01-01", ExternalID: "E3"}, "E3"},
 		{"hostile value cannot make levels", "{EXTERNALID}", clinicsync.Patient{ExternalID: "a/../../b"}, "A_.._.._B"},
 		{"invalid template falls back to the default", "{NOPE}/../x", doe, "DOE_JOHN"},
-		{"literal-only template", "Inbox", doe, "Inbox"},
+		{"literal-only template", "Patients", doe, "Patients"},
+		{"a patient named Inbox", "", clinicsync.Patient{LastName: "Inbox"}, "INBOX_"},
+		{"a literal Inbox level", "Inbox/{LASTNAME}", doe, j("Inbox_", "DOE")},
+		{"Inbox below the first level is no clash", "Patients/{LASTNAME}", clinicsync.Patient{LastName: "Inbox"}, j("Patients", "INBOX")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +160,84 @@ func TestPatientDirStable(t *testing.T) {
 	// Two spellings of one name land in one folder.
 	if b := (Layout{}).PatientDir(clinicsync.Patient{FirstName: "Jos\u00e9", LastName: "Zo\u00eb"}); b != a {
 		t.Fatalf("NFD %q, NFC %q", a, b)
+	}
+}
+
+// reservedFirst reports whether dir's first level is a name the app uses
+// below the root, as a case-insensitive file system would see it. It is an
+// independent statement (full Unicode case folding, x/text) of what
+// joinBounded avoids.
+func reservedFirst(dir string) bool {
+	first, _, _ := strings.Cut(dir, string(filepath.Separator))
+	first = strings.TrimRight(norm.NFC.String(first), " .")
+	for _, r := range ReservedRootNames() {
+		if cases.Fold().String(first) == cases.Fold().String(r) || strings.EqualFold(first, r) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPatientDirNeverAReservedRootName(t *testing.T) {
+	if got := ReservedRootNames(); len(got) == 0 || got[0] != InboxFolder {
+		t.Fatalf("ReservedRootNames() = %v, want %q first", got, InboxFolder)
+	}
+	names := []string{"Inbox", "inbox", "INBOX", "INBOX.", "Inbox. . ", " inbox ", "_Inbox_", "In\u200bbox", "\u0130nbox", "\u0131nbox"}
+	templates := []string{"", "{LASTNAME}", "{lastname}", "{LastName}", "{LASTNAME}/{FIRSTNAME}", "{FIRSTNAME}_{LASTNAME}",
+		"{EXTERNALID}", "{LASTNAME} ({EXTERNALID})", "Inbox", "inbox/{LASTNAME}", "INBOX./{LASTNAME}/{FIRSTNAME}"}
+	for _, tmpl := range templates {
+		for _, n := range names {
+			for _, p := range []clinicsync.Patient{
+				{LastName: n},
+				{FirstName: n},
+				{ExternalID: n},                   // the fallback
+				{LastName: "..", ExternalID: n},   // the fallback after a name of dots
+				{LastName: n, FirstName: "Clash"}, // sub-folders: only the first level can clash
+			} {
+				l := Layout{Root: "/r", Template: tmpl}
+				got := l.PatientDir(p)
+				checkDir(t, got)
+				if reservedFirst(got) {
+					t.Errorf("template %q, patient %+v: %q is the app's own folder", tmpl, p, got)
+				}
+				if again := l.PatientDir(p); again != got {
+					t.Errorf("template %q, patient %+v: %q then %q", tmpl, p, got, again)
+				}
+			}
+		}
+	}
+	// A long name cut to its first word.
+	long := strings.Repeat("u", 200)
+	cut := Layout{Template: "{LASTNAME}/{FIRSTNAME}/{UUID}/{EXTERNALID}"}.PatientDir(
+		clinicsync.Patient{LastName: "Inbox" + strings.Repeat(" ", 30) + "x", FirstName: long, UUID: long, ExternalID: long})
+	checkDir(t, cut)
+	if first, _, _ := strings.Cut(cut, string(filepath.Separator)); first != "INBOX_" {
+		t.Errorf("a long name cut to INBOX: %q", cut)
+	}
+	// On disk: the patient's documents and a note without a patient land in
+	// folders that no case-insensitive file system could merge.
+	root := t.TempDir()
+	for _, n := range []string{"Inbox", "inbox", "INBOX."} {
+		for _, tmpl := range []string{"", "{lastname}", "{LastName}/{FIRSTNAME}"} {
+			rel := Layout{Root: root, Template: tmpl}.PatientDir(clinicsync.Patient{LastName: n, FirstName: "Ann"})
+			mustSave(t, root, rel, "letter.pdf", uuidA, pdf(n+tmpl), "")
+		}
+	}
+	if _, err := Save(context.Background(), SaveRequest{Root: root, RelDir: InboxFolder, FileName: "note.txt", UUID: uuidB,
+		Body: strings.NewReader("a note"), Text: true}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != InboxFolder && reservedFirst(e.Name()) {
+			t.Errorf("%q is the Inbox on NTFS and APFS", e.Name())
+		}
+	}
+	if got := tree(t, filepath.Join(root, InboxFolder)); len(got) != 1 {
+		t.Errorf("the Inbox holds %v, want only the note", got)
 	}
 }
 

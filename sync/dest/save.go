@@ -2,6 +2,7 @@ package dest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +58,9 @@ var (
 	lockWait    = 5 * time.Second // how long publishing retries a file held open by another program
 	replaceFile = os.Rename       // replaces an existing file atomically
 	lockCheck   = isLocked        // reports a sharing or lock violation on path
+	// beforeCreate, when set, runs between making the folder and creating
+	// the temp file in it.
+	beforeCreate func(dir string)
 )
 
 // TempPattern is the glob of one document's temp files in its folder:
@@ -86,7 +91,11 @@ func isTempOf(name, uuid string) bool {
 
 // RemoveTemps deletes the half-written temp files of one document in dir
 // (crash recovery) and says how many it removed. A missing dir is not an
-// error.
+// error. The folder itself is kept, even when it is left empty: after a
+// crash nothing tells whether Clinic Sync made it or found it (the practice
+// software may make empty patient folders in advance, and those must
+// stay). The document goes back to pending and its next Save usually lands
+// in it.
 func RemoveTemps(dir, uuid string) (int, error) {
 	if !validUUID(uuid) {
 		return 0, clinicsync.Errorf(clinicsync.EInvalid, "The document identifier %q is not usable.", uuid)
@@ -147,10 +156,12 @@ func validUUID(s string) bool {
 // the target folder, hashed as it is written, checked to be a PDF, fsynced,
 // then published under a name that never overwrites another document's file
 // (see candidates), and the folder fsynced. On any failure the temp file is
-// removed. Errors are *clinicsync.Error (codes EDestination, ENotPDF,
-// EDiskFull, EPermission, EFileLocked, EPathTooLong, EInvalid,
-// EUnavailable, ECanceled), or the Body's own *clinicsync.Error.
-func Save(ctx context.Context, r SaveRequest) (Result, error) {
+// removed, and so are the folders this call made that are still empty
+// (never the root, nor a folder that was there before). Errors are
+// *clinicsync.Error (codes EDestination, ENotPDF, EDiskFull, EPermission,
+// EFileLocked, EPathTooLong, EInvalid, EUnavailable, ECanceled), or the
+// Body's own *clinicsync.Error.
+func Save(ctx context.Context, r SaveRequest) (_ Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, canceled(err)
 	}
@@ -177,13 +188,17 @@ func Save(ctx context.Context, r SaveRequest) (Result, error) {
 		return Result{}, unreachable(r.Root, err)
 	}
 	dir := filepath.Join(root, rel)
-	if err := prepareDir(root, rel, dir); err != nil {
-		return Result{}, err
-	}
-
-	tmp, f, err := createTemp(dir, r.UUID)
+	// Runs last, after the temp file is gone: a folder made for a document
+	// that did not land would stay empty for ever.
+	var made []string
+	defer func() {
+		if err != nil {
+			removeEmptyDirs(made)
+		}
+	}()
+	tmp, f, err := makeTemp(root, rel, dir, r.UUID, &made)
 	if err != nil {
-		return Result{}, fsError(err, dir)
+		return Result{}, err
 	}
 	// After a rename this removes nothing; in every other case it removes
 	// the temp file (after a hard link, the extra name).
@@ -261,13 +276,62 @@ func within(root, p string) bool {
 	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// prepareDir creates dir (root/rel) and makes sure that neither an existing
-// symbolic link (or other reparse point, such as a Windows junction) nor
-// anything else leads it outside the root: the existing part is resolved
-// before anything is created, and the result after. Where the root itself
-// cannot be resolved (EvalSymlinks fails on some Windows RAM disks and
-// container mounts), any link below it is refused and the walk is the check.
-func prepareDir(root, rel, dir string) error {
+// makeTries is how many times makeTemp makes the folder and the temp file.
+const makeTries = 3
+
+// makeTemp makes dir (root/rel) and a temp file in it, adding the folders
+// it made to *made. A folder this Save found (or made) can vanish before
+// the temp file is in it: another Save that made it and then failed
+// removes it while it is empty (removeEmptyDirs). Then the folder and the
+// file are made again, up to makeTries times in all. This works across
+// processes too, unlike a lock in this one; another Save would have to
+// make and remove the folder each time in between for all tries to fail,
+// and that fails only this attempt (EDestination, retried later). Once the
+// temp file is there, the folder is not empty and os.Remove leaves it.
+func makeTemp(root, rel, dir, uuid string, made *[]string) (string, *os.File, error) {
+	for try := 1; ; try++ {
+		err := prepareDir(root, rel, dir, made)
+		if err == nil {
+			if beforeCreate != nil {
+				beforeCreate(dir)
+			}
+			tmp, f, cerr := createTemp(dir, uuid)
+			if cerr == nil {
+				return tmp, f, nil
+			}
+			err = fsError(cerr, dir)
+		}
+		if try == makeTries || !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, err
+		}
+	}
+}
+
+// removeEmptyDirs removes the folders a failed Save made, deepest first,
+// where they are still empty folders: os.Remove refuses a folder that holds
+// anything (another document landing there), and a link or file put in
+// the place of one is left alone. Errors are ignored: a folder left is
+// only untidy.
+func removeEmptyDirs(made []string) {
+	dirs := slices.Clone(made)
+	// A folder's path is longer than its parent's: longest first is deepest first.
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	for _, d := range slices.Compact(dirs) {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+			os.Remove(d)
+		}
+	}
+}
+
+// prepareDir creates dir (root/rel), adding the folders it made to *made,
+// and makes sure that neither an existing symbolic link (or other reparse
+// point, such as a Windows junction) nor anything else leads it outside
+// the root: the existing part is resolved before anything is created, and
+// the result after. Where the root itself cannot be resolved (EvalSymlinks
+// fails on some Windows RAM disks and container mounts), any link below it
+// is refused and the walk is the check. The missing levels are made one by
+// one, so that a level another Save made meanwhile is not counted as ours.
+func prepareDir(root, rel, dir string, made *[]string) error {
 	realRoot, err := filepath.EvalSymlinks(root)
 	resolved := err == nil
 	if !resolved {
@@ -279,10 +343,13 @@ func prepareDir(root, rel, dir string) error {
 	}
 	if rel != "." {
 		cur := root
-		for _, c := range strings.Split(rel, string(filepath.Separator)) {
+		comps := strings.Split(rel, string(filepath.Separator))
+		missing := len(comps) // the first level that is not there
+		for i, c := range comps {
 			cur = filepath.Join(cur, c)
 			fi, err := os.Lstat(cur)
 			if errors.Is(err, fs.ErrNotExist) {
+				missing = i
 				break
 			}
 			if err != nil {
@@ -302,7 +369,23 @@ func prepareDir(root, rel, dir string) error {
 					fmt.Sprintf("%s is in the way of the folder %s.", cur, dir), nil)
 			}
 		}
-		if err := os.MkdirAll(dir, 0o777); err != nil {
+		for i := missing; i < len(comps); i++ {
+			if i > missing {
+				cur = filepath.Join(cur, comps[i])
+			}
+			err := os.Mkdir(cur, 0o777)
+			if err == nil {
+				*made = append(*made, cur)
+				continue
+			}
+			// Made meanwhile by another Save: used, not ours (as MkdirAll).
+			fi, serr := os.Stat(cur)
+			if serr == nil && fi.IsDir() {
+				continue
+			}
+			if errors.Is(serr, fs.ErrNotExist) {
+				err = serr // made and removed again meanwhile: makeTemp tries again
+			}
 			return fsError(err, dir)
 		}
 	}

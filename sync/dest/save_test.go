@@ -261,7 +261,7 @@ func TestSaveRejectsNotPDFAndEmpty(t *testing.T) {
 			root := t.TempDir()
 			_, err := save(t, root, "P", "x.pdf", uuidA, []byte(tt.body), "")
 			wantCode(t, err, clinicsync.ENotPDF, false, tt.msg)
-			if got := tree(t, root); len(got) != 1 { // only the patient folder
+			if got := tree(t, root); len(got) != 0 { // not even the patient folder it made
 				t.Fatalf("left behind: %v", got)
 			}
 		})
@@ -360,7 +360,7 @@ func TestSaveReadErrorMidBody(t *testing.T) {
 	if err != error(expired) {
 		t.Errorf("classified error replaced by %v", err)
 	}
-	if got := tree(t, root); len(got) != 1 {
+	if got := tree(t, root); len(got) != 0 {
 		t.Fatalf("left behind: %v", got)
 	}
 }
@@ -389,7 +389,7 @@ func TestSaveCanceled(t *testing.T) {
 	if body.reads > 2 {
 		t.Errorf("%d reads after cancellation", body.reads)
 	}
-	if got := tree(t, root); len(got) != 1 {
+	if got := tree(t, root); len(got) != 0 {
 		t.Fatalf("left behind: %v", got)
 	}
 	// Canceled before it starts: nothing at all.
@@ -654,5 +654,147 @@ func TestSaveTextReplacesAnUpdate(t *testing.T) {
 	}
 	if _, err := Save(ctx, SaveRequest{Root: root, FileName: "x.pdf", UUID: "u1", Body: strings.NewReader("hello")}); clinicsync.ErrorCode(err) != clinicsync.ENotPDF {
 		t.Fatalf("a PDF save of text: %v", err)
+	}
+}
+
+// failures are bodies that make Save fail after it made the folders, each
+// for a different reason; the canceling one needs its cancel func set.
+func failures() map[string]io.Reader {
+	return map[string]io.Reader{
+		"not a PDF": strings.NewReader("<html>Error</html>"),
+		"empty":     strings.NewReader(""),
+		"no body":   nil,
+		"truncated": &failingReader{first: pdf("half"), err: io.ErrUnexpectedEOF},
+		"canceled":  &cancelAfter{endless: endless{size: 1 << 30, head: "%PDF-"}},
+	}
+}
+
+func TestSaveFailureLeavesNoNewFolder(t *testing.T) {
+	t.Parallel()
+	for _, rel := range []string{"DOE_JOHN", filepath.Join("DOE", "JOHN"), filepath.Join("Patients", "DOE", "JOHN", "1970")} {
+		for why, body := range failures() {
+			root := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			if c, ok := body.(*cancelAfter); ok {
+				c.cancel = cancel
+			}
+			_, err := Save(ctx, SaveRequest{Root: root, RelDir: rel, FileName: "x.pdf", UUID: uuidA, Body: body})
+			cancel()
+			if err == nil {
+				t.Fatalf("%s into %s: no error", why, rel)
+			}
+			if got := tree(t, root); len(got) != 0 {
+				t.Errorf("%s into %s left behind %v", why, rel, got)
+			}
+			if _, err := os.Stat(root); err != nil {
+				t.Errorf("%s into %s: the root is gone: %v", why, rel, err)
+			}
+		}
+	}
+}
+
+func TestSaveFailureKeepsFoldersThatExisted(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	// An empty patient folder made by someone else (the practice software
+	// often makes them) is kept, and so is the level above the new ones.
+	os.Mkdir(filepath.Join(root, "DOE"), 0o755)
+	os.Mkdir(filepath.Join(root, "EMPTY"), 0o755)
+	os.Mkdir(filepath.Join(root, "FULL"), 0o755)
+	os.WriteFile(filepath.Join(root, "FULL", "old.pdf"), pdf("old"), 0o644)
+	for _, rel := range []string{"EMPTY", "FULL", filepath.Join("DOE", "JOHN", "1970")} {
+		if _, err := save(t, root, rel, "x.pdf", uuidA, []byte("<html>"), ""); clinicsync.ErrorCode(err) != clinicsync.ENotPDF {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+	want := map[string]string{"DOE/": "", "EMPTY/": "", "FULL/": "", filepath.Join("FULL", "old.pdf"): string(pdf("old"))}
+	if got := tree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("tree %v, want %v", got, want)
+	}
+	// Into the root itself: the root is never removed.
+	if _, err := save(t, root, "", "x.pdf", uuidA, nil, ""); err == nil {
+		t.Fatal("no error")
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSaveRemakesAFolderRemovedUnderIt(t *testing.T) {
+	// Not parallel: it sets a package hook. A failing Save of another
+	// document removes the empty folders it made; one that this Save found
+	// and was about to write into is made again.
+	defer func() { beforeCreate = nil }()
+	for _, rel := range []string{"P", filepath.Join("A", "B", "C")} {
+		root := t.TempDir()
+		removed := 0
+		beforeCreate = func(dir string) {
+			if removed < 2 { // twice: the third attempt finds it
+				removed++
+				for d := dir; d != root; d = filepath.Dir(d) {
+					if err := os.Remove(d); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		r, err := save(t, root, rel, "x.pdf", uuidA, pdf("x"), "")
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		if got, _ := os.ReadFile(r.Path); !bytes.Equal(got, pdf("x")) || r.Path != filepath.Join(root, rel, "x.pdf") {
+			t.Fatalf("%s: %s holds %q", rel, r.Path, got)
+		}
+		noTemps(t, root)
+	}
+}
+
+func TestSaveConcurrentFailuresNeverRemoveAnotherDocumentsFolder(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	const rounds, failing = 25, 3
+	for i := range rounds {
+		// One patient, template {LASTNAME}/{FIRSTNAME}: the documents that
+		// fail share the first level with the one that lands, or its folder.
+		good := filepath.Join(fmt.Sprintf("P%d", i), "GOOD")
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var goodErr error
+		var goodRes Result
+		for k := range failing + 1 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if k == failing {
+					goodRes, goodErr = save(t, root, good, "x.pdf", uuidA, pdf(good), "")
+					return
+				}
+				rel := good
+				if k%2 == 1 {
+					rel = filepath.Join(fmt.Sprintf("P%d", i), fmt.Sprintf("BAD%d", k))
+				}
+				if _, err := save(t, root, rel, "y.pdf", uuidB, []byte("<html>"), ""); clinicsync.ErrorCode(err) != clinicsync.ENotPDF {
+					t.Errorf("%s: %v", rel, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if goodErr != nil {
+			t.Fatalf("round %d: the good document failed: %v", i, goodErr)
+		}
+		if got, _ := os.ReadFile(goodRes.Path); !bytes.Equal(got, pdf(good)) {
+			t.Fatalf("round %d: %s holds %q", i, goodRes.Path, got)
+		}
+	}
+	want := map[string]string{}
+	for i := range rounds {
+		p := fmt.Sprintf("P%d", i)
+		want[p+"/"], want[filepath.Join(p, "GOOD")+"/"] = "", ""
+		want[filepath.Join(p, "GOOD", "x.pdf")] = string(pdf(filepath.Join(p, "GOOD")))
+	}
+	if got := tree(t, root); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("tree %v, want %v", got, want)
 	}
 }

@@ -103,6 +103,26 @@ func files(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// emptyDirs lists the empty folders below root (root itself excluded).
+func emptyDirs(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || p == root {
+			return err
+		}
+		if entries, err := os.ReadDir(p); err == nil && len(entries) == 0 {
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // checkEndState asserts what every complete sync must leave behind: each
 // document that should land is on disk once with the right bytes inside the
 // root and confirmed with its path; each that should not is failed and was
@@ -183,6 +203,9 @@ func (r *rig) checkEndState(exactlyOnce bool) {
 	}
 	if len(onDisk) != landed {
 		t.Errorf("%d files on disk, %d documents should have landed", len(onDisk), landed)
+	}
+	for _, d := range emptyDirs(t, r.root) {
+		t.Errorf("empty folder left behind: %s", d)
 	}
 	// Nothing outside the root: the rig folder holds only the root and the database.
 	entries, _ := os.ReadDir(r.dir)
@@ -510,6 +533,41 @@ func TestRecoverRemovesInterruptedTempFiles(t *testing.T) {
 	}
 	r.pass()
 	r.checkEndState(true)
+}
+
+func TestFailedDocumentLeavesNoEmptyFolder(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 4, Patients: 2, Seed: 8})
+	ctx := context.Background()
+	cfg, _ := r.eng.conf()
+	r.eng.Reconfigure(cfg, dest.Layout{Root: r.root, Template: "{LASTNAME}/{FIRSTNAME}"})
+	add := func(first, last string, c sim.Content) {
+		r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Type: "referral_letter",
+			Patient: clinicsync.Patient{FirstName: first, LastName: last},
+			PDF:     clinicsync.PDF{FileName: "letter.pdf"}}, Content: c})
+	}
+	// Patients whose only document fails: nothing of theirs on disk.
+	add("Fiona", "Failing", sim.Content{Kind: sim.ContentHTML})
+	add("Ed", "Empty", sim.Content{Kind: sim.ContentEmpty})
+	// A patient named Inbox lands beside the notes' Inbox, not in it.
+	add("Ann", "inbox", sim.ValidPDF(0))
+	r.pass()
+	r.checkEndState(true) // no empty folder either
+	for _, p := range []string{"FAILING", "EMPTY"} {
+		if _, err := os.Stat(filepath.Join(r.root, p)); !os.IsNotExist(err) {
+			t.Errorf("folder %s of a failed document: %v", p, err)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(r.root, "INBOX_", "ANN", "letter*.pdf")); len(m) != 1 {
+		t.Errorf("the Inbox patient's letter: %v (tree %v)", m, files(t, r.root))
+	}
+	if _, err := r.eng.SaveNote(ctx, notes.Note{Source: "askara", ID: "n-1", Kind: notes.KindNote,
+		Sections: []notes.Section{{Text: "No patient."}}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(r.root, InboxFolder))
+	if len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".txt") {
+		t.Errorf("the Inbox holds %v, want only the note", entries)
+	}
 }
 
 func TestEventsAndSnapshot(t *testing.T) {

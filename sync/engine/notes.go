@@ -21,8 +21,9 @@ import (
 // the root when the platform sends no patient (Nabla, SOAPNoteAPI). Notes
 // come from Askara's notes list (polled with a cursor) and from webhooks.
 
-// InboxFolder is where notes without a patient land, below the root.
-const InboxFolder = "Inbox"
+// InboxFolder is where notes without a patient land, below the root (one of
+// dest.ReservedRootNames: no patient folder takes it).
+const InboxFolder = dest.InboxFolder
 
 // NoteLister lists Askara notes created at or after a time, oldest first
 // (cmd adapts *askara.Client).
