@@ -77,7 +77,8 @@ func TestLoginNoBrowserThenSync(t *testing.T) {
 	if authURL == "" {
 		t.Fatalf("no sign-in address printed:\n%s", out.String())
 	}
-	go io.Copy(&out, pr)
+	copied := make(chan struct{}) // the rest of the output is in out
+	go func() { io.Copy(&out, pr); close(copied) }()
 	// The consent page, then a click on Allow.
 	resp, err := http.Get(authURL)
 	if err != nil {
@@ -101,6 +102,7 @@ func TestLoginNoBrowserThenSync(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("login exit %d: %s", c, stderr.String())
 	}
+	<-copied
 	if !strings.Contains(out.String(), "Signed in as Jane Doe") {
 		t.Fatalf("login output:\n%s", out.String())
 	}
