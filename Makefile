@@ -5,8 +5,6 @@ GO       ?= go
 # driver (cmd does), so it builds and tests without cgo too.
 ENGINE   := . ./store/... ./sync/...
 APP      := ./app/...
-# Fyne reads the locale; "C" makes it log a parse error on every test.
-export LANG := en_US.UTF-8
 # Fuzzing runs a fixed number of inputs per target: a time limit can end a
 # run while the fuzzer is minimising a new input, which Go reports as a
 # failure ("context deadline exceeded").

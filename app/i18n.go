@@ -7,6 +7,9 @@ import (
 
 	"fyne.io/fyne/v2/lang"
 
+	// Before Fyne's lang package reads the locale: no "Error parsing user
+	// locale C" under C.UTF-8 (see the package).
+	_ "github.com/clinicsync/clinicsync/app/localeenv"
 	"github.com/clinicsync/clinicsync/assets"
 )
 

@@ -126,3 +126,44 @@ func TestLanguageOverrideAndSystemLanguage(t *testing.T) {
 		t.Fatalf("child with LANG=fr_FR: %v\n%s", err, out)
 	}
 }
+
+// Under the C locales of services, containers and cron, and with broken
+// entries in LANGUAGE, the app follows the system without a word on
+// standard error (Fyne's lang package parses the locale when the process
+// starts, and logged three lines for C.UTF-8) and speaks English; a usable
+// language still wins.
+func TestCLocalesFallBackToEnglishQuietly(t *testing.T) {
+	if want := os.Getenv("CLINICSYNC_LANG_WANT"); want != "" {
+		if err := SetLanguage(""); err != nil {
+			t.Fatal(err)
+		}
+		if got := T("Sync now"); got != want {
+			t.Fatalf("%q, want %q", got, want)
+		}
+		return
+	}
+	var base []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "LANG" && k != "LANGUAGE" && !strings.HasPrefix(k, "LC_") {
+			base = append(base, kv)
+		}
+	}
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		// localeenv's own test covers more forms; these are the common ones.
+		{[]string{"LANG=C.UTF-8"}, "Sync now"},
+		{[]string{"LANG=C"}, "Sync now"},
+		{[]string{"LC_ALL=POSIX"}, "Sync now"},
+		{[]string{"LC_ALL=C.UTF-8", "LANG=fr_FR.UTF-8"}, "Sync now"},
+		{[]string{"LANG=fr_FR.UTF-8", "LANGUAGE=fr::en"}, "Synchroniser maintenant"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCLocalesFallBackToEnglishQuietly$", "-test.count=1")
+		cmd.Env = append(append(base, "CLINICSYNC_LANG_WANT="+tc.want), tc.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Contains(strings.ToLower(string(out)), "locale") {
+			t.Errorf("%v: %v\n%s", tc.env, err, out)
+		}
+	}
+}

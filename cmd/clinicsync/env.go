@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cli/browser"
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
@@ -225,7 +224,7 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	eng := e.newEngine(client)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
-		AuthConfig: e.authConfig, OpenURL: browser.OpenURL, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil
+		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask

@@ -15,6 +15,9 @@ import (
 	"github.com/clinicsync/clinicsync/sync/auth"
 )
 
+// openBrowser opens the sign-in page in the system browser (tests replace it).
+var openBrowser = browser.OpenURL
+
 func cmdLogin(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("login")
 	device := fs.Bool("device", false, "sign in with a code on another device (no browser on this PC)")
@@ -23,6 +26,11 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	secretIn := fs.Bool("client-secret-stdin", false, "read the client secret Askara issued from standard input and keep it in the keychain")
 	if _, err := e.start(fs, args); err != nil {
 		return err
+	}
+	// The sign-in is kept in the keychain: without one, say so now, not
+	// after the browser has shown "Signed in".
+	if err := e.keychain().Check(); err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	if *secretIn {
 		b, err := io.ReadAll(io.LimitReader(e.stdin, 4096))
@@ -42,7 +50,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	} else {
 		o := auth.BrowserOptions{Out: e.stdout, Timeout: *timeout}
 		if !*noBrowser {
-			o.Open = browser.OpenURL
+			o.Open = openBrowser
 		}
 		tok, err = auth.LoginBrowser(ctx, cfg, o)
 	}

@@ -344,3 +344,24 @@ func terminate(c *exec.Cmd, within time.Duration) error {
 		return fmt.Errorf("still running %v after SIGTERM", within)
 	}
 }
+
+// No command prints a locale error under the C locales of services, cron
+// and scripts (Fyne's lang package parses the locale when the process
+// starts: three "Fyne error: Error parsing user locale C" lines under
+// LANG=C.UTF-8, for every command).
+func TestLocaleErrorsNeverPrinted(t *testing.T) {
+	s := newSetup(t, sim.Options{Documents: 2, Seed: 6})
+	for _, env := range [][]string{
+		{"LANG=C.UTF-8"}, {"LANG=C"}, {"LC_ALL=POSIX"}, {"LC_ALL=C.UTF-8"}, {"LANG=POSIX.UTF-8"}, {"LANG="},
+		{"LANG=en_US.UTF-8", "LANGUAGE=fr::"},
+	} {
+		s.extraEnv = append([]string{"LANG=", "LC_ALL=", "LC_MESSAGES=", "LANGUAGE="}, env...)
+		for _, args := range [][]string{{"version"}, {"status"}, {"log"}, {"sync", "--help"}, {"help"}} {
+			out, errOut, code := s.run(t, args...)
+			all := strings.ReplaceAll(out+errOut, s.dir, "") // the test's folder is named after it
+			if strings.Contains(strings.ToLower(all), "locale") || (code != 0 && len(args) == 1) {
+				t.Errorf("%v %v: exit %d\n%s%s", env, args, code, out, errOut)
+			}
+		}
+	}
+}

@@ -37,7 +37,7 @@ type call struct {
 	method string
 	url    *url.URL
 	body   []byte // JSON, for POST
-	subj   subject
+	op     op     // what is asked, for the error sentences
 	// parse reads a 2xx body; an error makes the answer an EBadResponse
 	// (retried). nil ignores the body.
 	parse func([]byte) error
@@ -165,7 +165,7 @@ func (c *Client) once(ctx context.Context, cl call, floor time.Time) (*clinicsyn
 		"page", cl.url.Query().Get("page"), "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return classify(resp.StatusCode, body, cl.subj, tok), tok, resp
+		return classify(resp.StatusCode, body, cl.op, cl.url, tok), tok, resp
 	}
 	switch {
 	case errors.Is(rerr, errTooLarge):

@@ -375,13 +375,13 @@ func TestErrorClassification(t *testing.T) {
 		message   string // exact, or a prefix ending in "*"
 	}{
 		{400, `{"title":"Bad Request","detail":"Invalid\u0007 status\n value.","status":400}`, clinicsync.EInvalid, false, 1,
-			"Askara rejected the request: Invalid status value."},
+			"Askara rejected the request for the document: Invalid status value."},
 		{401, `{"detail":"Expired JWT Token"}`, clinicsync.EUnauthorized, false, 1, "Askara refused the access token; sign in again."},
-		{403, ``, clinicsync.EForbidden, false, 1, "Askara refused access: the app lacks permission (scope) for this."},
+		{403, ``, clinicsync.EForbidden, false, 1, "Askara refused the document: the sign-in lacks the read:documents scope; sign in again (the app asks for it)."},
 		{404, ``, clinicsync.ENotFound, false, 1, "The document no longer exists on Askara."},
-		{409, ``, clinicsync.EInvalid, false, 1, "Askara rejected the request (HTTP 409)."},
+		{409, ``, clinicsync.EInvalid, false, 1, "Askara rejected the request for the document (HTTP 409)."},
 		{422, `{"hydra:title":"An error occurred","hydra:description":"success: This value should not be null."}`,
-			clinicsync.EInvalid, false, 1, "Askara rejected the request: success: This value should not be null."},
+			clinicsync.EInvalid, false, 1, "Askara rejected the request for the document: success: This value should not be null."},
 		{500, `<html>oops</html>`, clinicsync.EUnavailable, true, 4, "Askara is temporarily unavailable (HTTP 500)."},
 		{503, ``, clinicsync.EUnavailable, true, 4, "Askara is temporarily unavailable (HTTP 503)."},
 		{200, `{"uuid":`, clinicsync.EBadResponse, true, 4, "Askara sent a response that could not be read."},

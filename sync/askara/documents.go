@@ -172,7 +172,7 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 	u.RawQuery = q.Encode()
 
 	var out []clinicsync.Document
-	_, err := walkPages(ctx, c, u, "documents",
+	_, err := walkPages(ctx, c, u, opDocumentList,
 		func(raw json.RawMessage) (clinicsync.Document, string, bool) {
 			d, ok := decodeDocument(raw)
 			return d, d.UUID, ok
@@ -192,7 +192,7 @@ func (c *Client) GetDocument(ctx context.Context, uuid string) (clinicsync.Docum
 		return clinicsync.Document{}, err
 	}
 	var d clinicsync.Document
-	err = c.do(ctx, call{method: http.MethodGet, url: c.endpoint(p), subj: subjDocument, parse: func(b []byte) error {
+	err = c.do(ctx, call{method: http.MethodGet, url: c.endpoint(p), op: opDocument, parse: func(b []byte) error {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(b, &obj) != nil || obj == nil {
 			return errors.New("unreadable document")
@@ -228,7 +228,7 @@ func (c *Client) SetStatus(ctx context.Context, uuid string, st clinicsync.Statu
 	if err != nil {
 		return clinicsync.Permanent(clinicsync.EInternal, "The status report could not be encoded.", err)
 	}
-	return c.do(ctx, call{method: http.MethodPost, url: c.endpoint(p + "/status"), body: body, subj: subjDocument})
+	return c.do(ctx, call{method: http.MethodPost, url: c.endpoint(p + "/status"), body: body, op: opDocumentStatus})
 }
 
 // marshalStatus is st as compact JSON, without HTML escaping (the text is

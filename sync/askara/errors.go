@@ -21,7 +21,6 @@ import (
 // The fixed sentences of the errors people see.
 const (
 	msgUnauthorized   = "Askara refused the access token; sign in again."
-	msgForbidden      = "Askara refused access: the app lacks permission (scope) for this."
 	msgBadResponse    = "Askara sent a response that could not be read."
 	msgTooLarge       = "Askara sent a response too large to read."
 	msgRedirect       = "Askara answered with an unexpected redirect."
@@ -39,14 +38,50 @@ const (
 	maxDetail         = 200 // runes of a server's problem detail kept in a message
 )
 
-// what a request is about, for the 404 sentence.
-type subject int
+// op is what a request asks for. The sentences of its errors name it: a
+// status code alone does not say what went wrong (a 404 from /me means a
+// wrong api_url, not a document gone).
+type op int
 
 const (
-	subjList subject = iota
-	subjDocument
-	subjWebhook
+	opDocumentList   op = iota // GET /documents
+	opDocument                 // GET /documents/{uuid}
+	opDocumentStatus           // POST /documents/{uuid}/status
+	opNoteList                 // GET /notes
+	opNote                     // GET /notes/{uuid}
+	opAccount                  // GET or POST /me
+	opWebhookCreate            // POST /webhooks
+	opWebhook                  // DELETE or PATCH /webhooks/{id}
 )
+
+// opText is what the sentences of an op say.
+type opText struct {
+	noun  string // what was asked: "Askara refused <noun>"
+	asked string // the request: "Askara rejected <asked>"
+	scope string // the scope a 403 names; "" when none is known
+	// gone is the 404/410 sentence. An address that does not exist
+	// is most likely a wrong api_url; %s is the address asked (no query).
+	gone string
+}
+
+var opTexts = map[op]opText{
+	opDocumentList: {"the document list", "the request for the document list", "read:documents",
+		"Askara has no document list at %s: check api_url in the configuration file."},
+	opDocument: {"the document", "the request for the document", "read:documents",
+		"The document no longer exists on Askara."},
+	opDocumentStatus: {"the document's status report", "the document's status report", "write:document_integrations",
+		"The document no longer exists on Askara."},
+	opNoteList: {"the notes list", "the request for the notes list", "read:notes",
+		"Askara has no notes list at %s: check api_url in the configuration file."},
+	opNote: {"the note", "the request for the note", "read:notes",
+		"The note does not exist on Askara."},
+	opAccount: {"the account details", "the request for the account details", "profile",
+		"Askara has no account endpoint at %s: check api_url in the configuration file."},
+	opWebhookCreate: {"the webhook registration", "the webhook registration", "",
+		"Askara has no webhook registration endpoint at %s: check api_url in the configuration file."},
+	opWebhook: {"the webhook removal", "the webhook removal", "",
+		"Askara does not know this webhook registration."},
+}
 
 // HTTPError is the underlying error of an *clinicsync.Error built from an
 // HTTP answer: the status and the server's problem detail, sanitized.
@@ -62,26 +97,27 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d", e.Status)
 }
 
-// classify turns a non-2xx API answer into the project's error. body is
-// what was read of it (bounded); secret is the access token used, scrubbed
-// from anything the server echoes.
-func classify(status int, body []byte, subj subject, secret string) *clinicsync.Error {
+// classify turns a non-2xx API answer to a request for o at u into the
+// project's error. body is what was read of it (bounded); secret is the
+// access token used, scrubbed from anything the server echoes.
+func classify(status int, body []byte, o op, u *url.URL, secret string) *clinicsync.Error {
 	detail := problemDetail(body, secret)
 	he := &HTTPError{Status: status, Detail: detail}
+	txt := opTexts[o]
 	switch {
 	case status == http.StatusUnauthorized:
 		return clinicsync.Permanent(clinicsync.EUnauthorized, msgUnauthorized, he)
+	case status == http.StatusForbidden && txt.scope != "":
+		return clinicsync.Permanent(clinicsync.EForbidden, fmt.Sprintf(
+			"Askara refused %s: the sign-in lacks the %s scope; sign in again (the app asks for it).", txt.noun, txt.scope), he)
 	case status == http.StatusForbidden:
-		return clinicsync.Permanent(clinicsync.EForbidden, msgForbidden, he)
+		return clinicsync.Permanent(clinicsync.EForbidden, "Askara refused "+txt.noun+": the app lacks permission (scope) for it.", he)
 	case status == http.StatusNotFound || status == http.StatusGone:
-		if subj == subjList {
-			return clinicsync.Permanent(clinicsync.ENotFound,
-				"Askara does not know the document list address; check the API address in the settings.", he)
+		msg := txt.gone
+		if strings.Contains(msg, "%s") {
+			msg = fmt.Sprintf(msg, u.Scheme+"://"+u.Host+u.EscapedPath())
 		}
-		if subj == subjWebhook {
-			return clinicsync.Permanent(clinicsync.ENotFound, "Askara does not know this webhook registration.", he)
-		}
-		return clinicsync.Permanent(clinicsync.ENotFound, "The document no longer exists on Askara.", he)
+		return clinicsync.Permanent(clinicsync.ENotFound, msg, he)
 	case status == http.StatusTooManyRequests:
 		return rateLimited(0, he)
 	case status == http.StatusRequestTimeout || status == http.StatusTooEarly || status >= 500:
@@ -90,9 +126,9 @@ func classify(status int, body []byte, subj subject, secret string) *clinicsync.
 	case status >= 300 && status < 400:
 		return clinicsync.Permanent(clinicsync.EBadResponse, msgRedirect, he)
 	case status >= 400:
-		msg := fmt.Sprintf("Askara rejected the request (HTTP %d).", status)
+		msg := fmt.Sprintf("Askara rejected %s (HTTP %d).", txt.asked, status)
 		if detail != "" {
-			msg = "Askara rejected the request: " + sentence(detail)
+			msg = "Askara rejected " + txt.asked + ": " + sentence(detail)
 		}
 		return clinicsync.Permanent(clinicsync.EInvalid, msg, he)
 	}

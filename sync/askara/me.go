@@ -57,10 +57,10 @@ func (m Me) String() string {
 func (c *Client) Me(ctx context.Context) (Me, error) {
 	var me Me
 	parse := func(b []byte) error { return json.Unmarshal(b, &me) }
-	err := c.do(ctx, call{method: http.MethodGet, url: c.endpoint("/me"), subj: subjDocument, parse: parse})
+	err := c.do(ctx, call{method: http.MethodGet, url: c.endpoint("/me"), op: opAccount, parse: parse})
 	var he *HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusMethodNotAllowed {
-		err = c.do(ctx, call{method: http.MethodPost, url: c.endpoint("/me"), body: []byte("{}"), subj: subjDocument, parse: parse})
+		err = c.do(ctx, call{method: http.MethodPost, url: c.endpoint("/me"), body: []byte("{}"), op: opAccount, parse: parse})
 	}
 	return me, err
 }

@@ -37,13 +37,6 @@ const MaxNotes = 10000
 // with the notes it read, when there were more than MaxNotes.
 var ErrNotesTruncated = errors.New("askara: more notes than one list call reads")
 
-const (
-	msgNotesScope = "Askara refused the notes list: the sign-in lacks the read:notes scope; sign in again (the app asks for it)."
-	msgNoteScope  = "Askara refused the note: the sign-in lacks the read:notes scope; sign in again (the app asks for it)."
-	msgNotesList  = "Askara does not know the notes list address; check the API address in the settings."
-	msgNoteGone   = "The note does not exist on Askara."
-)
-
 // ListNotes returns the notes created at or after after, oldest first:
 // GET /notes?createdAt[after]=<after, UTC, whole seconds>&order[createdAt]=asc
 // &itemsPerPage=100, every page (Hydra and un-prefixed next links, page=
@@ -84,7 +77,7 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 	u.RawQuery = q.Encode()
 
 	var out []Note
-	truncated, err := walkPages(ctx, c, u, "notes",
+	truncated, err := walkPages(ctx, c, u, opNoteList,
 		func(raw json.RawMessage) (Note, string, bool) {
 			n, ok := decodeNote(raw)
 			return n, n.UUID, ok
@@ -98,7 +91,7 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 		},
 		func() bool { return len(out) >= limit })
 	if err != nil {
-		return nil, noteError(err, true)
+		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b Note) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if len(out) > limit {
@@ -121,7 +114,7 @@ func (c *Client) GetNote(ctx context.Context, uuid string) (Note, error) {
 		return Note{}, clinicsync.Errorf(clinicsync.EInvalid, "The note has no usable identifier.")
 	}
 	var out Note
-	err := c.do(ctx, call{method: http.MethodGet, url: c.endpoint("/notes/" + url.PathEscape(uuid)), subj: subjDocument,
+	err := c.do(ctx, call{method: http.MethodGet, url: c.endpoint("/notes/" + url.PathEscape(uuid)), op: opNote,
 		parse: func(b []byte) error {
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(b, &obj) != nil || obj == nil {
@@ -142,33 +135,9 @@ func (c *Client) GetNote(ctx context.Context, uuid string) (Note, error) {
 			return nil
 		}})
 	if err != nil {
-		return Note{}, noteError(err, false)
+		return Note{}, err
 	}
 	return out, nil
-}
-
-// noteError rewrites the sentences classify wrote for documents.
-func noteError(err error, list bool) error {
-	var ce *clinicsync.Error
-	if !errors.As(err, &ce) {
-		return err
-	}
-	var msg string
-	switch {
-	case ce.Code == clinicsync.EForbidden && list:
-		msg = msgNotesScope
-	case ce.Code == clinicsync.EForbidden:
-		msg = msgNoteScope
-	case ce.Code == clinicsync.ENotFound && list:
-		msg = msgNotesList
-	case ce.Code == clinicsync.ENotFound:
-		msg = msgNoteGone
-	default:
-		return err
-	}
-	cp := *ce
-	cp.Message = msg
-	return &cp
 }
 
 // decodeNote reads one listed note leniently (see decodeDocument).

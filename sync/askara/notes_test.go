@@ -396,7 +396,7 @@ func TestNotesErrorsOtherThanScope(t *testing.T) {
 	c := notesClient(t, ts.URL, nil)
 	var ce *clinicsync.Error
 	if _, err := c.ListNotes(context.Background(), time.Time{}); !errors.As(err, &ce) || ce.Code != clinicsync.ENotFound ||
-		!strings.Contains(ce.Message, "notes list address") {
+		!strings.Contains(ce.Message, "no notes list at "+ts.URL+"/notes") {
 		t.Fatalf("404 list: %v", err)
 	}
 	if _, err := c.GetNote(context.Background(), "asked"); !errors.As(err, &ce) || ce.Code != clinicsync.EBadResponse {

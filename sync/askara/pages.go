@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 
@@ -20,10 +21,12 @@ import (
 // id's item once. The walk ends with the collection, on a page that repeats
 // the previous one or brings nothing new, after maxPages (truncated), or
 // when stop, asked whenever another page exists, says enough (truncated).
-// Next links to another server are refused.
-func walkPages[T any](ctx context.Context, c *Client, u *url.URL, kind string,
+// Next links to another server are refused. o says which list it is, for
+// the error sentences.
+func walkPages[T any](ctx context.Context, c *Client, u *url.URL, o op,
 	decode func(json.RawMessage) (T, string, bool), add func(T), stop func() bool) (truncated bool, err error) {
 	var (
+		kind     = path.Base(u.Path) // "documents", "notes": for the debug log
 		seen     = map[string]bool{}
 		visited  = map[string]bool{u.String(): true}
 		prevIDs  []string
@@ -41,7 +44,7 @@ func walkPages[T any](ctx context.Context, c *Client, u *url.URL, kind string,
 			next  string
 			array bool
 		)
-		err := c.do(ctx, call{method: http.MethodGet, url: u, subj: subjList, parse: func(b []byte) error {
+		err := c.do(ctx, call{method: http.MethodGet, url: u, op: o, parse: func(b []byte) error {
 			var err error
 			items, next, array, err = decodeCollection(bytes.NewReader(b))
 			return err

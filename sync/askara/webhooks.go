@@ -61,7 +61,7 @@ func (c *Client) CreateWebhook(ctx context.Context, hookURL string, events []str
 		}
 		return nil
 	}
-	err = c.do(ctx, call{method: http.MethodPost, url: c.endpoint("/webhooks"), body: body, subj: subjWebhook, parse: parse})
+	err = c.do(ctx, call{method: http.MethodPost, url: c.endpoint("/webhooks"), body: body, op: opWebhookCreate, parse: parse})
 	return w, err
 }
 
@@ -79,10 +79,10 @@ func (c *Client) RemoveWebhook(ctx context.Context, id string) error {
 		return clinicsync.Errorf(clinicsync.EInvalid, "The webhook registration has no usable identifier.")
 	}
 	u := c.endpoint("/webhooks/" + url.PathEscape(id))
-	err := c.do(ctx, call{method: http.MethodDelete, url: u, subj: subjWebhook})
+	err := c.do(ctx, call{method: http.MethodDelete, url: u, op: opWebhook})
 	var he *HTTPError
 	if errors.As(err, &he) && (he.Status == http.StatusMethodNotAllowed || he.Status == http.StatusNotImplemented) {
-		err = c.do(ctx, call{method: http.MethodPatch, url: u, body: []byte(`{"active":false}`), subj: subjWebhook})
+		err = c.do(ctx, call{method: http.MethodPatch, url: u, body: []byte(`{"active":false}`), op: opWebhook})
 	}
 	if clinicsync.ErrorCode(err) == clinicsync.ENotFound {
 		return nil

@@ -150,20 +150,45 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 	}
 	tok, err := oc.Exchange(ctx, res.code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return nil, tokenError("Askara refused the sign-in", err)
+		return nil, tokenError("Askara refused the sign-in", "token_url", err)
 	}
 	return tok, nil
 }
 
-// tokenError turns a token-endpoint failure into a sentence without secrets.
-func tokenError(prefix string, err error) error {
+// tokenError turns a token-endpoint failure into a sentence without
+// secrets. key is the configuration key of the endpoint asked ("token_url",
+// "device_url"): an answer without an OAuth error code (a 404 from a wrong
+// address, a 503) names that endpoint, not a refusal.
+func tokenError(prefix, key string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		detail := re.ErrorCode
-		if re.ErrorDescription != "" {
-			detail += ": " + clean(re.ErrorDescription)
+		if re.ErrorCode != "" {
+			detail := re.ErrorCode
+			if re.ErrorDescription != "" {
+				detail += ": " + clean(re.ErrorDescription)
+			}
+			return clinicsync.Errorf(clinicsync.ESignedOut, "%s (%s).", prefix, detail)
 		}
-		return clinicsync.Errorf(clinicsync.ESignedOut, "%s (%s).", prefix, detail)
+		if re.Response != nil {
+			endpoint := "token endpoint"
+			if key == "device_url" {
+				endpoint = "device sign-in endpoint"
+			}
+			switch st := re.Response.StatusCode; {
+			case st == http.StatusNotFound || st == http.StatusGone:
+				at := key
+				if u := re.Response.Request; u != nil && u.URL != nil {
+					at = u.URL.Scheme + "://" + u.URL.Host + u.URL.EscapedPath()
+				}
+				return clinicsync.Errorf(clinicsync.EConfig, "Askara has no %s at %s: check %s in the configuration file.", endpoint, at, key)
+			case st >= 500 || st == http.StatusTooManyRequests || st == http.StatusRequestTimeout:
+				return clinicsync.Retryable(clinicsync.EUnavailable, fmt.Sprintf(
+					"Askara's %s is temporarily unavailable (HTTP %d); try the sign-in again in a moment.", endpoint, st),
+					errors.New(scrubRetrieve(err)))
+			default:
+				return clinicsync.Errorf(clinicsync.ESignedOut, "%s (HTTP %d).", prefix, st)
+			}
+		}
 	}
 	return clinicsync.Retryable(clinicsync.EUnavailable, prefix+": Askara's sign-in service could not be reached.", errors.New(scrubRetrieve(err)))
 }
@@ -199,7 +224,7 @@ func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, e
 	oc := c.OAuth2()
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
-		return nil, tokenError("Askara refused to start a device sign-in", err)
+		return nil, tokenError("Askara refused to start a device sign-in", "device_url", err)
 	}
 	fmt.Fprintf(out, "To sign in, open %s on any device and enter the code:\n\n    %s\n\n", da.VerificationURI, da.UserCode)
 	if da.VerificationURIComplete != "" {
@@ -220,7 +245,7 @@ func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, e
 		if ctx.Err() != nil {
 			return nil, &clinicsync.Error{Code: clinicsync.ECanceled, Message: "Sign-in was interrupted.", Err: ctx.Err()}
 		}
-		return nil, tokenError("The device sign-in failed", err)
+		return nil, tokenError("The device sign-in failed", "token_url", err)
 	}
 	return tok, nil
 }

@@ -339,3 +339,56 @@ func TestWebhookSecretKeychainAndEnvironment(t *testing.T) {
 		t.Fatalf("after delete: %q", got)
 	}
 }
+
+// A token or device endpoint that answers without an OAuth error code (a
+// wrong address, a server error) is named with its address and status,
+// not reported as "Askara refused the sign-in ()".
+func TestTokenEndpointErrorsNameTheEndpoint(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code=c&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	mux.HandleFunc("/busy/token", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream down", http.StatusServiceUnavailable)
+	})
+	ts := httptest.NewServer(mux) // every other path: 404
+	defer ts.Close()
+	browse := func(u string) error {
+		go func() {
+			if resp, err := http.Get(u); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+		return nil
+	}
+	for _, tc := range []struct {
+		name, token, device string
+		code, want          string
+	}{
+		{"token 404", "/oauth2/token", "", clinicsync.EConfig,
+			"Askara has no token endpoint at {URL}/oauth2/token: check token_url in the configuration file."},
+		{"token 503", "/busy/token", "", clinicsync.EUnavailable,
+			"Askara's token endpoint is temporarily unavailable (HTTP 503); try the sign-in again in a moment."},
+		{"device 404", "/oauth2/token", "/oauth2/device", clinicsync.EConfig,
+			"Askara has no device sign-in endpoint at {URL}/oauth2/device: check device_url in the configuration file."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{AuthorizeURL: ts.URL + "/authorize", TokenURL: ts.URL + tc.token, ClientID: "c"}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var err error
+			if tc.device != "" {
+				cfg.DeviceURL = ts.URL + tc.device
+				_, err = LoginDevice(ctx, cfg, nil)
+			} else {
+				_, err = LoginBrowser(ctx, cfg, BrowserOptions{Open: browse, Timeout: 20 * time.Second})
+			}
+			want := strings.ReplaceAll(tc.want, "{URL}", ts.URL)
+			if got := clinicsync.ErrorMessage(err); got != want || clinicsync.ErrorCode(err) != tc.code {
+				t.Fatalf("%s %q\nwant %s %q", clinicsync.ErrorCode(err), got, tc.code, want)
+			}
+		})
+	}
+}

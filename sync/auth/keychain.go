@@ -26,6 +26,10 @@ type TokenStore interface {
 	Load() (*Saved, error) // (nil, nil) when nothing is stored
 	Save(*Saved) error
 	Delete() error
+	// Check reports whether Save can work now, without changing what is
+	// stored: a sign-in checks it before the browser, so nobody is shown
+	// "Signed in" for a sign-in that cannot be kept.
+	Check() error
 }
 
 // chunkSize keeps each credential well inside Windows' 2,560-byte limit
@@ -122,6 +126,20 @@ func (k Keychain) Save(s *Saved) error {
 	}
 	for i := len(parts); i < old; i++ {
 		_ = keyring.Delete(k.Service, k.key(i))
+	}
+	return nil
+}
+
+// Check writes and deletes a probe entry through the calls Save uses: only
+// a keychain that has just saved something is known to be usable (a
+// session bus without a keyring daemon, or a locked keychain, fails here).
+func (k Keychain) Check() error {
+	user := k.User + "#check" // never one of Save's keys (those end in a number)
+	if err := keyring.Set(k.Service, user, "check"); err != nil {
+		return keychainError(err)
+	}
+	if err := keyring.Delete(k.Service, user); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+		return keychainError(err)
 	}
 	return nil
 }

@@ -17,6 +17,12 @@ func TestRealKeychainIsThere(t *testing.T) {
 	}
 	defer keyring.Delete("Clinic Sync test", "probe")
 	k := Keychain{Service: "Clinic Sync test", User: "real"}
+	if err := k.Check(); err != nil {
+		t.Fatalf("the check refuses a real keychain: %v", err)
+	}
+	if _, err := keyring.Get(k.Service, k.User+"#check"); err != keyring.ErrNotFound {
+		t.Fatalf("the check left its probe behind: %v", err)
+	}
 	big := strings.Repeat("T", 4096)
 	if err := k.Save(&Saved{RefreshToken: big}); err != nil {
 		t.Fatal(err)

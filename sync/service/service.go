@@ -333,11 +333,17 @@ func trimJoin(a, b string) string {
 	return a + " " + b
 }
 
-// SignIn signs in through the browser: it opens the platform's page and
-// waits (up to 5 minutes, or until CancelSignIn) for the loopback redirect.
+// SignIn signs in through the browser: it checks the keychain can keep the
+// sign-in, opens the platform's page and waits (up to 5 minutes, or until
+// CancelSignIn) for the loopback redirect.
 func (s *Service) SignIn(ctx context.Context) error {
 	if s.p.Source == nil {
 		return clinicsync.Errorf(clinicsync.EConfig, "Credentials come from CLINICSYNC_ACCESS_TOKEN; unset it to sign in.")
+	}
+	// The sign-in is kept in the keychain: without one, say so before the
+	// browser shows "Signed in" for a sign-in that cannot be kept.
+	if err := s.p.Keychain.Check(); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	s.mu.Lock()

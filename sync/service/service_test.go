@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -260,5 +261,27 @@ func TestBundleHasNoSecrets(t *testing.T) {
 	}
 	if !strings.Contains(names["debug.log"], "Bearer [redacted]") {
 		t.Errorf("debug log not redacted: %q", names["debug.log"])
+	}
+}
+
+// Without a usable keychain, Sign in fails at once with the keychain's
+// sentence: no browser opens, Askara sees no sign-in, and nobody is told
+// "Signed in" by a browser for a sign-in that cannot be kept.
+func TestSignInWithoutKeychainFailsBeforeTheBrowser(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 1, Seed: 3})
+	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	t.Cleanup(keyring.MockInit)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := r.svc.SignIn(ctx)
+	if !errors.Is(err, auth.ErrNoKeychain) ||
+		!strings.HasPrefix(clinicsync.ErrorMessage(err), "No keychain is available on this computer") {
+		t.Fatalf("sign in without a keychain: %v", err)
+	}
+	if len(r.opened) != 0 || len(r.sim.TokenRequests()) != 0 {
+		t.Fatalf("the browser opened %v; %d token requests", r.opened, len(r.sim.TokenRequests()))
+	}
+	if st := r.svc.Status(); st.Account.SignedIn {
+		t.Fatalf("signed in: %+v", st.Account)
 	}
 }

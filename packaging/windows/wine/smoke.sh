@@ -28,7 +28,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/clinicsync-wine.XXXXXX")
 export WINEPREFIX="$tmp/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY  # console programs only: no window, no X server
 # Wine writes Unix file names in the locale's encoding; a locale that is not
-# installed (the Makefile exports en_US.UTF-8) makes non-ASCII names fail.
+# installed (en_US.UTF-8 on a bare Debian) makes non-ASCII names fail.
 export LC_ALL=C.UTF-8
 cleanup() {
   # Stop this prefix's wineserver (it lingers a few seconds after the last
