@@ -309,6 +309,12 @@ func (s *Store) MarkFailureReported(ctx context.Context, uuid string) error {
 // fixed or retried it in the platform and expects an answer). reopened
 // says whether that happened.
 func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reopened bool, err error) {
+	// Most listings change nothing: a read, without taking the write lock.
+	var same bool
+	if s.db.QueryRowContext(ctx, `SELECT listed_fingerprint = ? AND listed_updated_at = ? FROM documents
+		WHERE uuid = ?`, fp, updatedAt, uuid).Scan(&same) == nil && same {
+		return false, nil
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -345,11 +351,13 @@ func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reope
 }
 
 // Requeue puts a confirmed or failed document back to work (re-listed by
-// the platform, or retried by a person). Saved and in-flight items keep their state.
+// the platform, or retried by a person). Saved and in-flight items keep
+// their state. A failure requeued is reopened: its outcome is reported
+// even if it is the same (the person who asked expects an answer).
 func (s *Store) Requeue(ctx context.Context, uuid string) error {
 	return s.exec1(ctx, uuid, `UPDATE documents SET state = CASE WHEN state IN ('confirmed','failed')
-		THEN 'pending' ELSE state END, next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ?
-		WHERE uuid = ?`, s.now().UnixMilli(), uuid)
+		THEN 'pending' ELSE state END, failure_reported = CASE WHEN state = 'failed' THEN 0 ELSE failure_reported END,
+		next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ? WHERE uuid = ?`, s.now().UnixMilli(), uuid)
 }
 
 // ClaimManualRetry enforces the platform's rule of at most one manual retry

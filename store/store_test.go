@@ -246,11 +246,15 @@ func TestPermanentFailureRecheck(t *testing.T) {
 	if it, _ := s.Get(ctx, "a"); !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
 		t.Fatalf("after a success: %+v", it)
 	}
+	// A requeue (a person asked for the document again in the platform)
+	// also reopens the failure: its outcome is reported even if the same.
 	s.MarkFailedPermanently(ctx, "c", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailureReported(ctx, "c")
 	if err := s.Requeue(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if it, _ := s.Get(ctx, "c"); it.State != clinicsync.StatePending || !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
+	if it, _ := s.Get(ctx, "c"); it.State != clinicsync.StatePending || !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() ||
+		it.FailureReported {
 		t.Fatalf("after a requeue: %+v", it)
 	}
 }

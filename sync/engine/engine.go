@@ -9,6 +9,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -365,6 +367,9 @@ func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 		if err := e.admit(ctx, d); err != nil {
 			return res, err
 		}
+		if err := e.relisted(ctx, d); err != nil {
+			return res, err
+		}
 	}
 	e.assignNames(docs)
 	if err := e.reportPending(ctx, &res); err != nil {
@@ -400,6 +405,34 @@ func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
 		}
 	}
 	return nil
+}
+
+// relisted keeps what the list says about a document's file and re-checks
+// a permanent failure at once when that changed: the platform may have
+// fixed the file, or a person retried it there, which polling cannot see
+// otherwise (the document was in the list all along). Only listed
+// documents come here: a webhook's copy carries less (no updatedAt, no
+// other pdf fields) and would look like a change.
+func (e *Engine) relisted(ctx context.Context, d clinicsync.Document) error {
+	reopened, err := e.store.Relisted(ctx, d.UUID, listingFingerprint(d), d.UpdatedAt)
+	if err != nil || !reopened {
+		return err
+	}
+	e.log.Debug("listing changed: re-checking a failed document", "item", d.UUID)
+	e.itemChanged(d.UUID, clinicsync.StatePending, "")
+	return nil
+}
+
+// listingFingerprint sums up what the list says about a document's file:
+// its name, its link without the query (the signature and expiry in it
+// change on every listing) and the pdf object's other fields.
+func listingFingerprint(d clinicsync.Document) string {
+	h := sha256.New()
+	for _, s := range []string{d.PDF.FileName, clinicsync.LinkPath(d.PDF.URL), d.PDF.Extra} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // assignNames decides, over the whole listing, which of several documents
@@ -681,8 +714,28 @@ type confirmError struct{ err error }
 func (c *confirmError) Error() string { return c.err.Error() }
 func (c *confirmError) Unwrap() error { return c.err }
 
+// Re-checks of a permanent failure: hourly for the first day after it
+// began, then daily. A proxy's or captive portal's error page is "not a
+// PDF" too, and the platform may fix a file without telling us.
+const (
+	recheckEarly      = time.Hour
+	recheckEarlyUntil = 24 * time.Hour
+	recheckLate       = 24 * time.Hour
+)
+
+// recheckAt is when to re-check a permanent failure that began at since
+// (zero: now).
+func (e *Engine) recheckAt(since time.Time) time.Time {
+	now := e.Now()
+	if since.IsZero() || now.Sub(since) < recheckEarlyUntil {
+		return now.Add(recheckEarly)
+	}
+	return now.Add(recheckLate)
+}
+
 // fail records a failed document, schedules its automatic retry when the
-// failure is transient, and tells the platform once per failure.
+// failure is transient or its re-check when it is permanent, and tells the
+// platform once per failure.
 func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassResult) error {
 	ctx = context.WithoutCancel(ctx)
 	code, msg := clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err)
@@ -699,18 +752,34 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 	if gerr != nil {
 		return gerr
 	}
-	var next time.Time
 	retryable, after := clinicsync.IsRetryable(err)
+	if !cur.Retryable && !cur.RecheckAt.IsZero() && (retryable || code == cur.ErrorCode && msg == cur.LastError) {
+		// A re-check of a permanent failure that learnt nothing new (the
+		// same failure, or a transient error on the way): the platform was
+		// told and the log says it; only the next re-check is scheduled.
+		if err := e.store.MarkFailedPermanently(ctx, it.UUID, cur.ErrorCode, cur.LastError, e.recheckAt(cur.FailedSince)); err != nil {
+			return err
+		}
+		e.log.Debug("re-check: no change", "item", it.UUID, "code", code)
+		e.itemChanged(it.UUID, clinicsync.StateFailed, cur.LastError)
+		return e.report(ctx, it.UUID, res) // only if an earlier report could not be sent
+	}
+	var next time.Time
 	if retryable {
 		next = e.Now().Add(e.backoff(cur.Attempts, after))
+		err = e.store.MarkFailed(ctx, it.UUID, code, msg, next)
+	} else {
+		err = e.store.MarkFailedPermanently(ctx, it.UUID, code, msg, e.recheckAt(cur.FailedSince))
 	}
-	if err := e.store.MarkFailed(ctx, it.UUID, code, msg, next); err != nil {
+	if err != nil {
 		return err
 	}
 	e.log.Debug("document failed", "item", it.UUID, "code", code, "retry", retryable)
 	line := fmt.Sprintf("%s for %s failed: %s", describeFile(cur), cur.Patient.DisplayName(), msg)
 	if retryable {
 		line += fmt.Sprintf(" Retrying automatically at %s.", next.Local().Format("15:04:05"))
+	} else {
+		line += " It is re-checked automatically, hourly for a day, then daily."
 	}
 	e.activity(ctx, store.LevelError, it.UUID, line)
 	e.itemChanged(it.UUID, clinicsync.StateFailed, msg)
