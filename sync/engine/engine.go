@@ -779,7 +779,7 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 	if retryable {
 		line += fmt.Sprintf(" Retrying automatically at %s.", next.Local().Format("15:04:05"))
 	} else {
-		line += " It is re-checked automatically, hourly for a day, then daily."
+		line += " It will be re-checked automatically."
 	}
 	e.activity(ctx, store.LevelError, it.UUID, line)
 	e.itemChanged(it.UUID, clinicsync.StateFailed, msg)
