@@ -765,14 +765,15 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 		return e.report(ctx, it.UUID, res) // only if an earlier report could not be sent
 	}
 	var next time.Time
+	var merr error
 	if retryable {
 		next = e.Now().Add(e.backoff(cur.Attempts, after))
-		err = e.store.MarkFailed(ctx, it.UUID, code, msg, next)
+		merr = e.store.MarkFailed(ctx, it.UUID, code, msg, next)
 	} else {
-		err = e.store.MarkFailedPermanently(ctx, it.UUID, code, msg, e.recheckAt(cur.FailedSince))
+		merr = e.store.MarkFailedPermanently(ctx, it.UUID, code, msg, e.recheckAt(cur.FailedSince))
 	}
-	if err != nil {
-		return err
+	if merr != nil {
+		return merr
 	}
 	e.log.Debug("document failed", "item", it.UUID, "code", code, "retry", retryable)
 	line := fmt.Sprintf("%s for %s failed: %s", describeFile(cur), cur.Patient.DisplayName(), msg)
