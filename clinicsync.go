@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,12 @@ func (p Patient) DisplayName() string {
 type PDF struct {
 	URL      string `json:"url,omitempty"`
 	FileName string `json:"fileName,omitempty"`
+	// Extra is the pdf object's other fields as the platform client read
+	// them (compact JSON, keys sorted; "" when there are none), only to
+	// notice that the listed file changed. Not decoded by JSON tags: the
+	// relay's strict parser must not refuse an event for an undocumented
+	// field.
+	Extra string `json:"-"`
 }
 
 // Document is a validated document as listed by the platform.
@@ -77,6 +84,20 @@ type Document struct {
 	State   string  `json:"state,omitempty"`
 	Patient Patient `json:"patient"`
 	PDF     PDF     `json:"pdf"`
+	// UpdatedAt is the document's updatedAt as the platform wrote it (""
+	// when absent or not a string). Askara does not document it; API
+	// Platform entities carry it. It is compared, never parsed, and read
+	// leniently by the platform client, not by JSON tags (see PDF.Extra).
+	UpdatedAt string `json:"-"`
+}
+
+// LinkPath is a link without its query and fragment: what stays the same
+// when the platform signs a pre-signed link again (its signature and expiry
+// are in the query and change on every listing).
+func LinkPath(u string) string {
+	u, _, _ = strings.Cut(u, "#")
+	u, _, _ = strings.Cut(u, "?")
+	return u
 }
 
 // DocumentEvent is a platform's webhook event about one document, as the

@@ -272,9 +272,14 @@ func (v *documentsView) show(d engine.DocumentView) {
 	v.fields["Attempts"].SetText(fmt.Sprint(d.Attempts))
 	next := ""
 	if d.State == clinicsync.StateFailed {
-		if d.Retryable && !d.NextAttempt.IsZero() {
+		switch {
+		case d.Retryable && !d.NextAttempt.IsZero():
 			next = in(d.NextAttempt, v.now())
-		} else {
+		case !d.RecheckAt.IsZero():
+			// A permanent failure still waits for a person; the engine
+			// also re-checks it in case the platform fixed the file.
+			next = Tf("Re-checked automatically at %s; or fix the cause and press Retry", d.RecheckAt.Local().Format("15:04"))
+		default:
 			next = T("None: fix the cause, then press Retry")
 		}
 	}

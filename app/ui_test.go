@@ -406,6 +406,7 @@ func TestGoldenScreens(t *testing.T) {
 		s = strings.ReplaceAll(s, r.dir, "$DIR")
 		s = regexp.MustCompile(`\$DIR/[^<]*…`).ReplaceAllString(s, "$$DIR/…") // truncation point
 		s = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).ReplaceAllString(s, "TIME")
+		s = regexp.MustCompile(`automatically at \d\d:\d\d`).ReplaceAllString(s, "automatically at HH:MM")
 		s = regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(s, "$$SIM")
 		return s
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ type Item struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	ConfirmedAt     time.Time
+	// RecheckAt is the next automatic re-check of a permanent failure
+	// (zero: none); FailedSince is when that permanent failure began.
+	RecheckAt   time.Time
+	FailedSince time.Time
 }
 
 // Document rebuilds the platform view of the item (without the PDF link,
@@ -45,7 +50,7 @@ func (it Item) Document() clinicsync.Document {
 const itemColumns = `uuid, source, doc_type, patient_uuid, patient_external_id, patient_first_name,
 	patient_last_name, patient_birth_date, file_name, state, attempts, error_code, last_error, retryable,
 	next_attempt_at, failure_reported, manual_retry_at, temp_dir, final_path, size, sha256,
-	created_at, updated_at, confirmed_at`
+	created_at, updated_at, confirmed_at, recheck_at, failed_since`
 
 type scanner interface{ Scan(...any) error }
 
@@ -53,11 +58,11 @@ func scanItem(r scanner) (Item, error) {
 	var it Item
 	var state string
 	var retryable, reported int
-	var next, manual, created, updated, confirmed int64
+	var next, manual, created, updated, confirmed, recheck, since int64
 	err := r.Scan(&it.UUID, &it.Source, &it.DocType, &it.Patient.UUID, &it.Patient.ExternalID,
 		&it.Patient.FirstName, &it.Patient.LastName, &it.Patient.DateOfBirth, &it.FileName, &state,
 		&it.Attempts, &it.ErrorCode, &it.LastError, &retryable, &next, &reported, &manual, &it.TempDir,
-		&it.FinalPath, &it.Size, &it.SHA256, &created, &updated, &confirmed)
+		&it.FinalPath, &it.Size, &it.SHA256, &created, &updated, &confirmed, &recheck, &since)
 	if err != nil {
 		return Item{}, err
 	}
@@ -69,6 +74,8 @@ func scanItem(r scanner) (Item, error) {
 	it.CreatedAt = fromMS(created)
 	it.UpdatedAt = fromMS(updated)
 	it.ConfirmedAt = fromMS(confirmed)
+	it.RecheckAt = fromMS(recheck)
+	it.FailedSince = fromMS(since)
 	return it, nil
 }
 
@@ -178,19 +185,22 @@ func escapeLike(s string) string {
 }
 
 // Due returns the items the engine should work on now: pending ones, saved
-// but unconfirmed ones, and failed ones whose automatic retry time has come.
+// but unconfirmed ones, failed ones whose automatic retry time has come,
+// and permanently failed ones whose re-check time has come.
 func (s *Store) Due(ctx context.Context, now time.Time) ([]Item, error) {
 	return s.queryItems(ctx, `SELECT `+itemColumns+` FROM documents
 		WHERE state IN ('pending','saved')
 		   OR (state = 'failed' AND retryable = 1 AND next_attempt_at <= ?)
-		ORDER BY created_at, uuid`, now.UnixMilli())
+		   OR (state = 'failed' AND retryable = 0 AND recheck_at <> 0 AND recheck_at <= ?)
+		ORDER BY created_at, uuid`, now.UnixMilli(), now.UnixMilli())
 }
 
-// NextDue returns the earliest scheduled automatic retry, zero if none.
+// NextDue returns the earliest scheduled automatic retry or re-check, zero
+// if none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM documents
-		WHERE state = 'failed' AND retryable = 1`).Scan(&v)
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(CASE WHEN retryable = 1 THEN next_attempt_at
+		ELSE NULLIF(recheck_at, 0) END) FROM documents WHERE state = 'failed'`).Scan(&v)
 	return fromMS(v.Int64), err
 }
 
@@ -248,36 +258,120 @@ func (s *Store) MarkSaved(ctx context.Context, uuid, path string, size int64, sh
 func (s *Store) MarkConfirmed(ctx context.Context, uuid string) error {
 	now := s.now().UnixMilli()
 	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '',
-		retryable = 0, next_attempt_at = 0, failure_reported = 0, updated_at = ?, confirmed_at = ?
-		WHERE uuid = ? AND final_path <> ''`, now, now, uuid)
+		retryable = 0, next_attempt_at = 0, failure_reported = 0, recheck_at = 0, failed_since = 0,
+		updated_at = ?, confirmed_at = ? WHERE uuid = ? AND final_path <> ''`, now, now, uuid)
 }
 
 // MarkFailed records a failed attempt. next is when to try again
-// automatically; zero leaves the item for a person. The failure_reported
-// flag is kept when the reason is unchanged, so the platform is told once
-// per failure, not once per retry.
+// automatically; zero leaves the item for a person, with no re-check
+// (MarkFailedPermanently schedules one). The failure_reported flag is kept
+// when the reason is unchanged, so the platform is told once per failure,
+// not once per retry.
 func (s *Store) MarkFailed(ctx context.Context, uuid, code, message string, next time.Time) error {
+	return s.markFailed(ctx, uuid, code, message, next, time.Time{})
+}
+
+// MarkFailedPermanently records a failed attempt that no automatic retry
+// can fix: it waits for a person, and is re-checked at recheck. When the
+// permanent failure began is kept across re-checks (the schedule slows
+// down after a day); the failure_reported flag as in MarkFailed.
+func (s *Store) MarkFailedPermanently(ctx context.Context, uuid, code, message string, recheck time.Time) error {
+	return s.markFailed(ctx, uuid, code, message, time.Time{}, recheck)
+}
+
+func (s *Store) markFailed(ctx context.Context, uuid, code, message string, next, recheck time.Time) error {
 	retry := 0
 	if !next.IsZero() {
 		retry = 1
 	}
+	now := s.now().UnixMilli()
 	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'failed', attempts = attempts + 1,
 		failure_reported = CASE WHEN error_code = ? AND last_error = ? THEN failure_reported ELSE 0 END,
-		error_code = ?, last_error = ?, retryable = ?, next_attempt_at = ?, temp_dir = '', updated_at = ?
-		WHERE uuid = ?`, code, message, code, message, retry, ms(next), s.now().UnixMilli(), uuid)
+		error_code = ?, last_error = ?, retryable = ?, next_attempt_at = ?, recheck_at = ?,
+		failed_since = CASE WHEN ? = 0 OR failed_since <> 0 THEN failed_since ELSE ? END,
+		temp_dir = '', updated_at = ? WHERE uuid = ?`,
+		code, message, code, message, retry, ms(next), ms(recheck), ms(recheck), now, now, uuid)
 }
 
-// MarkFailureReported records that success:false was sent for the current failure.
+// MarkFailureReported records that success:false was sent for the current
+// failure. The platform may record the report on the document and move
+// its updatedAt: the next listing's updatedAt is taken as it comes
+// (Relisted), so the echo of a report is never taken for a change.
 func (s *Store) MarkFailureReported(ctx context.Context, uuid string) error {
-	return s.exec1(ctx, uuid, `UPDATE documents SET failure_reported = 1 WHERE uuid = ?`, uuid)
+	return s.exec1(ctx, uuid, `UPDATE documents SET failure_reported = 1, listed_updated_at = '' WHERE uuid = ?`, uuid)
+}
+
+// Relisted keeps what the platform's list says about a document: fp, a
+// fingerprint of its file name, link (without the query) and pdf fields,
+// and updatedAt as sent. When the document failed permanently and either
+// changed since the last listing (a value not known yet does not count),
+// the failure is reopened: the document is pending again, due now, and
+// its outcome will be reported even if it is the same failure (a person
+// fixed or retried it in the platform and expects an answer). reopened
+// says whether that happened.
+func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reopened bool, err error) {
+	// Most listings change nothing: a read, without taking the write lock.
+	var same bool
+	if s.db.QueryRowContext(ctx, `SELECT listed_fingerprint = ? AND listed_updated_at = ? FROM documents
+		WHERE uuid = ?`, fp, updatedAt, uuid).Scan(&same) == nil && same {
+		return false, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var state, oldFP, oldUpdated string
+	var retryable int
+	err = tx.QueryRowContext(ctx, `SELECT state, retryable, listed_fingerprint, listed_updated_at
+		FROM documents WHERE uuid = ?`, uuid).Scan(&state, &retryable, &oldFP, &oldUpdated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, &clinicsync.Error{Code: clinicsync.ENotFound,
+			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+	}
+	if err != nil {
+		return false, err
+	}
+	if oldFP == fp && oldUpdated == updatedAt {
+		return false, nil
+	}
+	reopened = state == string(clinicsync.StateFailed) && retryable == 0 &&
+		((oldFP != "" && oldFP != fp) || (oldUpdated != "" && oldUpdated != updatedAt))
+	q := `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ? WHERE uuid = ?`
+	args := []any{fp, updatedAt, uuid}
+	if reopened {
+		q = `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ?, state = 'pending',
+			failure_reported = 0, next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ?
+			WHERE uuid = ?`
+		args = []any{fp, updatedAt, s.now().UnixMilli(), uuid}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return false, err
+	}
+	return reopened, tx.Commit()
 }
 
 // Requeue puts a confirmed or failed document back to work (re-listed by
-// the platform, or retried by a person). Saved and in-flight items keep their state.
+// the platform, or retried by a person). Saved and in-flight items keep
+// their state. A failure requeued is reopened: its outcome is reported
+// even if it is the same (the person who asked expects an answer).
 func (s *Store) Requeue(ctx context.Context, uuid string) error {
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = CASE WHEN state IN ('confirmed','failed')
-		THEN 'pending' ELSE state END, next_attempt_at = 0, updated_at = ? WHERE uuid = ?`,
-		s.now().UnixMilli(), uuid)
+	return s.RequeueConfirmedBefore(ctx, uuid, time.Time{})
+}
+
+// RequeueConfirmedBefore is Requeue, except that a document confirmed at or
+// after t keeps its state (zero t: any time): a platform's "synchronize"
+// event asks for a confirmation after the event, and a pass may already
+// have given one (the event's delivery processed again after a crash).
+func (s *Store) RequeueConfirmedBefore(ctx context.Context, uuid string, t time.Time) error {
+	before := int64(math.MaxInt64)
+	if !t.IsZero() {
+		before = t.UnixMilli()
+	}
+	return s.exec1(ctx, uuid, `UPDATE documents SET
+		state = CASE WHEN state = 'failed' OR (state = 'confirmed' AND confirmed_at < ?) THEN 'pending' ELSE state END,
+		failure_reported = CASE WHEN state = 'failed' THEN 0 ELSE failure_reported END,
+		next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ? WHERE uuid = ?`, before, s.now().UnixMilli(), uuid)
 }
 
 // ClaimManualRetry enforces the platform's rule of at most one manual retry
@@ -313,7 +407,7 @@ func (s *Store) ClaimManualRetry(ctx context.Context, uuid string, window time.D
 		return 0, clinicsync.Errorf(clinicsync.EConflict, "This document is being downloaded right now.")
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE documents SET manual_retry_at = ?, next_attempt_at = 0,
-		failure_reported = 0, state = CASE WHEN state IN ('confirmed','failed') THEN 'pending' ELSE state END,
+		recheck_at = 0, failed_since = 0, failure_reported = 0, state = CASE WHEN state IN ('confirmed','failed') THEN 'pending' ELSE state END,
 		updated_at = ? WHERE uuid = ?`, now.UnixMilli(), now.UnixMilli(), uuid); err != nil {
 		return 0, err
 	}

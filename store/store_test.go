@@ -175,6 +175,190 @@ func TestDue(t *testing.T) {
 	}
 }
 
+// A permanent failure waits for a person and is re-checked on a schedule:
+// Due and NextDue include the re-check; it keeps when the permanent failure
+// began; a success, a manual retry and a requeue end it.
+func TestPermanentFailureRecheck(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	for _, u := range []string{"a", "b", "c"} {
+		s.Upsert(ctx, "askara", doc(u))
+	}
+	began := c.Now()
+	if err := s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", began.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s.MarkFailed(ctx, "b", clinicsync.EUnavailable, "x", began.Add(2*time.Hour))
+	it, _ := s.Get(ctx, "a")
+	if it.State != clinicsync.StateFailed || it.Retryable || !it.NextAttemptAt.IsZero() ||
+		!it.RecheckAt.Equal(began.Add(time.Hour)) || !it.FailedSince.Equal(began) {
+		t.Fatalf("permanent failure: %+v", it)
+	}
+	dueIDs := func() string {
+		items, err := s.Due(ctx, c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, it := range items {
+			ids = append(ids, it.UUID)
+		}
+		return strings.Join(ids, ",")
+	}
+	if got := dueIDs(); got != "c" {
+		t.Fatalf("due now = %s", got)
+	}
+	if nd, _ := s.NextDue(ctx); !nd.Equal(began.Add(time.Hour)) {
+		t.Fatalf("next due %v, want the re-check", nd)
+	}
+	c.Add(time.Hour)
+	if got := dueIDs(); got != "a,c" {
+		t.Fatalf("due after an hour = %s", got)
+	}
+	// Re-checked and failing again: the failure still began then, and the
+	// report flag is kept for the same reason.
+	s.MarkFailureReported(ctx, "a")
+	s.MarkDownloading(ctx, "a", "/tmp")
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	if it, _ := s.Get(ctx, "a"); !it.FailedSince.Equal(began) || !it.FailureReported || it.Attempts != 2 || it.State != clinicsync.StateFailed {
+		t.Fatalf("after a re-check: %+v", it)
+	}
+	if nd, _ := s.NextDue(ctx); !nd.Equal(c.Now().Add(time.Hour)) {
+		t.Fatalf("next due %v, want the transient retry", nd)
+	}
+	// A transient failure in between keeps when the permanent one began.
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "x", c.Now().Add(time.Minute))
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	if it, _ := s.Get(ctx, "a"); !it.FailedSince.Equal(began) {
+		t.Fatalf("failed since %v, want %v", it.FailedSince, began)
+	}
+	// A manual retry ends it; so does a success.
+	c.Add(time.Minute)
+	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := s.Get(ctx, "a"); !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
+		t.Fatalf("after a manual retry: %+v", it)
+	}
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkSaved(ctx, "a", "/p", 1, "x")
+	s.MarkConfirmed(ctx, "a")
+	if it, _ := s.Get(ctx, "a"); !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
+		t.Fatalf("after a success: %+v", it)
+	}
+	// A requeue (a person asked for the document again in the platform)
+	// also reopens the failure: its outcome is reported even if the same.
+	s.MarkFailedPermanently(ctx, "c", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailureReported(ctx, "c")
+	if err := s.Requeue(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := s.Get(ctx, "c"); it.State != clinicsync.StatePending || !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() ||
+		it.FailureReported {
+		t.Fatalf("after a requeue: %+v", it)
+	}
+}
+
+// Relisted keeps what the list says about a document and re-opens a
+// permanent failure when it changed: the document is due now and its
+// outcome will be reported again. The first listing after a failure
+// report takes updatedAt as it comes (the report itself may move it).
+func TestRelistedReopensAChangedPermanentFailure(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	s.Upsert(ctx, "askara", doc("a"))
+	relisted := func(fp, upd string) bool {
+		t.Helper()
+		changed, err := s.Relisted(ctx, "a", fp, upd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return changed
+	}
+	if relisted("f1", "u1") || relisted("f1", "u1") {
+		t.Fatal("a pending document is never reopened")
+	}
+	fail := func() {
+		s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	}
+	fail()
+	if relisted("f1", "u1") {
+		t.Fatal("unchanged listing reopened the failure")
+	}
+	s.MarkFailureReported(ctx, "a")
+	// The listing after our report: a new updatedAt is taken as it is.
+	if relisted("f1", "u2") || relisted("f1", "u2") {
+		t.Fatal("the echo of our own report reopened the failure")
+	}
+	// Then a change of updatedAt reopens it.
+	if !relisted("f1", "u3") {
+		t.Fatal("a new updatedAt did not reopen the failure")
+	}
+	it, _ := s.Get(ctx, "a")
+	if it.State != clinicsync.StatePending || it.FailureReported || !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() ||
+		it.LastError == "" {
+		t.Fatalf("reopened: %+v", it)
+	}
+	if items, _ := s.Due(ctx, c.Now()); len(items) != 1 {
+		t.Fatal("a reopened document is not due now")
+	}
+	// A change of file, link or pdf fields counts even right after a report.
+	fail()
+	s.MarkFailureReported(ctx, "a")
+	if !relisted("f2", "u4") {
+		t.Fatal("a new fingerprint right after a report did not reopen the failure")
+	}
+	// A transient failure is on its own schedule: the listing is only kept.
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "x", c.Now().Add(time.Minute))
+	if relisted("f3", "u5") {
+		t.Fatal("a transient failure was reopened")
+	}
+	fail()
+	if !relisted("f4", "u5") {
+		t.Fatal("the listing kept during the transient failure is not the one compared")
+	}
+	if _, err := s.Relisted(ctx, "nope", "f", "u"); clinicsync.ErrorCode(err) != clinicsync.ENotFound {
+		t.Fatalf("unknown document: %v", err)
+	}
+}
+
+// Permanent failures recorded before re-checks existed are scheduled by
+// the migration: an hour after their last attempt.
+func TestMigrationSchedulesOldPermanentFailures(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Upsert(ctx, "askara", doc("old"))
+	s.Upsert(ctx, "askara", doc("transient"))
+	s.MarkFailed(ctx, "old", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
+	s.MarkFailed(ctx, "transient", clinicsync.EUnavailable, "x", time.Now().Add(time.Minute))
+	// Back to the schema before 0004.
+	for _, q := range []string{`ALTER TABLE documents DROP COLUMN listed_fingerprint`,
+		`ALTER TABLE documents DROP COLUMN listed_updated_at`, `ALTER TABLE documents DROP COLUMN recheck_at`,
+		`ALTER TABLE documents DROP COLUMN failed_since`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var updated int64
+	s.DB().QueryRow(`SELECT updated_at FROM documents WHERE uuid = 'old'`).Scan(&updated)
+	s.Close()
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old, _ := s.Get(ctx, "old")
+	if !old.RecheckAt.Equal(time.UnixMilli(updated).Add(time.Hour)) || !old.FailedSince.Equal(time.UnixMilli(updated)) {
+		t.Fatalf("old permanent failure: recheck %v since %v (updated %v)", old.RecheckAt, old.FailedSince, time.UnixMilli(updated))
+	}
+	if tr, _ := s.Get(ctx, "transient"); !tr.RecheckAt.IsZero() || !tr.FailedSince.IsZero() {
+		t.Fatalf("transient failure: %+v", tr)
+	}
+}
+
 func TestManualRetryWindow(t *testing.T) {
 	ctx := context.Background()
 	s, c := openTest(t)
@@ -431,5 +615,32 @@ func TestPruneKeepsStatesAndPendingDeliveries(t *testing.T) {
 	}
 	if e, _ := s.Activity(ctx, ActivityQuery{}); len(e) != 1 || e[0].Message != "new line" {
 		t.Fatalf("activity after prune: %+v", e)
+	}
+}
+
+// A "synchronize" that asks for a confirmation after time t requeues a
+// document confirmed before t, and leaves one confirmed at or after t: a
+// pass already answered it (a delivery processed again after a crash).
+func TestRequeueConfirmedBefore(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	base := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	now := base
+	s.Now = func() time.Time { return now }
+	s.Upsert(ctx, "askara", clinicsync.Document{UUID: "u"})
+	s.MarkSaved(ctx, "u", "/p", 1, "x")
+	s.MarkConfirmed(ctx, "u") // confirmed at 9:00
+	now = base.Add(time.Minute)
+	if err := s.RequeueConfirmedBefore(ctx, "u", base); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := s.Get(ctx, "u"); it.State != clinicsync.StateConfirmed {
+		t.Fatalf("confirmed at the event's time, requeued: %s", it.State)
+	}
+	if err := s.RequeueConfirmedBefore(ctx, "u", base.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := s.Get(ctx, "u"); it.State != clinicsync.StatePending {
+		t.Fatalf("confirmed before the event, not requeued: %s", it.State)
 	}
 }

@@ -2,6 +2,7 @@ package askara
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -629,5 +630,37 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 		if strings.Contains(l, s) {
 			t.Errorf("the logs contain %q:\n%s", s, l)
 		}
+	}
+}
+
+// updatedAt and the pdf object's other fields are read leniently: they
+// tell the engine that a listed file changed, and a value of an unexpected
+// type never loses the document.
+func TestDocumentUpdatedAtAndPDFExtras(t *testing.T) {
+	for _, c := range []struct {
+		item, updated, extra string
+	}{
+		{`{"uuid":"a","updatedAt":"2026-03-02T09:00:00+00:00","pdf":{"url":"https://f.example/a.pdf?sig=1","fileName":"a.pdf"}}`,
+			"2026-03-02T09:00:00+00:00", ""},
+		{`{"uuid":"a","updatedAt":1772442000,"pdf":{"fileName":"a.pdf","size": 2048, "checksum" :"ab", "url":"x"}}`,
+			"1772442000", `{"checksum":"ab","size":2048}`},
+		{`{"uuid":"a","updatedAt":{"date":"x"},"pdf":{"mime":{"b":1,  "a":[1, 2]}}}`, "", `{"mime":{"b":1,"a":[1,2]}}`},
+		{`{"uuid":"a","updatedAt":null,"pdf":"https://f.example/a.pdf"}`, "", ""},
+		{`{"uuid":"a"}`, "", ""},
+		// What changes on every listing is left out: expiry and signature
+		// fields, and the query of other links.
+		{`{"uuid":"a","pdf":{"url":"u","expiresAt":"2026-03-02T10:00:00Z","signature":"s1","X-Amz-Expires":3600,` +
+			`"thumbnail":"https://f.example/t.png?sig=2","pages":3}}`, "", `{"pages":3,"thumbnail":"https://f.example/t.png"}`},
+	} {
+		d, ok := decodeDocument(json.RawMessage(c.item))
+		if !ok || d.UUID != "a" || d.UpdatedAt != c.updated || d.PDF.Extra != c.extra {
+			t.Errorf("%s: ok %v updatedAt %q extra %q, want %q %q", c.item, ok, d.UpdatedAt, d.PDF.Extra, c.updated, c.extra)
+		}
+	}
+	// The same fields in another order and spacing read the same.
+	a, _ := decodeDocument(json.RawMessage(`{"uuid":"a","pdf":{"size":1,"kind":"scan"}}`))
+	b, _ := decodeDocument(json.RawMessage(`{"uuid":"a","pdf":{ "kind" : "scan" , "size" : 1 }}`))
+	if a.PDF.Extra != b.PDF.Extra || a.PDF.Extra == "" {
+		t.Errorf("extras %q and %q", a.PDF.Extra, b.PDF.Extra)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/clinicsync/clinicsync"
 )
@@ -127,12 +128,42 @@ func documentFrom(obj map[string]json.RawMessage) (d clinicsync.Document, ok boo
 	if p := obj["pdf"]; len(p) > 0 {
 		var po map[string]json.RawMessage
 		if json.Unmarshal(p, &po) == nil && po != nil {
-			d.PDF = clinicsync.PDF{URL: text(po["url"]), FileName: text(po["fileName"])}
+			d.PDF = clinicsync.PDF{URL: text(po["url"]), FileName: text(po["fileName"]), Extra: pdfExtra(po)}
 		} else {
 			d.PDF.URL = text(p)
 		}
 	}
+	d.UpdatedAt = text(obj["updatedAt"])
 	return d, true
+}
+
+// pdfExtra is the pdf object's fields other than url and fileName as
+// compact JSON with sorted keys ("" when there are none), for noticing
+// that the file changed. What changes on every listing without the file
+// changing is left out: fields named like an expiry, a signature or a
+// token, and the query of any other link.
+func pdfExtra(po map[string]json.RawMessage) string {
+	extra := make(map[string]json.RawMessage, len(po))
+	for k, v := range po {
+		lk := strings.ToLower(k)
+		if k == "url" || k == "fileName" || strings.Contains(lk, "expir") || strings.Contains(lk, "sign") ||
+			strings.Contains(lk, "token") {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil && (strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")) {
+			v, _ = json.Marshal(clinicsync.LinkPath(s))
+		}
+		extra[k] = v
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(extra) // sorts the keys and compacts the values
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // text is a JSON string, or the literal of a JSON number (ids are sometimes

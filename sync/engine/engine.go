@@ -9,6 +9,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -365,6 +367,7 @@ func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 	if err := e.checkDestination(); err != nil {
 		return res, err
 	}
+	listedAt := e.store.Now() // the list is live: what it says is as of now
 	docs, err := e.remote.ListUnsynchronized(ctx)
 	if err != nil {
 		return res, err
@@ -374,7 +377,10 @@ func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 		if d.UUID == "" {
 			continue
 		}
-		if err := e.admit(ctx, d); err != nil {
+		if err := e.admit(ctx, d, listedAt); err != nil {
+			return res, err
+		}
+		if err := e.relisted(ctx, d); err != nil {
 			return res, err
 		}
 	}
@@ -389,8 +395,10 @@ func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 	return res, e.work(ctx, due, &res)
 }
 
-// admit records a listed document and decides whether it needs work.
-func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
+// admit records a listed (or pushed) document and decides whether it needs
+// work. asOf is when the platform said it was not synchronized (the list's
+// time, the event's arrival): a document confirmed since is not done again.
+func (e *Engine) admit(ctx context.Context, d clinicsync.Document, asOf time.Time) error {
 	it, created, err := e.store.Upsert(ctx, e.Config().Source, d)
 	if err != nil {
 		return err
@@ -407,11 +415,39 @@ func (e *Engine) admit(ctx context.Context, d clinicsync.Document) error {
 	case it.State == clinicsync.StateConfirmed:
 		// Listed again after we confirmed it (a person asked for a new
 		// synchronisation in the platform): check the file, confirm again.
-		if err := e.store.Requeue(ctx, d.UUID); err != nil {
+		if err := e.store.RequeueConfirmedBefore(ctx, d.UUID, asOf); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// relisted keeps what the list says about a document's file and re-checks
+// a permanent failure at once when that changed: the platform may have
+// fixed the file, or a person retried it there, which polling cannot see
+// otherwise (the document was in the list all along). Only listed
+// documents come here: a webhook's copy carries less (no updatedAt, no
+// other pdf fields) and would look like a change.
+func (e *Engine) relisted(ctx context.Context, d clinicsync.Document) error {
+	reopened, err := e.store.Relisted(ctx, d.UUID, listingFingerprint(d), d.UpdatedAt)
+	if err != nil || !reopened {
+		return err
+	}
+	e.log.Debug("listing changed: re-checking a failed document", "item", d.UUID)
+	e.itemChanged(d.UUID, clinicsync.StatePending, "")
+	return nil
+}
+
+// listingFingerprint sums up what the list says about a document's file:
+// its name, its link without the query (the signature and expiry in it
+// change on every listing) and the pdf object's other fields.
+func listingFingerprint(d clinicsync.Document) string {
+	h := sha256.New()
+	for _, s := range []string{d.PDF.FileName, clinicsync.LinkPath(d.PDF.URL), d.PDF.Extra} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // assignNames decides, over the whole listing, which of several documents
@@ -534,6 +570,14 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 		return nil
 	}
 	defer e.unclaim(it.UUID)
+	// it may be stale (a pass's list of due documents, a push racing a
+	// pass): a document confirmed meanwhile is done.
+	if cur, err := e.store.Get(ctx, it.UUID); err == nil {
+		if cur.State == clinicsync.StateConfirmed {
+			return nil
+		}
+		it = cur
+	}
 	err := e.deliver(ctx, it, res)
 	var ce *confirmError
 	if err != nil && !isFatal(err) && !(errors.As(err, &ce) && confirmWithin(ctx) > 0) {
@@ -716,8 +760,28 @@ type confirmError struct{ err error }
 func (c *confirmError) Error() string { return c.err.Error() }
 func (c *confirmError) Unwrap() error { return c.err }
 
+// Re-checks of a permanent failure: hourly for the first day after it
+// began, then daily. A proxy's or captive portal's error page is "not a
+// PDF" too, and the platform may fix a file without telling us.
+const (
+	recheckEarly      = time.Hour
+	recheckEarlyUntil = 24 * time.Hour
+	recheckLate       = 24 * time.Hour
+)
+
+// recheckAt is when to re-check a permanent failure that began at since
+// (zero: now).
+func (e *Engine) recheckAt(since time.Time) time.Time {
+	now := e.Now()
+	if since.IsZero() || now.Sub(since) < recheckEarlyUntil {
+		return now.Add(recheckEarly)
+	}
+	return now.Add(recheckLate)
+}
+
 // fail records a failed document, schedules its automatic retry when the
-// failure is transient, and tells the platform once per failure.
+// failure is transient or its re-check when it is permanent, and tells the
+// platform once per failure.
 func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassResult) error {
 	ctx = context.WithoutCancel(ctx)
 	code, msg := clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err)
@@ -734,18 +798,35 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 	if gerr != nil {
 		return gerr
 	}
-	var next time.Time
 	retryable, after := clinicsync.IsRetryable(err)
+	if !cur.Retryable && !cur.RecheckAt.IsZero() && (retryable || code == cur.ErrorCode && msg == cur.LastError) {
+		// A re-check of a permanent failure that learnt nothing new (the
+		// same failure, or a transient error on the way): the platform was
+		// told and the log says it; only the next re-check is scheduled.
+		if err := e.store.MarkFailedPermanently(ctx, it.UUID, cur.ErrorCode, cur.LastError, e.recheckAt(cur.FailedSince)); err != nil {
+			return err
+		}
+		e.log.Debug("re-check: no change", "item", it.UUID, "code", code)
+		e.itemChanged(it.UUID, clinicsync.StateFailed, cur.LastError)
+		return e.report(ctx, it.UUID, res) // only if an earlier report could not be sent
+	}
+	var next time.Time
+	var merr error
 	if retryable {
 		next = e.Now().Add(e.backoff(cur.Attempts, after))
+		merr = e.store.MarkFailed(ctx, it.UUID, code, msg, next)
+	} else {
+		merr = e.store.MarkFailedPermanently(ctx, it.UUID, code, msg, e.recheckAt(cur.FailedSince))
 	}
-	if err := e.store.MarkFailed(ctx, it.UUID, code, msg, next); err != nil {
-		return err
+	if merr != nil {
+		return merr
 	}
 	e.log.Debug("document failed", "item", it.UUID, "code", code, "retry", retryable)
 	line := fmt.Sprintf("%s for %s failed: %s", describeFile(cur), cur.Patient.DisplayName(), msg)
 	if retryable {
 		line += fmt.Sprintf(" Retrying automatically at %s.", next.Local().Format("15:04:05"))
+	} else {
+		line += " It will be re-checked automatically."
 	}
 	e.activity(ctx, store.LevelError, it.UUID, line)
 	e.itemChanged(it.UUID, clinicsync.StateFailed, msg)
@@ -943,10 +1024,6 @@ func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string,
 	if e.Snapshot().SignedOut {
 		return "", clinicsync.Errorf(clinicsync.ESignedOut, "Signed out: the document waits for the next sign-in.")
 	}
-	if prev, err := e.store.Get(ctx, d.UUID); err == nil && prev.State == clinicsync.StateConfirmed &&
-		action == "document_synchronize" && !ev.ReceivedAt.IsZero() && !prev.ConfirmedAt.Before(ev.ReceivedAt) && e.fileIntact(prev) {
-		return "already delivered again since this event", nil
-	}
 	if !ev.Verified && d.PDF.URL != "" && !e.trustsLink(d.PDF.URL) {
 		e.log.Debug("unsigned event names a link the API does not use; fetching the document", "item", d.UUID)
 		d = clinicsync.Document{UUID: d.UUID}
@@ -969,11 +1046,11 @@ func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string,
 			return "failed earlier; retried on schedule", nil
 		}
 	}
-	if err := e.admit(ctx, d); err != nil {
+	if err := e.admit(ctx, d, ev.ReceivedAt); err != nil {
 		return "", err
 	}
 	if action == "document_synchronize" {
-		if err := e.store.Requeue(ctx, d.UUID); err != nil {
+		if err := e.store.RequeueConfirmedBefore(ctx, d.UUID, ev.ReceivedAt); err != nil {
 			return "", err
 		}
 	}
@@ -1001,6 +1078,8 @@ func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string,
 		return "saved; confirmation deferred to the next pass (the platform did not answer in time)", nil
 	case res.Failed > 0 || it.State == clinicsync.StateFailed:
 		return "failed: " + it.LastError, nil
+	case it.State == clinicsync.StateConfirmed:
+		return "already delivered", nil
 	}
 	return "in progress elsewhere", nil
 }

@@ -74,6 +74,10 @@ type DocumentView struct {
 	ConfirmedAt time.Time            `json:"confirmed_at,omitzero"`
 	// RetryIn is how long until a person may retry by hand (0: now).
 	RetryIn time.Duration `json:"retry_in,omitempty"`
+	// RecheckAt is the next automatic re-check of a permanent failure
+	// (zero: none). The failure stays permanent (not Retryable): it waits
+	// for a person, and is re-checked in case the platform fixed it.
+	RecheckAt time.Time `json:"recheck_at,omitzero"`
 }
 
 // DocumentFilter selects documents, most recently changed first.
@@ -88,7 +92,7 @@ func (e *Engine) view(it store.Item) DocumentView {
 	v := DocumentView{UUID: it.UUID, Type: it.DocType, Patient: it.Patient, FileName: it.FileName,
 		State: it.State, Attempts: it.Attempts, ErrorCode: it.ErrorCode, Reason: it.LastError,
 		Retryable: it.Retryable, NextAttempt: it.NextAttemptAt, Path: it.FinalPath, Folder: it.TempDir,
-		Size: it.Size, UpdatedAt: it.UpdatedAt, ConfirmedAt: it.ConfirmedAt}
+		Size: it.Size, UpdatedAt: it.UpdatedAt, ConfirmedAt: it.ConfirmedAt, RecheckAt: it.RecheckAt}
 	if it.FinalPath != "" {
 		v.Folder = filepath.Dir(it.FinalPath)
 	}

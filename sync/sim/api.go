@@ -35,6 +35,7 @@ type wireDoc struct {
 	Patient   wirePatient     `json:"patient"`
 	PDF       *clinicsync.PDF `json:"pdf,omitempty"`
 	CreatedAt string          `json:"createdAt,omitempty"`
+	UpdatedAt string          `json:"updatedAt,omitempty"`
 }
 
 type hydraView struct {
@@ -88,6 +89,7 @@ func (s *Server) wireLocked(d *doc, base string, now time.Time, item bool) wireD
 		State:     d.d.State,
 		Patient:   wirePatient{Patient: d.d.Patient},
 		CreatedAt: d.created.Format("2006-01-02T15:04:05-07:00"),
+		UpdatedAt: d.updated.Format("2006-01-02T15:04:05-07:00"),
 	}
 	if s.o.Format != FormatArray {
 		if item {
@@ -433,6 +435,9 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request, uuid string)
 	d := s.byUUID[uuid]
 	if code == http.StatusOK && call.Status.Success {
 		d.synced = true
+	}
+	if code == http.StatusOK {
+		s.touchLocked(d) // the outcome is recorded on the document
 	}
 	synced := d != nil && d.synced
 	s.calls = append(s.calls, call)

@@ -388,3 +388,79 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("OmitRetryAfter: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// updatedAt is served on every document; it moves when the platform edits
+// the document (Touch, SetFileName) and when a status call is recorded on
+// it, and the list, the document and Expected show the change.
+func TestUpdatedAtMovesOnEdits(t *testing.T) {
+	clock := newFakeClock()
+	s := New(Options{Documents: 2, Seed: 4, Now: clock.Now})
+	c := start(t, s)
+	u := s.Expected()[0].UUID
+	listed := func() (clinicsync.Document, string) {
+		t.Helper()
+		docs, raws := c.listAll(FormatHydra, "synchronized=false&itemsPerPage=100", 100)
+		for i, d := range docs {
+			if d.UUID == u {
+				var upd string
+				if err := json.Unmarshal(raws[i]["updatedAt"], &upd); err != nil {
+					t.Fatalf("updatedAt %s: %v", raws[i]["updatedAt"], err)
+				}
+				return d, upd
+			}
+		}
+		t.Fatalf("%s not listed", u)
+		return clinicsync.Document{}, ""
+	}
+	d0, upd0 := listed()
+	if upd0 == "" {
+		t.Fatal("no updatedAt")
+	}
+	if _, upd := listed(); upd != upd0 {
+		t.Fatalf("updatedAt moved without an edit: %s, %s", upd0, upd)
+	}
+	// An edit in the same second still moves it.
+	if !s.Touch(u) || s.Touch("nope") {
+		t.Fatal("Touch")
+	}
+	_, upd1 := listed()
+	if upd1 <= upd0 {
+		t.Fatalf("after Touch: %s, before %s", upd1, upd0)
+	}
+	// A recorded status call moves it (the platform records the outcome
+	// on the document); a refused one does not.
+	if c.status(u, clinicsync.Status{Error: "Failed to save document: not a PDF"}) != 200 {
+		t.Fatal("status")
+	}
+	_, upd2 := listed()
+	if upd2 <= upd1 {
+		t.Fatalf("after a status call: %s, before %s", upd2, upd1)
+	}
+	c.do("POST", "/documents/"+u+"/status", `{"success":"yes"}`)
+	if _, upd := listed(); upd != upd2 {
+		t.Fatalf("a refused status call moved updatedAt: %s", upd)
+	}
+	// A rename changes the file name, the link's path and updatedAt.
+	clock.Advance(time.Minute)
+	if !s.SetFileName(u, "corrected.pdf") || s.SetFileName("nope", "x.pdf") {
+		t.Fatal("SetFileName")
+	}
+	d3, upd3 := listed()
+	if upd3 <= upd2 || d3.PDF.FileName != "corrected.pdf" || !strings.Contains(d3.PDF.URL, "/corrected.pdf?") ||
+		strings.Contains(d0.PDF.URL, "/corrected.pdf?") {
+		t.Fatalf("after SetFileName: %s %+v", upd3, d3.PDF)
+	}
+	if e := s.Expected()[0]; e.FileName != "corrected.pdf" {
+		t.Fatalf("Expected after SetFileName: %+v", e)
+	}
+	resp, body := c.do("GET", d3.PDF.URL, "")
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("%PDF-")) {
+		t.Fatalf("renamed document's link: %d", resp.StatusCode)
+	}
+	_, b := c.do("GET", "/documents/"+u, "")
+	var one map[string]any
+	json.Unmarshal(b, &one)
+	if one["updatedAt"] != upd3 {
+		t.Fatalf("GET /documents/{uuid} updatedAt %v, want %s", one["updatedAt"], upd3)
+	}
+}

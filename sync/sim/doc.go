@@ -37,6 +37,12 @@
 // success:true is recorded, so page 2 fetched after confirming page 1
 // skips documents. A later success:false does not un-synchronize it.
 //
+// Every document carries updatedAt (createdAt at first). It moves, by at
+// least one second, when the platform edits the document (Touch,
+// SetFileName) and also whenever a status call is recorded on it: the
+// platform keeps the outcome on the document, so a client must not take
+// the echo of its own report for a change made by a person.
+//
 // JSON is encoded as PHP's json_encode does by default: "/" as "\/" and
 // non-ASCII as \uXXXX escapes. Absent values are omitted (patient names,
 // pdf.url, the whole pdf object), never null.

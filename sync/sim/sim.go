@@ -199,6 +199,7 @@ type doc struct {
 	content Content             // Size resolved for ContentPDF
 	label   string
 	created time.Time
+	updated time.Time // updatedAt: created, moved by edits and recorded status calls
 	synced  bool
 	sha     string // cached SHA-256 of the served bytes
 }
@@ -314,6 +315,7 @@ func (s *Server) addLocked(f Fixture) *doc {
 	if d.created.IsZero() {
 		d.created = s.o.Now()
 	}
+	d.updated = d.created
 	s.docs = append(s.docs, d)
 	s.byUUID[d.d.UUID] = d
 	return d
@@ -445,32 +447,40 @@ func (s *Server) ExpireLinks() {
 // client should make of it. SHA-256s are computed once by streaming the
 // generator (a 1 GiB document takes a few seconds the first time).
 func (s *Server) Expected() []Expectation {
+	// What SetContent and SetFileName change is read under the lock.
+	type snap struct {
+		d       *doc
+		doc     clinicsync.Document
+		content Content
+		sha     string
+	}
 	s.mu.Lock()
-	docs := append([]*doc(nil), s.docs...)
-	shas := make([]string, len(docs))
-	for i, d := range docs {
-		shas[i] = d.sha
+	docs := make([]snap, len(s.docs))
+	for i, d := range s.docs {
+		docs[i] = snap{d: d, doc: d.d, content: d.content, sha: d.sha}
 	}
 	s.mu.Unlock()
 
 	out := make([]Expectation, len(docs))
-	for i, d := range docs {
-		// d.d, d.content and d.label never change after add.
+	for i, sd := range docs {
+		d := sd.doc
 		e := Expectation{
-			UUID: d.d.UUID, Type: d.d.Type, Patient: d.d.Patient, FileName: d.d.PDF.FileName,
-			Content: d.content, Label: d.label, Reason: d.content.reason(),
+			UUID: d.UUID, Type: d.Type, Patient: d.Patient, FileName: d.PDF.FileName,
+			Content: sd.content, Label: sd.d.label, Reason: sd.content.reason(),
 		}
 		e.Land = e.Reason == ""
-		switch d.content.Kind {
+		switch sd.content.Kind {
 		case ContentPDF:
-			e.Size = d.content.Size
-			if shas[i] == "" {
-				shas[i], _ = pdfSHA256(s.o.Seed, d.d.UUID, d.content.Size)
+			e.Size = sd.content.Size
+			if sd.sha == "" {
+				sd.sha, _ = pdfSHA256(s.o.Seed, d.UUID, sd.content.Size)
 				s.mu.Lock()
-				d.sha = shas[i]
+				if sd.d.content == sd.content {
+					sd.d.sha = sd.sha
+				}
 				s.mu.Unlock()
 			}
-			e.SHA256 = shas[i]
+			e.SHA256 = sd.sha
 		case ContentEmpty:
 			e.SHA256 = hexSHA256(nil)
 		case ContentHTML:
@@ -551,4 +561,36 @@ func (s *Server) SetContent(uuid string, c Content) bool {
 	}
 	d.content, d.sha = c, ""
 	return true
+}
+
+// Touch moves a document's updatedAt to the clock's now (at least one
+// second later than before), as an edit in the platform does; the list
+// and the document show it. It reports whether the document exists.
+func (s *Server) Touch(uuid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.byUUID[uuid]
+	if d != nil {
+		s.touchLocked(d)
+	}
+	return d != nil
+}
+
+// SetFileName renames a document's file, as a correction in the platform
+// does: its pdf.fileName and the path of its links change, and its
+// updatedAt moves as Touch does. It reports whether the document exists.
+func (s *Server) SetFileName(uuid, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.byUUID[uuid]
+	if d != nil {
+		d.d.PDF.FileName = name
+		s.touchLocked(d)
+	}
+	return d != nil
+}
+
+// touchLocked moves d's updatedAt. s.mu must be held.
+func (s *Server) touchLocked(d *doc) {
+	d.updated = later(s.o.Now().Truncate(time.Second), d.updated.Truncate(time.Second).Add(time.Second))
 }
