@@ -207,14 +207,23 @@ func (v *documentsView) query() {
 		}
 		v.mu.Unlock()
 		if latest {
-			v.u.do(func() { v.set(items, err, sel) })
+			v.u.do(func() { v.set(gen, items, err, sel) })
 			return
 		}
 	}
 }
 
-// set shows a query's answer (UI goroutine).
-func (v *documentsView) set(items []engine.DocumentView, err error, sel engine.DocumentView) {
+// set shows a query's answer (UI goroutine), unless a newer query was asked
+// for meanwhile: an answer queued through fyne.Do before Show changed the
+// filter must not replace the filtered list (the newer query's answer
+// follows).
+func (v *documentsView) set(gen int, items []engine.DocumentView, err error, sel engine.DocumentView) {
+	v.mu.Lock()
+	stale := gen != v.gen
+	v.mu.Unlock()
+	if stale {
+		return
+	}
 	if err != nil {
 		v.count.SetText(clinicsync.ErrorMessage(err))
 		return
