@@ -24,7 +24,7 @@ APT_PKGS := $(RUN_PKGS) gnome-keyring dbus-x11 \
             xvfb xauth x11-utils xdotool imagemagick \
             wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 osslsigncode wixl msitools
 
-.PHONY: deps demo test fmt vet fuzz keychain-test bench build clean screenshots windows-smoke \
+.PHONY: deps demo test check fmt vet fuzz keychain-test bench build clean screenshots windows-smoke \
         windows windows-sign msi windows-check windows-package-check
 
 ## deps: install the system packages the build needs (Debian/Ubuntu; skipped elsewhere)
@@ -61,6 +61,12 @@ test: deps fmt vet
 	$(MAKE) --no-print-directory windows-smoke
 	$(MAKE) --no-print-directory windows-package-check
 	$(MAKE) --no-print-directory fuzz
+
+## check: the quick everyday check (a few minutes, no system packages): gofmt, vet, the cgo-free tests of the engine and UI packages, the engine's race tests; no GUI process tests, Wine, keychain or fuzzing (make test runs those)
+check: fmt
+	CGO_ENABLED=0 $(GO) vet $(ENGINE) $(APP) ./cmd/...
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 10m $(ENGINE) $(APP)
+	$(GO) test -race -count=1 -timeout 15m $(ENGINE)
 
 ## keychain-test: the sign-in tests against a real Secret Service (gnome-keyring in a private D-Bus session)
 keychain-test:
