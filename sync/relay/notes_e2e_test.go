@@ -3,20 +3,14 @@ package relay
 import (
 	"context"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/clinicsync/clinicsync/store"
-	"github.com/clinicsync/clinicsync/sync/askara"
-	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
-	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
 // Every seed payload (verbatim where it is valid JSON, the notes package's
@@ -24,22 +18,8 @@ import (
 // payloads built from its schema, go through the relay into a real engine:
 // the files written are byte for byte the golden files of sync/notes.
 func TestNotePayloadsThroughTheRelayMatchTheGoldenFiles(t *testing.T) {
-	s := sim.New(sim.Options{Seed: 9})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	s.SetBaseURL(ts.URL)
-	dir := t.TempDir()
-	root := filepath.Join(dir, "Patients")
-	os.Mkdir(root, 0o755)
-	st, err := store.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the relay's own cleanup
-	client, _ := askara.New(askara.Options{BaseURL: ts.URL, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})})
-	eng := engine.New(engine.Config{SoftwareID: "t"}, st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
-	eng.SetNotes(nil, true)
-	r := newRelayRig(t, Options{AllowUnsigned: true, Enabled: []string{"askara", "nabla", "soapnoteapi"}, Store: st, Sink: eng})
+	r := newEngineRig(t, engine.Config{}, nil, Options{AllowUnsigned: true, Enabled: []string{"askara", "nabla", "soapnoteapi"}})
+	st, eng, root := r.st, r.eng, r.root
 
 	cases := []struct{ platform, in, golden string }{
 		{"askara", "askara-webhook-payload.json", "askara-webhook-payload.txt"},
@@ -138,17 +118,9 @@ func TestNotePayloadsThroughTheRelayMatchTheGoldenFiles(t *testing.T) {
 // Azodha events are logged and kept; only the events the user chose are
 // also written, as the JSON received, to Inbox/Azodha.
 func TestAzodhaEventsWrittenOnlyWhenChosen(t *testing.T) {
-	dir := t.TempDir()
-	root := filepath.Join(dir, "Patients")
-	os.Mkdir(root, 0o755)
-	st, err := store.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the relay's own cleanup
-	eng := engine.New(engine.Config{}, st, nil, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
-	r := newRelayRig(t, Options{AllowUnsigned: true, Enabled: []string{"azodha"},
-		AzodhaFiles: []string{"BookAppointment"}, Store: st, Sink: eng})
+	r := newEngineRig(t, engine.Config{}, nil, Options{AllowUnsigned: true, Enabled: []string{"azodha"},
+		AzodhaFiles: []string{"BookAppointment"}})
+	st, root := r.st, r.root
 	book := []byte(`{"eventName":"BookAppointment","id":"apt-1","data":{"date":"2026-03-02"}}`)
 	count := []byte(`{"eventName":"HealthRecordCounter","id":"hrc-1","count":3}`)
 	for _, b := range [][]byte{book, count} {
