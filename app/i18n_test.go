@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/assets"
 )
 
@@ -54,6 +55,11 @@ func uiTexts(t *testing.T) []string {
 		seen[l.label] = true
 	}
 	for _, k := range []string{"Debug", "Info", "Warning", "Error", "Patient", "File", "State", "Path", "Attempts", "Next automatic retry", "Document id"} {
+		seen[k] = true
+	}
+	// The activity log's lines and the failures' reasons, shown with
+	// TText (package activity checks them on its side).
+	for _, k := range append(activity.Keys(), activity.Reasons()...) {
 		seen[k] = true
 	}
 	out := make([]string, 0, len(seen))
