@@ -75,7 +75,15 @@ func TestActivityKeysArgumentsAndOldLines(t *testing.T) {
 		t.Errorf("French:\n%q\nwant %q", got, wantFR)
 	}
 	if keyed.Text.Key != line.Key || len(keyed.Text.Args) != 4 {
-		t.Errorf("read back as %#v", keyed.Text)
+		t.Fatalf("read back as %#v", keyed.Text)
+	}
+	// Escaped in the arguments as stored, not only when rendered: a front
+	// end may render them its own way.
+	if name, _ := keyed.Text.Args[1].(string); name != `Jean\r\n12:00:00 error Synchronisation failed\u202E` {
+		t.Errorf("name argument %q", name)
+	}
+	if r, _ := keyed.Text.Args[2].(clinicsync.Text); len(r.Args) != 1 || r.Args[0] != `C:\Patients\n\x` {
+		t.Errorf("reason argument %#v", keyed.Text.Args[2])
 	}
 	if plain.Text.Key != "" || plain.Render(fr) != `plain\nline` {
 		t.Errorf("plain line: %#v", plain)
