@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/assets"
 )
@@ -111,6 +112,11 @@ func TestLanguageOverrideAndSystemLanguage(t *testing.T) {
 		}
 		if got := T("Sync now"); got != "Synchroniser maintenant" {
 			t.Fatalf("system French: %q", got)
+		}
+		// Activity lines follow the same language (through Fyne's lang).
+		line := clinicsync.NewText(activity.Saved, "a.pdf", activity.Patient(clinicsync.Patient{}), "/srv/Patients")
+		if got := TText(line); got != "a.pdf pour patient inconnu enregistré dans /srv/Patients." {
+			t.Fatalf("system French activity line: %q", got)
 		}
 		return
 	}
