@@ -116,6 +116,24 @@ func TestActivityFollowsTheLanguage(t *testing.T) {
 		return len(lines) == 1 && lines[0] == french[1]
 	})
 
+	// Why the document failed, in its details and its notification.
+	r.onUI(func() { r.ui.tabs.SelectIndex(tabDocuments) })
+	r.selectDoc(r.broken)
+	r.onUI(func() {
+		if got := r.ui.docs.reason.Text; got != "Le fichier n'est pas un PDF." {
+			t.Errorf("details: reason %q", got)
+		}
+	})
+	d, err := r.svc.Document(ctx, r.broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docBody string
+	(&notifier{send: func(_, b string) { docBody = b }}).observe(r.svc.Status(), []engine.DocumentView{d}, false)
+	if want := "lab_results.pdf (Élodie Martin): Le fichier n'est pas un PDF."; docBody != want {
+		t.Errorf("notification %q, want %q", docBody, want)
+	}
+
 	// Why the pass failed, in the header and the notification.
 	if awaySt.Status != engine.StatusAttention || awaySt.LastPassError != unreachable {
 		t.Fatalf("status with the folder away: %s %q", awaySt.Status, awaySt.LastPassError)
