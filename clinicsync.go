@@ -166,6 +166,12 @@ type Error struct {
 	Retryable  bool          // a later attempt may succeed without a person
 	RetryAfter time.Duration // the server's wish, if it said one
 	Err        error         // the underlying error, for errors.Is/As and debug logs
+	// Key and Args, when Key is set, are what Message was made from
+	// (fmt.Sprintf(Key, Args...)), so that the sentence can be shown in the
+	// reader's language (ErrorText, Text). Errorf, Retryablef and
+	// Permanentf set them.
+	Key  string
+	Args []any
 }
 
 func (e *Error) Error() string {
@@ -185,7 +191,19 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf builds a permanent *Error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Key: format, Args: args}
+}
+
+// Retryablef builds a retryable *Error wrapping err, with a formatted
+// message.
+func Retryablef(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Retryable: true, Err: err, Key: format, Args: args}
+}
+
+// Permanentf builds a permanent *Error wrapping err, with a formatted
+// message.
+func Permanentf(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err, Key: format, Args: args}
 }
 
 // Retryable builds a retryable *Error wrapping err.

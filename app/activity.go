@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
@@ -181,6 +182,7 @@ func (v *activityView) reloadLoop() {
 
 		rows, err := v.src.Activity(ctx, engine.LogQuery{MinLevel: f.minLevel, Search: f.search, Limit: v.pageSize})
 		cancel()
+		localize(rows)
 		v.do(func() { v.applyReload(f, fgen, rgen, rows, err) })
 
 		v.mu.Lock()
@@ -241,6 +243,20 @@ func (v *activityView) searchChanged(text string) {
 		f.search = text
 		v.setFilter(f)
 	})
+}
+
+// localize puts each row's message in the window's language, once, as
+// the rows come in (off the UI goroutine); a row without a key keeps its
+// stored text. Its key and arguments are then dropped: a row is only ever
+// shown in the language it was loaded in, since a language change builds
+// the view anew. Search, in the store, reads the English.
+func localize(rows []engine.LogEntry) {
+	for i := range rows {
+		if rows[i].Text.Key != "" {
+			rows[i].Message = rows[i].Render(translateKey)
+			rows[i].Text = clinicsync.Text{}
+		}
+	}
 }
 
 // applyReload shows the newest page. With the filter unchanged it is put in
@@ -314,6 +330,7 @@ func (v *activityView) loadMore() {
 	go func() {
 		rows, err := v.src.Activity(context.Background(), engine.LogQuery{MinLevel: f.minLevel, Search: f.search,
 			BeforeID: before, Limit: v.pageSize})
+		localize(rows)
 		v.do(func() { v.applyPage(token, fgen, before, rows, err) })
 	}()
 }

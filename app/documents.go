@@ -155,6 +155,14 @@ func stateIcon(s clinicsync.ItemState) fyne.Resource {
 	return theme.HistoryIcon()
 }
 
+// reasonText is why a document failed, in the window's language.
+func reasonText(d engine.DocumentView) string {
+	if d.ReasonText.Key != "" {
+		return TText(d.ReasonText)
+	}
+	return d.Reason
+}
+
 func displayFile(d engine.DocumentView) string {
 	switch {
 	case d.FileName != "":
@@ -295,7 +303,7 @@ func (v *documentsView) show(d engine.DocumentView) {
 	v.fields["Next automatic retry"].SetText(next)
 	v.fields["Document id"].SetText(d.UUID)
 	if d.State == clinicsync.StateFailed && d.Reason != "" {
-		v.reason.SetText(d.Reason)
+		v.reason.SetText(reasonText(d))
 		v.reason.Show()
 	} else {
 		v.reason.Hide()
@@ -369,7 +377,7 @@ func (v *documentsView) tapRetry() {
 		case clinicsync.ErrorCode(err) == clinicsync.ETooSoon:
 			v.retryMsg.SetText(clinicsync.ErrorMessage(err))
 		default:
-			v.retryMsg.SetText(T("The retry failed: ") + clinicsync.ErrorMessage(err))
+			v.retryMsg.SetText(T("The retry failed: ") + TText(clinicsync.ErrorText(err)))
 		}
 		v.tick()
 		v.reload()

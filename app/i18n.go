@@ -1,11 +1,12 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 
 	"fyne.io/fyne/v2/lang"
+
+	"github.com/clinicsync/clinicsync"
 
 	// Before Fyne's lang package reads the locale: no "Error parsing user
 	// locale C" under C.UTF-8 (see the package).
@@ -39,15 +40,9 @@ func loadTranslations() {
 // SetLanguage sets the override ("" follows the system).
 func SetLanguage(code string) error {
 	loadTranslations()
-	table := map[string]string{}
-	if code != "" && code != "en" {
-		b, err := assets.Translations.ReadFile("translations/" + code + ".json")
-		if err != nil {
-			return fmt.Errorf("no translation for %q", code)
-		}
-		if err := json.Unmarshal(b, &table); err != nil {
-			return fmt.Errorf("translation %s: %w", code, err)
-		}
+	table, err := assets.Table(code)
+	if err != nil {
+		return err
 	}
 	tr.Lock()
 	tr.override, tr.table = code, table
@@ -75,3 +70,30 @@ func T(key string) string {
 
 // Tf translates a format string, then formats it.
 func Tf(key string, args ...any) string { return fmt.Sprintf(T(key), args...) }
+
+// translated is the set of texts fr.json translates. A Text's key can be
+// any sentence (an error's message, with a server's words in it): only
+// these go to T, Fyne's lang package reading what it is given as a
+// template.
+var translated = sync.OnceValue(func() map[string]bool {
+	table, err := assets.Table("fr")
+	if err != nil {
+		return nil
+	}
+	set := make(map[string]bool, len(table))
+	for k := range table {
+		set[k] = true
+	}
+	return set
+})
+
+// TText renders a Text (an activity line, a failure's reason) in the
+// window's current language.
+func TText(t clinicsync.Text) string { return t.Render(translateKey) }
+
+func translateKey(key string) string {
+	if translated()[key] {
+		return T(key)
+	}
+	return key
+}

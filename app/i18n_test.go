@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/assets"
 )
 
@@ -54,6 +56,11 @@ func uiTexts(t *testing.T) []string {
 		seen[l.label] = true
 	}
 	for _, k := range []string{"Debug", "Info", "Warning", "Error", "Patient", "File", "State", "Path", "Attempts", "Next automatic retry", "Document id"} {
+		seen[k] = true
+	}
+	// The activity log's lines and the failures' reasons, shown with
+	// TText (package activity checks them on its side).
+	for _, k := range append(activity.Keys(), activity.Reasons()...) {
 		seen[k] = true
 	}
 	out := make([]string, 0, len(seen))
@@ -105,6 +112,11 @@ func TestLanguageOverrideAndSystemLanguage(t *testing.T) {
 		}
 		if got := T("Sync now"); got != "Synchroniser maintenant" {
 			t.Fatalf("system French: %q", got)
+		}
+		// Activity lines follow the same language (through Fyne's lang).
+		line := clinicsync.NewText(activity.Saved, "a.pdf", activity.Patient(clinicsync.Patient{}), "/srv/Patients")
+		if got := TText(line); got != "a.pdf pour patient inconnu enregistré dans /srv/Patients." {
+			t.Fatalf("system French activity line: %q", got)
 		}
 		return
 	}

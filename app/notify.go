@@ -35,7 +35,7 @@ func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentVie
 	n.signedOut = st.SignedOut
 	unreachable := st.LastPassCode == clinicsync.EDestination
 	if unreachable && !n.unreachable {
-		out = append(out, [2]string{T("Clinic Sync: documents folder unreachable"), st.LastPassError})
+		out = append(out, [2]string{T("Clinic Sync: documents folder unreachable"), lastPassError(st)})
 	}
 	n.unreachable = unreachable
 	var fresh []engine.DocumentView
@@ -49,7 +49,7 @@ func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentVie
 	case len(fresh) == 1:
 		d := fresh[0]
 		out = append(out, [2]string{T("Clinic Sync: a document could not be saved"),
-			displayFile(d) + " (" + d.Patient.DisplayName() + "): " + d.Reason})
+			displayFile(d) + " (" + d.Patient.DisplayName() + "): " + reasonText(d)})
 	case len(fresh) > 1:
 		out = append(out, [2]string{T("Clinic Sync: documents could not be saved"),
 			Tf("%d documents need attention; open Clinic Sync to see why.", len(fresh))})

@@ -50,7 +50,7 @@ func statusText(st service.Status) string {
 			return Tf("%d documents need attention", n)
 		}
 		if st.LastPassError != "" {
-			return T("Attention: ") + st.LastPassError
+			return T("Attention: ") + lastPassError(st)
 		}
 		return T("Attention needed")
 	}
@@ -129,4 +129,12 @@ func disabledItem(label string) *fyne.MenuItem {
 	it := fyne.NewMenuItem(label, nil)
 	it.Disabled = true
 	return it
+}
+
+// lastPassError is why the last pass failed, in the window's language.
+func lastPassError(st service.Status) string {
+	if st.LastPassText.Key != "" {
+		return TText(st.LastPassText)
+	}
+	return st.LastPassError
 }

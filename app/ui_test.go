@@ -42,6 +42,7 @@ type uiRig struct {
 	t      *testing.T
 	sim    *sim.Server
 	eng    *engine.Engine
+	st     *store.Store
 	svc    *service.Service
 	ui     *UI
 	dir    string
@@ -112,7 +113,7 @@ func newUIRig(t *testing.T, docs int) *uiRig {
 	cfg.Destination.Root = root
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID, QuickRetryDelay: time.Millisecond, Workers: 1}, st, client,
 		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
-	r := &uiRig{t: t, sim: s, eng: eng, dir: dir, root: root, broken: broken.UUID}
+	r := &uiRig{t: t, sim: s, eng: eng, st: st, dir: dir, root: root, broken: broken.UUID}
 	r.svc = service.New(service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
 		Config: cfg, Engine: eng, Client: client})
 	r.svc.RefreshAccount(context.Background())

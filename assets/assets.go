@@ -4,7 +4,11 @@
 // the English text).
 package assets
 
-import "embed"
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+)
 
 //go:embed icon.png tray-*.png
 var Icons embed.FS
@@ -19,4 +23,21 @@ func Icon(name string) []byte {
 		panic("assets: no icon " + name)
 	}
 	return b
+}
+
+// Table returns the translations of a language ("fr"): English text to
+// translated text. English, the texts' own language, has none.
+func Table(code string) (map[string]string, error) {
+	table := map[string]string{}
+	if code == "" || code == "en" {
+		return table, nil
+	}
+	b, err := Translations.ReadFile("translations/" + code + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("no translation for %q", code)
+	}
+	if err := json.Unmarshal(b, &table); err != nil {
+		return nil, fmt.Errorf("translation %s: %w", code, err)
+	}
+	return table, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -28,19 +29,52 @@ type Entry struct {
 	At      time.Time `json:"at"`
 	Level   string    `json:"level"`
 	Item    string    `json:"item,omitempty"`
-	Message string    `json:"message"`
+	Message string    `json:"message"` // in English
+	// Text is the line as a key and arguments, to show it in the reader's
+	// language (Render); zero for lines written as plain text, and for
+	// those stored before keys were.
+	Text clinicsync.Text `json:"text,omitzero"`
+}
+
+// Render is the line in a language: its Text rendered with tr (see
+// clinicsync.Text.Render), or its message when it has none.
+func (e Entry) Render(tr func(string) string) string {
+	if e.Text.Key == "" {
+		return e.Message
+	}
+	return clinicsync.CleanText(e.Text.Render(tr))
 }
 
 // Log appends one entry to the activity log and returns its id. Control
 // characters in the message and item are escaped (clinicsync.CleanText): a
 // patient name from the platform cannot split a line or forge another.
 func (s *Store) Log(ctx context.Context, level, item, message string) (int64, error) {
+	return s.insertLog(ctx, level, item, clinicsync.CleanText(message), clinicsync.Text{})
+}
+
+// LogText appends one entry written as a key and arguments (see package
+// activity) and returns its id. Its message is the English rendering.
+// Control characters in the item and in every argument are escaped, as
+// Log escapes them in a message.
+func (s *Store) LogText(ctx context.Context, level, item string, t clinicsync.Text) (int64, error) {
+	t = t.Clean()
+	return s.insertLog(ctx, level, item, clinicsync.CleanText(t.String()), t)
+}
+
+func (s *Store) insertLog(ctx context.Context, level, item, message string, t clinicsync.Text) (int64, error) {
 	if !ValidLevel(level) {
 		return 0, fmt.Errorf("unknown activity level %q", level)
 	}
-	item, message = clinicsync.CleanText(item), clinicsync.CleanText(message)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message) VALUES (?, ?, ?, ?)`,
-		s.now().UnixMilli(), level, item, message)
+	args := ""
+	if len(t.Args) > 0 {
+		b, err := json.Marshal(t.Args)
+		if err != nil {
+			return 0, fmt.Errorf("activity arguments: %w", err)
+		}
+		args = string(b)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message, code, args) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.now().UnixMilli(), level, clinicsync.CleanText(item), message, t.Key, args)
 	if err != nil {
 		return 0, err
 	}
@@ -87,7 +121,7 @@ func (s *Store) Activity(ctx context.Context, q ActivityQuery) ([]Entry, error) 
 		where = append(where, "id < ?")
 		args = append(args, q.BeforeID)
 	}
-	sqlq := `SELECT id, at, level, item, message FROM activity`
+	sqlq := `SELECT id, at, level, item, message, code, args FROM activity`
 	if len(where) > 0 {
 		sqlq += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -106,10 +140,18 @@ func (s *Store) Activity(ctx context.Context, q ActivityQuery) ([]Entry, error) 
 	for rows.Next() {
 		var e Entry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Level, &e.Item, &e.Message); err != nil {
+		var code, args string
+		if err := rows.Scan(&e.ID, &at, &e.Level, &e.Item, &e.Message, &code, &args); err != nil {
 			return nil, err
 		}
 		e.At = fromMS(at)
+		if code != "" {
+			// Arguments that do not read back (a newer version's kind)
+			// leave the line to its stored English.
+			if a, err := clinicsync.DecodeTextArgs([]byte(args)); err == nil {
+				e.Text = clinicsync.Text{Key: code, Args: a}
+			}
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -22,10 +23,11 @@ type Item struct {
 	State           clinicsync.ItemState
 	Attempts        int
 	ErrorCode       string
-	LastError       string
-	Retryable       bool      // the last failure will be retried automatically
-	NextAttemptAt   time.Time // zero: nothing scheduled
-	FailureReported bool      // success:false was sent for the current failure
+	LastError       string          // in English
+	LastErrorText   clinicsync.Text // LastError as a key and arguments; zero when unknown (see Reason)
+	Retryable       bool            // the last failure will be retried automatically
+	NextAttemptAt   time.Time       // zero: nothing scheduled
+	FailureReported bool            // success:false was sent for the current failure
 	ManualRetryAt   time.Time
 	TempDir         string
 	FinalPath       string
@@ -40,6 +42,16 @@ type Item struct {
 	FailedSince time.Time
 }
 
+// Reason is the last failure as a Text, to show it in the reader's
+// language: its key and arguments when they were stored, else its English
+// sentence as a key of its own (translated when a translation has it).
+func (it Item) Reason() clinicsync.Text {
+	if it.LastErrorText.Key != "" {
+		return it.LastErrorText
+	}
+	return clinicsync.Text{Key: it.LastError}
+}
+
 // Document rebuilds the platform view of the item (without the PDF link,
 // which is never stored: it is a short-lived credential).
 func (it Item) Document() clinicsync.Document {
@@ -50,7 +62,7 @@ func (it Item) Document() clinicsync.Document {
 const itemColumns = `uuid, source, doc_type, patient_uuid, patient_external_id, patient_first_name,
 	patient_last_name, patient_birth_date, file_name, state, attempts, error_code, last_error, retryable,
 	next_attempt_at, failure_reported, manual_retry_at, temp_dir, final_path, size, sha256,
-	created_at, updated_at, confirmed_at, recheck_at, failed_since`
+	created_at, updated_at, confirmed_at, recheck_at, failed_since, last_error_text`
 
 type scanner interface{ Scan(...any) error }
 
@@ -59,12 +71,17 @@ func scanItem(r scanner) (Item, error) {
 	var state string
 	var retryable, reported int
 	var next, manual, created, updated, confirmed, recheck, since int64
+	var reason string
 	err := r.Scan(&it.UUID, &it.Source, &it.DocType, &it.Patient.UUID, &it.Patient.ExternalID,
 		&it.Patient.FirstName, &it.Patient.LastName, &it.Patient.DateOfBirth, &it.FileName, &state,
 		&it.Attempts, &it.ErrorCode, &it.LastError, &retryable, &next, &reported, &manual, &it.TempDir,
-		&it.FinalPath, &it.Size, &it.SHA256, &created, &updated, &confirmed, &recheck, &since)
+		&it.FinalPath, &it.Size, &it.SHA256, &created, &updated, &confirmed, &recheck, &since, &reason)
 	if err != nil {
 		return Item{}, err
+	}
+	if reason != "" {
+		// One that does not read back (a newer version's) leaves LastError.
+		_ = json.Unmarshal([]byte(reason), &it.LastErrorText)
 	}
 	it.State = clinicsync.ItemState(state)
 	it.Retryable = retryable != 0
@@ -257,7 +274,7 @@ func (s *Store) MarkSaved(ctx context.Context, uuid, path string, size int64, sh
 // fields are cleared: a confirmed document has no open failure.
 func (s *Store) MarkConfirmed(ctx context.Context, uuid string) error {
 	now := s.now().UnixMilli()
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '',
+	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '', last_error_text = '',
 		retryable = 0, next_attempt_at = 0, failure_reported = 0, recheck_at = 0, failed_since = 0,
 		updated_at = ?, confirmed_at = ? WHERE uuid = ? AND final_path <> ''`, now, now, uuid)
 }
@@ -266,31 +283,41 @@ func (s *Store) MarkConfirmed(ctx context.Context, uuid string) error {
 // automatically; zero leaves the item for a person, with no re-check
 // (MarkFailedPermanently schedules one). The failure_reported flag is kept
 // when the reason is unchanged, so the platform is told once per failure,
-// not once per retry.
-func (s *Store) MarkFailed(ctx context.Context, uuid, code, message string, next time.Time) error {
-	return s.markFailed(ctx, uuid, code, message, next, time.Time{})
+// not once per retry. The reason is kept as its English sentence and as
+// its key and arguments (clinicsync.ErrorText), to show it in the
+// reader's language.
+func (s *Store) MarkFailed(ctx context.Context, uuid, code string, reason clinicsync.Text, next time.Time) error {
+	return s.markFailed(ctx, uuid, code, reason, next, time.Time{})
 }
 
 // MarkFailedPermanently records a failed attempt that no automatic retry
 // can fix: it waits for a person, and is re-checked at recheck. When the
 // permanent failure began is kept across re-checks (the schedule slows
 // down after a day); the failure_reported flag as in MarkFailed.
-func (s *Store) MarkFailedPermanently(ctx context.Context, uuid, code, message string, recheck time.Time) error {
-	return s.markFailed(ctx, uuid, code, message, time.Time{}, recheck)
+func (s *Store) MarkFailedPermanently(ctx context.Context, uuid, code string, reason clinicsync.Text, recheck time.Time) error {
+	return s.markFailed(ctx, uuid, code, reason, time.Time{}, recheck)
 }
 
-func (s *Store) markFailed(ctx context.Context, uuid, code, message string, next, recheck time.Time) error {
+func (s *Store) markFailed(ctx context.Context, uuid, code string, reason clinicsync.Text, next, recheck time.Time) error {
 	retry := 0
 	if !next.IsZero() {
 		retry = 1
 	}
+	message, text := reason.String(), ""
+	if len(reason.Args) > 0 {
+		b, err := json.Marshal(reason)
+		if err != nil {
+			return fmt.Errorf("failure reason: %w", err)
+		}
+		text = string(b)
+	}
 	now := s.now().UnixMilli()
 	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'failed', attempts = attempts + 1,
 		failure_reported = CASE WHEN error_code = ? AND last_error = ? THEN failure_reported ELSE 0 END,
-		error_code = ?, last_error = ?, retryable = ?, next_attempt_at = ?, recheck_at = ?,
+		error_code = ?, last_error = ?, last_error_text = ?, retryable = ?, next_attempt_at = ?, recheck_at = ?,
 		failed_since = CASE WHEN ? = 0 OR failed_since <> 0 THEN failed_since ELSE ? END,
 		temp_dir = '', updated_at = ? WHERE uuid = ?`,
-		code, message, code, message, retry, ms(next), ms(recheck), ms(recheck), now, now, uuid)
+		code, message, code, message, text, retry, ms(next), ms(recheck), ms(recheck), now, now, uuid)
 }
 
 // MarkFailureReported records that success:false was sent for the current

@@ -120,16 +120,16 @@ func TestFailureReportedOncePerReason(t *testing.T) {
 	s, c := openTest(t)
 	s.Upsert(ctx, "askara", doc("a"))
 	next := c.Now().Add(time.Minute)
-	if err := s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "The server is unreachable.", next); err != nil {
+	if err := s.MarkFailed(ctx, "a", clinicsync.EUnavailable, clinicsync.NewText("The server is unreachable."), next); err != nil {
 		t.Fatal(err)
 	}
 	s.MarkFailureReported(ctx, "a")
-	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "The server is unreachable.", next)
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, clinicsync.NewText("The server is unreachable."), next)
 	it, _ := s.Get(ctx, "a")
 	if !it.FailureReported || it.Attempts != 2 || !it.Retryable {
 		t.Fatalf("same reason must keep the reported flag: %+v", it)
 	}
-	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
+	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), time.Time{})
 	it, _ = s.Get(ctx, "a")
 	if it.FailureReported || it.Retryable || !it.NextAttemptAt.IsZero() {
 		t.Fatalf("a new reason is a new failure: %+v", it)
@@ -143,9 +143,9 @@ func TestDue(t *testing.T) {
 		s.Upsert(ctx, "askara", doc(u))
 	}
 	s.MarkSaved(ctx, "saved", "/p", 1, "x")
-	s.MarkFailed(ctx, "soon", clinicsync.EUnavailable, "x", c.Now().Add(time.Second))
-	s.MarkFailed(ctx, "later", clinicsync.EUnavailable, "x", c.Now().Add(time.Hour))
-	s.MarkFailed(ctx, "permanent", clinicsync.ENotPDF, "x", time.Time{})
+	s.MarkFailed(ctx, "soon", clinicsync.EUnavailable, clinicsync.NewText("x"), c.Now().Add(time.Second))
+	s.MarkFailed(ctx, "later", clinicsync.EUnavailable, clinicsync.NewText("x"), c.Now().Add(time.Hour))
+	s.MarkFailed(ctx, "permanent", clinicsync.ENotPDF, clinicsync.NewText("x"), time.Time{})
 	s.MarkSaved(ctx, "done", "/p", 1, "x")
 	s.MarkConfirmed(ctx, "done")
 	due := func() string {
@@ -185,10 +185,10 @@ func TestPermanentFailureRecheck(t *testing.T) {
 		s.Upsert(ctx, "askara", doc(u))
 	}
 	began := c.Now()
-	if err := s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", began.Add(time.Hour)); err != nil {
+	if err := s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), began.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s.MarkFailed(ctx, "b", clinicsync.EUnavailable, "x", began.Add(2*time.Hour))
+	s.MarkFailed(ctx, "b", clinicsync.EUnavailable, clinicsync.NewText("x"), began.Add(2*time.Hour))
 	it, _ := s.Get(ctx, "a")
 	if it.State != clinicsync.StateFailed || it.Retryable || !it.NextAttemptAt.IsZero() ||
 		!it.RecheckAt.Equal(began.Add(time.Hour)) || !it.FailedSince.Equal(began) {
@@ -219,7 +219,7 @@ func TestPermanentFailureRecheck(t *testing.T) {
 	// report flag is kept for the same reason.
 	s.MarkFailureReported(ctx, "a")
 	s.MarkDownloading(ctx, "a", "/tmp")
-	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), c.Now().Add(time.Hour))
 	if it, _ := s.Get(ctx, "a"); !it.FailedSince.Equal(began) || !it.FailureReported || it.Attempts != 2 || it.State != clinicsync.StateFailed {
 		t.Fatalf("after a re-check: %+v", it)
 	}
@@ -227,8 +227,8 @@ func TestPermanentFailureRecheck(t *testing.T) {
 		t.Fatalf("next due %v, want the transient retry", nd)
 	}
 	// A transient failure in between keeps when the permanent one began.
-	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "x", c.Now().Add(time.Minute))
-	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, clinicsync.NewText("x"), c.Now().Add(time.Minute))
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), c.Now().Add(time.Hour))
 	if it, _ := s.Get(ctx, "a"); !it.FailedSince.Equal(began) {
 		t.Fatalf("failed since %v, want %v", it.FailedSince, began)
 	}
@@ -240,7 +240,7 @@ func TestPermanentFailureRecheck(t *testing.T) {
 	if it, _ := s.Get(ctx, "a"); !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
 		t.Fatalf("after a manual retry: %+v", it)
 	}
-	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), c.Now().Add(time.Hour))
 	s.MarkSaved(ctx, "a", "/p", 1, "x")
 	s.MarkConfirmed(ctx, "a")
 	if it, _ := s.Get(ctx, "a"); !it.RecheckAt.IsZero() || !it.FailedSince.IsZero() {
@@ -248,7 +248,7 @@ func TestPermanentFailureRecheck(t *testing.T) {
 	}
 	// A requeue (a person asked for the document again in the platform)
 	// also reopens the failure: its outcome is reported even if the same.
-	s.MarkFailedPermanently(ctx, "c", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+	s.MarkFailedPermanently(ctx, "c", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), c.Now().Add(time.Hour))
 	s.MarkFailureReported(ctx, "c")
 	if err := s.Requeue(ctx, "c"); err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestRelistedReopensAChangedPermanentFailure(t *testing.T) {
 		t.Fatal("a pending document is never reopened")
 	}
 	fail := func() {
-		s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", c.Now().Add(time.Hour))
+		s.MarkFailedPermanently(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), c.Now().Add(time.Hour))
 	}
 	fail()
 	if relisted("f1", "u1") {
@@ -309,7 +309,7 @@ func TestRelistedReopensAChangedPermanentFailure(t *testing.T) {
 		t.Fatal("a new fingerprint right after a report did not reopen the failure")
 	}
 	// A transient failure is on its own schedule: the listing is only kept.
-	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, "x", c.Now().Add(time.Minute))
+	s.MarkFailed(ctx, "a", clinicsync.EUnavailable, clinicsync.NewText("x"), c.Now().Add(time.Minute))
 	if relisted("f3", "u5") {
 		t.Fatal("a transient failure was reopened")
 	}
@@ -333,8 +333,8 @@ func TestMigrationSchedulesOldPermanentFailures(t *testing.T) {
 	}
 	s.Upsert(ctx, "askara", doc("old"))
 	s.Upsert(ctx, "askara", doc("transient"))
-	s.MarkFailed(ctx, "old", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
-	s.MarkFailed(ctx, "transient", clinicsync.EUnavailable, "x", time.Now().Add(time.Minute))
+	s.MarkFailed(ctx, "old", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), time.Time{})
+	s.MarkFailed(ctx, "transient", clinicsync.EUnavailable, clinicsync.NewText("x"), time.Now().Add(time.Minute))
 	// Back to the schema before 0004.
 	for _, q := range []string{`ALTER TABLE documents DROP COLUMN listed_fingerprint`,
 		`ALTER TABLE documents DROP COLUMN listed_updated_at`, `ALTER TABLE documents DROP COLUMN recheck_at`,
@@ -363,7 +363,7 @@ func TestManualRetryWindow(t *testing.T) {
 	ctx := context.Background()
 	s, c := openTest(t)
 	s.Upsert(ctx, "askara", doc("a"))
-	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, "The file is not a PDF.", time.Time{})
+	s.MarkFailed(ctx, "a", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), time.Time{})
 	s.MarkFailureReported(ctx, "a")
 	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
 		t.Fatal(err)

@@ -69,7 +69,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	defer sub.Unsubscribe()
 	go func() {
 		for ev := range sub.C {
-			fmt.Fprintf(e.stdout, "%s %-5s %s\n", ev.Time.Local().Format("15:04:05"), ev.Level, ev.Message)
+			msg := ev.Message
+			if ev.Text.Key != "" {
+				msg = localText(ev.Text)
+			}
+			fmt.Fprintf(e.stdout, "%s %-5s %s\n", ev.Time.Local().Format("15:04:05"), ev.Level, msg)
 		}
 	}()
 	fmt.Fprintf(e.stdout, "Clinic Sync %s: polling %s every %s into %s (Ctrl-C to stop)\n", version,
@@ -105,12 +109,13 @@ type statusReport struct {
 }
 
 type failure struct {
-	UUID      string    `json:"uuid"`
-	File      string    `json:"file"`
-	Patient   string    `json:"patient"`
-	Error     string    `json:"error"`
-	Attempts  int       `json:"attempts"`
-	NextRetry time.Time `json:"next_retry,omitzero"`
+	UUID      string          `json:"uuid"`
+	File      string          `json:"file"`
+	Patient   string          `json:"patient"`
+	Error     string          `json:"error"`
+	Attempts  int             `json:"attempts"`
+	NextRetry time.Time       `json:"next_retry,omitzero"`
+	reason    clinicsync.Text // Error as a key and arguments, for the text output
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
@@ -140,7 +145,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	}
 	for _, it := range failed {
 		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: clinicsync.CleanText(cmp.Or(it.FileName, it.DocType, "(no file name)")),
-			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
+			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt,
+			reason: it.Reason()})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -162,7 +168,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		if !f.NextRetry.IsZero() {
 			when = "automatic retry at " + f.NextRetry.Local().Format("15:04:05")
 		}
-		fmt.Fprintf(e.stdout, "FAILED %s  %s for %s: %s [%s]\n", f.UUID, f.File, f.Patient, f.Error, when)
+		fmt.Fprintf(e.stdout, "FAILED %s  %s for %s: %s [%s]\n", f.UUID, f.File, f.Patient, localText(f.reason), when)
 	}
 	return nil
 }
@@ -212,8 +218,10 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 			}
 			continue
 		}
-		// Lines stored by versions before escaping may hold control characters.
-		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level, clinicsync.CleanText(en.Message))
+		// Lines stored by versions before escaping may hold control
+		// characters; lines stored before keys show their stored English.
+		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level,
+			clinicsync.CleanText(en.Render(logTranslate())))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 )
@@ -74,7 +75,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		account = "Askara"
 	}
 	fmt.Fprintf(e.stdout, "Signed in as %s. The sign-in is kept in this computer's keychain.\n", account)
-	_, _ = e.store.Log(ctx, "info", "", "Signed in as "+account+".")
+	_, _ = e.store.LogText(ctx, "info", "", clinicsync.NewText(activity.SignedIn, account))
 	return nil
 }
 
@@ -98,7 +99,7 @@ func cmdLogout(ctx context.Context, e *env, args []string) error {
 	if err := k.Delete(); err != nil {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
-	_, _ = e.store.Log(ctx, "info", "", "Signed out.")
+	_, _ = e.store.LogText(ctx, "info", "", clinicsync.NewText(activity.SignedOut))
 	fmt.Fprintln(e.stdout, "Signed out; the sign-in was removed from the keychain.")
 	return nil
 }

@@ -244,8 +244,7 @@ func validRelDir(rel string) bool {
 }
 
 func unreachable(root string, err error) error {
-	return clinicsync.Retryable(clinicsync.EDestination,
-		fmt.Sprintf("Destination folder %s is not reachable.", root), err)
+	return clinicsync.Retryablef(clinicsync.EDestination, err, "Destination folder %s is not reachable.", root)
 }
 
 func canceled(err error) error {
@@ -259,12 +258,12 @@ func fsError(err error, dir string) error {
 	case isDiskFull(err):
 		return clinicsync.Retryable(clinicsync.EDiskFull, "The destination disk is full.", err)
 	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
-		return clinicsync.Retryable(clinicsync.EPermission, fmt.Sprintf("Clinic Sync may not write to %s.", dir), err)
+		return clinicsync.Retryablef(clinicsync.EPermission, err, "Clinic Sync may not write to %s.", dir)
 	case isNameTooLong(err):
 		return clinicsync.Permanent(clinicsync.EPathTooLong,
 			fmt.Sprintf("The path of the file in %s is too long for the disk.", dir), err)
 	}
-	return clinicsync.Retryable(clinicsync.EDestination, fmt.Sprintf("Could not write to %s.", dir), err)
+	return clinicsync.Retryablef(clinicsync.EDestination, err, "Could not write to %s.", dir)
 }
 
 // within reports whether p is root or below it (both cleaned, absolute).
@@ -497,8 +496,8 @@ func publish(ctx context.Context, dir, name, uuid, tmp string, size int64, sum, 
 			return path, already, err
 		}
 		if time.Now().Add(delay).After(deadline) {
-			return "", false, clinicsync.Retryable(clinicsync.EFileLocked,
-				fmt.Sprintf("The file %s is open in another program.", filepath.Base(le.path)), le.err)
+			return "", false, clinicsync.Retryablef(clinicsync.EFileLocked, le.err,
+				"The file %s is open in another program.", filepath.Base(le.path))
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
@@ -95,6 +96,7 @@ type Snapshot struct {
 	LastPassEnd   time.Time                    `json:"last_pass_end,omitzero"`
 	LastPassError string                       `json:"last_pass_error,omitempty"`
 	LastPassCode  string                       `json:"last_pass_code,omitempty"` // clinicsync error code of LastPassError
+	LastPassText  clinicsync.Text              `json:"-"`                        // LastPassError as a key and arguments, to translate it
 	NextPass      time.Time                    `json:"next_pass,omitzero"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
 	LastEventID   int64                        `json:"last_event_id"`
@@ -240,15 +242,20 @@ func (e *Engine) refreshCounts(ctx context.Context) {
 	e.update(func(s *Snapshot) { s.Counts = counts })
 }
 
-// activity writes a line to the activity log and publishes it. Platform
-// text in msg (names, reasons) is escaped for one line, for the bus's
+// activity writes a line to the activity log, as a key of package
+// activity and its arguments, and publishes it. Platform text in the
+// arguments (names, reasons) is escaped for one line, for the bus's
 // readers (the window, run's output) as for the store.
-func (e *Engine) activity(ctx context.Context, level, item, msg string) {
-	msg = clinicsync.CleanText(msg)
-	if _, err := e.store.Log(context.WithoutCancel(ctx), level, item, msg); err != nil {
+func (e *Engine) activity(ctx context.Context, level, item, key string, args ...any) {
+	e.note(ctx, level, item, clinicsync.NewText(key, args...))
+}
+
+func (e *Engine) note(ctx context.Context, level, item string, t clinicsync.Text) {
+	t = t.Clean()
+	if _, err := e.store.LogText(context.WithoutCancel(ctx), level, item, t); err != nil {
 		e.log.Warn("activity log write failed", "err", err)
 	}
-	e.bus.Publish(Event{Type: Activity, Item: item, Level: level, Message: msg})
+	e.bus.Publish(Event{Type: Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
 }
 
 func (e *Engine) itemChanged(uuid string, st clinicsync.ItemState, msg string) {
@@ -266,17 +273,18 @@ func (e *Engine) SyncNow() {
 // Pause stops automatic passes until Resume.
 func (e *Engine) Pause() {
 	e.update(func(s *Snapshot) { s.Paused = true })
-	e.activity(context.Background(), store.LevelInfo, "", "Synchronisation paused.")
+	e.activity(context.Background(), store.LevelInfo, "", activity.Paused)
 }
 
 // Resume restarts automatic passes and asks for one now.
 func (e *Engine) Resume() {
 	e.update(func(s *Snapshot) { s.Paused = false })
-	e.activity(context.Background(), store.LevelInfo, "", "Synchronisation resumed.")
+	e.activity(context.Background(), store.LevelInfo, "", activity.Resumed)
 	e.SyncNow()
 }
 
-// SetSignedOut moves the engine to or from the signed-out state.
+// SetSignedOut moves the engine to or from the signed-out state; reason
+// (an activity key) is logged when it moves to it.
 func (e *Engine) SetSignedOut(out bool, reason string) {
 	e.update(func(s *Snapshot) { s.SignedOut = out })
 	if out {
@@ -310,7 +318,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		}
 	}
 	if len(items) > 0 {
-		e.activity(ctx, store.LevelInfo, "", fmt.Sprintf("Resumed %d download(s) interrupted by a shutdown.", len(items)))
+		e.activity(ctx, store.LevelInfo, "", activity.ResumedDownloads, len(items))
 	}
 	e.refreshCounts(ctx)
 	return nil
@@ -328,15 +336,15 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	e.bus.Publish(Event{Type: PassStarted})
 	res, err := e.pass(ctx)
 	end := e.Now()
-	msg, code := "", ""
+	msg, code, text := "", "", clinicsync.Text{}
 	if err != nil {
-		msg, code = clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err)
+		msg, code, text = clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err), clinicsync.ErrorText(err)
 	}
 	e.refreshCounts(ctx)
 	e.update(func(s *Snapshot) {
 		s.Syncing = false
 		s.LastPassEnd = end
-		s.LastPassError, s.LastPassCode = msg, code
+		s.LastPassError, s.LastPassCode, s.LastPassText = msg, code, text
 		switch {
 		case clinicsync.ErrorCode(err) == clinicsync.EUnauthorized || clinicsync.ErrorCode(err) == clinicsync.ESignedOut:
 			s.SignedOut = true
@@ -349,9 +357,9 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	e.lastErrLog = msg
 	e.mu.Unlock()
 	if err != nil && logIt && clinicsync.ErrorCode(err) != clinicsync.ECanceled {
-		e.activity(ctx, store.LevelError, "", "Synchronisation failed: "+msg)
+		e.activity(ctx, store.LevelError, "", activity.SyncFailed, text)
 	} else if err == nil && logIt {
-		e.activity(ctx, store.LevelInfo, "", "Synchronisation works again.")
+		e.activity(ctx, store.LevelInfo, "", activity.SyncWorks)
 	}
 	if err == nil {
 		_ = e.store.SetCursor(context.WithoutCancel(ctx), "last_pass_ok", end.UTC().Format(time.RFC3339))
@@ -410,7 +418,7 @@ func (e *Engine) admit(ctx context.Context, d clinicsync.Document, asOf time.Tim
 	}
 	switch {
 	case created:
-		e.activity(ctx, store.LevelInfo, d.UUID, fmt.Sprintf("New document %s for %s.", describeFile(it), it.Patient.DisplayName()))
+		e.activity(ctx, store.LevelInfo, d.UUID, activity.NewDocument, describeFile(it), activity.Patient(it.Patient))
 		e.itemChanged(d.UUID, clinicsync.StatePending, "")
 	case it.State == clinicsync.StateConfirmed:
 		// Listed again after we confirmed it (a person asked for a new
@@ -493,8 +501,7 @@ func (e *Engine) checkDestination() error {
 	_, layout := e.conf()
 	fi, err := os.Stat(layout.Root)
 	if err != nil || !fi.IsDir() {
-		return &clinicsync.Error{Code: clinicsync.EDestination, Retryable: true, Err: err,
-			Message: fmt.Sprintf("Destination folder %s is not reachable.", layout.Root)}
+		return clinicsync.Retryablef(clinicsync.EDestination, err, "Destination folder %s is not reachable.", layout.Root)
 	}
 	return nil
 }
@@ -677,12 +684,10 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	it.FinalPath, it.Size, it.SHA256 = r.Path, r.Size, r.SHA256
 	if r.AlreadyPresent {
 		res.AlreadyPresent++
-		e.activity(ctx, store.LevelInfo, it.UUID, fmt.Sprintf("%s for %s was already in %s.",
-			describeFile(it), it.Patient.DisplayName(), r.Path))
+		e.activity(ctx, store.LevelInfo, it.UUID, activity.AlreadyThere, describeFile(it), activity.Patient(it.Patient), r.Path)
 	} else {
 		res.Written++
-		e.activity(ctx, store.LevelInfo, it.UUID, fmt.Sprintf("Saved %s for %s to %s.",
-			describeFile(it), it.Patient.DisplayName(), r.Path))
+		e.activity(ctx, store.LevelInfo, it.UUID, activity.Saved, describeFile(it), activity.Patient(it.Patient), r.Path)
 	}
 	e.itemChanged(it.UUID, clinicsync.StateSaved, r.Path)
 	return e.confirm(ctx, it, res)
@@ -784,7 +789,7 @@ func (e *Engine) recheckAt(since time.Time) time.Time {
 // platform once per failure.
 func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassResult) error {
 	ctx = context.WithoutCancel(ctx)
-	code, msg := clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err)
+	code, reason := clinicsync.ErrorCode(err), clinicsync.ErrorText(err)
 	var ce *confirmError
 	if errors.As(err, &ce) {
 		if ok, _ := clinicsync.IsRetryable(err); ok {
@@ -792,8 +797,9 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 			e.log.Debug("confirmation deferred", "item", it.UUID, "code", code)
 			return nil
 		}
-		msg = "The platform refused the confirmation: " + msg
+		reason = clinicsync.NewText(activity.ConfirmRefused, reason)
 	}
+	msg := reason.String()
 	cur, gerr := e.store.Get(ctx, it.UUID)
 	if gerr != nil {
 		return gerr
@@ -803,7 +809,7 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 		// A re-check of a permanent failure that learnt nothing new (the
 		// same failure, or a transient error on the way): the platform was
 		// told and the log says it; only the next re-check is scheduled.
-		if err := e.store.MarkFailedPermanently(ctx, it.UUID, cur.ErrorCode, cur.LastError, e.recheckAt(cur.FailedSince)); err != nil {
+		if err := e.store.MarkFailedPermanently(ctx, it.UUID, cur.ErrorCode, cur.Reason(), e.recheckAt(cur.FailedSince)); err != nil {
 			return err
 		}
 		e.log.Debug("re-check: no change", "item", it.UUID, "code", code)
@@ -814,21 +820,20 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 	var merr error
 	if retryable {
 		next = e.Now().Add(e.backoff(cur.Attempts, after))
-		merr = e.store.MarkFailed(ctx, it.UUID, code, msg, next)
+		merr = e.store.MarkFailed(ctx, it.UUID, code, reason, next)
 	} else {
-		merr = e.store.MarkFailedPermanently(ctx, it.UUID, code, msg, e.recheckAt(cur.FailedSince))
+		merr = e.store.MarkFailedPermanently(ctx, it.UUID, code, reason, e.recheckAt(cur.FailedSince))
 	}
 	if merr != nil {
 		return merr
 	}
 	e.log.Debug("document failed", "item", it.UUID, "code", code, "retry", retryable)
-	line := fmt.Sprintf("%s for %s failed: %s", describeFile(cur), cur.Patient.DisplayName(), msg)
 	if retryable {
-		line += fmt.Sprintf(" Retrying automatically at %s.", next.Local().Format("15:04:05"))
+		e.activity(ctx, store.LevelError, it.UUID, activity.FailedRetry, describeFile(cur), activity.Patient(cur.Patient),
+			reason, next.Local().Format("15:04:05"))
 	} else {
-		line += " It will be re-checked automatically."
+		e.activity(ctx, store.LevelError, it.UUID, activity.FailedRecheck, describeFile(cur), activity.Patient(cur.Patient), reason)
 	}
-	e.activity(ctx, store.LevelError, it.UUID, line)
 	e.itemChanged(it.UUID, clinicsync.StateFailed, msg)
 	return e.report(ctx, it.UUID, res)
 }
@@ -901,9 +906,9 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 	if err != nil {
 		return 0, err
 	}
-	e.activity(ctx, store.LevelInfo, uuid, fmt.Sprintf("Manual retry of %s for %s.", describeFile(it), it.Patient.DisplayName()))
+	e.activity(ctx, store.LevelInfo, uuid, activity.ManualRetry, describeFile(it), activity.Patient(it.Patient))
 	if err := e.checkDestination(); err != nil {
-		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorMessage(err), e.Now().Add(e.Config().BackoffBase))
+		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorText(err), e.Now().Add(e.Config().BackoffBase))
 		e.refreshCounts(ctx)
 		return 0, err
 	}
@@ -919,7 +924,8 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 		return 0, err
 	}
 	if it, _ = e.store.Get(ctx, uuid); it.State != clinicsync.StateConfirmed {
-		return 0, &clinicsync.Error{Code: it.ErrorCode, Message: it.LastError}
+		r := it.Reason()
+		return 0, &clinicsync.Error{Code: it.ErrorCode, Message: it.LastError, Key: r.Key, Args: r.Args}
 	}
 	return 0, nil
 }
@@ -983,24 +989,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-func describeFile(it store.Item) string {
-	if it.FileName != "" {
-		return it.FileName
-	}
-	if it.DocType != "" {
-		return "a " + it.DocType
-	}
-	return "document " + it.UUID
-}
+// describeFile names a document in an activity line.
+func describeFile(it store.Item) any { return activity.Document(it.FileName, it.DocType, it.UUID) }
 
 // SetRetention sets how many days of activity log and webhook bodies are
 // kept (0: forever); pruning runs at most once a day.
 func (e *Engine) SetRetention(days int) { e.retention.Store(int64(days)) }
 
-// Note adds a line to the activity log (for front ends: settings saved,
-// signed in, ...).
-func (e *Engine) Note(ctx context.Context, level, msg string) {
-	e.activity(ctx, level, "", msg)
+// Note adds a line to the activity log (for front ends and the relay:
+// settings saved, signed in, ...), as a key of package activity and its
+// arguments.
+func (e *Engine) Note(ctx context.Context, level string, t clinicsync.Text) {
+	e.note(ctx, level, "", t)
 }
 
 // Push processes one document now, from a webhook: with the metadata the

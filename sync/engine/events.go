@@ -46,7 +46,10 @@ type Event struct {
 	State   clinicsync.ItemState `json:"state,omitempty"` // for ItemChanged
 	Status  Status               `json:"status,omitempty"`
 	Level   string               `json:"level,omitempty"`   // for Activity
-	Message string               `json:"message,omitempty"` // human text; may name a patient
+	Message string               `json:"message,omitempty"` // human text, in English; may name a patient
+	// Text is an Activity line as a key and arguments, to show it in the
+	// reader's language (clinicsync.Text.Render).
+	Text clinicsync.Text `json:"text,omitzero"`
 }
 
 // Bus delivers events to subscribers. Publishing never blocks: a subscriber

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/notes"
@@ -95,10 +96,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	who := "the Inbox (no patient)"
-	if n.Patient != nil {
-		who = n.Patient.DisplayName()
-	}
+	who := activity.NotePatient(n.Patient)
 	row := store.NoteRow{Source: n.Source, ID: n.ID, CorrelationID: n.CorrelationID, Kind: string(n.Kind), Type: n.Type,
 		Inbox: n.Patient == nil, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
 	if n.Patient != nil {
@@ -112,7 +110,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		if err := e.store.NotePut(ctx, row); err != nil {
 			return "", err
 		}
-		e.activity(ctx, store.LevelWarn, "", fmt.Sprintf("%s could not produce note %s: %s", sourceName(n.Source), n.ID, n.Error))
+		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, sourceName(n.Source), n.ID, n.Error)
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
@@ -133,7 +131,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		if perr := e.store.NotePut(ctx, row); perr != nil {
 			return "", perr
 		}
-		e.activity(ctx, store.LevelError, "", fmt.Sprintf("Note %s for %s could not be saved: %s", n.ID, who, clinicsync.ErrorMessage(err)))
+		e.activity(ctx, store.LevelError, "", activity.NoteNotSaved, n.ID, who, err)
 		return "", err
 	}
 	row.State, row.Path, row.SHA256, row.Size, row.WrittenAt = "saved", r.Path, r.SHA256, r.Size, e.Now()
@@ -142,12 +140,12 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 	}
 	switch {
 	case updated:
-		e.activity(ctx, store.LevelInfo, "", fmt.Sprintf("Updated note %s for %s in %s (changed on %s).", filepath.Base(r.Path), who, r.Path, sourceName(n.Source)))
+		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, sourceName(n.Source))
 		return "updated", nil
 	case r.AlreadyPresent:
 		return "already on disk", nil
 	}
-	e.activity(ctx, store.LevelInfo, "", fmt.Sprintf("Saved note %s for %s to %s.", filepath.Base(r.Path), who, r.Path))
+	e.activity(ctx, store.LevelInfo, "", activity.NoteSaved, filepath.Base(r.Path), who, r.Path)
 	return "saved", nil
 }
 
@@ -213,7 +211,7 @@ func (e *Engine) noteError(ctx context.Context, err error) {
 	if same || msg == "" {
 		return
 	}
-	e.activity(ctx, store.LevelError, "", "Notes: "+msg)
+	e.activity(ctx, store.LevelError, "", activity.NotesFailed, err)
 }
 
 // NoteView is one note as the window lists it.

@@ -27,8 +27,15 @@ type LogEntry struct {
 	At      time.Time `json:"at"`
 	Level   string    `json:"level"`
 	Item    string    `json:"item,omitempty"` // document uuid
-	Message string    `json:"message"`
+	Message string    `json:"message"`        // in English
+	// Text is the line as a key and arguments, to show it in the reader's
+	// language (Render); zero for lines stored as plain text.
+	Text clinicsync.Text `json:"text,omitzero"`
 }
+
+// Render is the line in a language: tr gives a key's translation (see
+// clinicsync.Text.Render); a line without a Text is its message.
+func (e LogEntry) Render(tr func(string) string) string { return store.Entry(e).Render(tr) }
 
 // LogQuery selects a page of the activity log, newest first.
 type LogQuery struct {
@@ -64,7 +71,8 @@ type DocumentView struct {
 	State       clinicsync.ItemState `json:"state"`
 	Attempts    int                  `json:"attempts"`
 	ErrorCode   string               `json:"error_code,omitempty"`
-	Reason      string               `json:"reason,omitempty"`    // the last failure, in plain words
+	Reason      string               `json:"reason,omitempty"`    // the last failure, in plain words (English)
+	ReasonText  clinicsync.Text      `json:"-"`                   // Reason as a key and arguments, to translate it
 	Retryable   bool                 `json:"retryable,omitempty"` // retried automatically
 	NextAttempt time.Time            `json:"next_attempt,omitzero"`
 	Path        string               `json:"path,omitempty"` // the file, once written
@@ -98,6 +106,9 @@ func (e *Engine) view(it store.Item) DocumentView {
 	}
 	// Shown on one line in labels, the CLI and notifications.
 	v.Patient, v.FileName, v.Reason = it.Patient.Clean(), clinicsync.CleanText(v.FileName), clinicsync.CleanText(v.Reason)
+	if it.LastError != "" {
+		v.ReasonText = it.Reason().Clean()
+	}
 	if !it.ManualRetryAt.IsZero() {
 		v.RetryIn = max(it.ManualRetryAt.Add(e.Config().ManualRetryWindow).Sub(e.store.Now()), 0)
 	}

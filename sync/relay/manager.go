@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
@@ -100,7 +101,7 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 				return err
 			}
 			m.srv = srv
-			m.Sink.Note(ctx, "info", "Webhook relay listening on "+m.addr+" ("+strings.Join(c.Platforms, ", ")+").")
+			m.Sink.Note(ctx, "info", clinicsync.NewText(activity.RelayListening, m.addr, strings.Join(c.Platforms, ", ")))
 		}
 	}
 	if m.srv != nil {
@@ -155,7 +156,7 @@ func (m *Manager) register(ctx context.Context, c config.Relay) error {
 			return err
 		}
 		m.Store.SetCursor(ctx, registrationCursor, "")
-		m.Sink.Note(ctx, "info", "Askara no longer delivers webhooks to "+cur.URL+".")
+		m.Sink.Note(ctx, "info", clinicsync.NewText(activity.WebhookRemoved, cur.URL))
 	}
 	if want == "" {
 		return nil
@@ -168,7 +169,7 @@ func (m *Manager) register(ctx context.Context, c config.Relay) error {
 	if err := m.Store.SetCursor(ctx, registrationCursor, string(b)); err != nil {
 		return err
 	}
-	m.Sink.Note(ctx, "info", "Askara now delivers new documents, synchronisation requests and notes to "+want+".")
+	m.Sink.Note(ctx, "info", clinicsync.NewText(activity.WebhookRegistered, want))
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 	"github.com/clinicsync/clinicsync/sync/notes"
@@ -43,8 +44,9 @@ const DefaultMaxBody = 1 << 20
 type Sink interface {
 	// Push processes one document now, from a webhook event.
 	Push(ctx context.Context, ev clinicsync.DocumentEvent) (string, error)
-	// Note adds a line to the activity log.
-	Note(ctx context.Context, level, msg string)
+	// Note adds a line to the activity log: a key of package activity
+	// and its arguments.
+	Note(ctx context.Context, level string, t clinicsync.Text)
 	// SaveNote writes one clinical note (or records a failed one).
 	SaveNote(ctx context.Context, n notes.Note) (string, error)
 	// NotesEnabled reports whether notes are synchronised (Settings).
@@ -604,11 +606,12 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, platform string,
 	s.mu.Unlock()
 	s.log.Debug("relay refused a delivery", "platform", platform, "code", rf.code, "status", rf.status)
 	if write {
-		msg := fmt.Sprintf("Webhook relay refused a delivery on /webhooks/%s (HTTP %d): %s.", platform, rf.status, rf.message)
+		// The reason is the answer the platform got: it stays English.
+		t := clinicsync.NewText(activity.RelayRefused, platform, rf.status, rf.message)
 		if n > 1 {
-			msg = fmt.Sprintf("Webhook relay refused %d deliveries on /webhooks/%s (HTTP %d): %s.", n, platform, rf.status, rf.message)
+			t = clinicsync.NewText(activity.RelayRefusedMany, n, platform, rf.status, rf.message)
 		}
-		s.o.Sink.Note(context.WithoutCancel(r.Context()), "warn", msg)
+		s.o.Sink.Note(context.WithoutCancel(r.Context()), "warn", t)
 	}
 }
 
@@ -803,7 +806,7 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 			return store.InboxFailed, err.Error()
 		}
 		if ev.Event == "test" {
-			s.o.Sink.Note(ctx, "info", "SOAPNoteAPI test event received: the relay is reachable and its signature checks out.")
+			s.o.Sink.Note(ctx, "info", clinicsync.NewText(activity.SOAPTest))
 			return store.InboxProcessed, "test event"
 		}
 		return s.saveNote(ctx, "SOAPNoteAPI "+ev.Event+" "+clean(ev.NoteID), func() (notes.Note, error) { return notes.FromSOAPNoteAPI(d.Body) })
@@ -818,24 +821,24 @@ func (s *Server) process(ctx context.Context, d store.Delivery) (string, string)
 		if err != nil {
 			return store.InboxFailed, err.Error()
 		}
-		how := ""
-		if !signed(d) {
-			how = " (its signature could not be checked: Azodha does not document its scheme)"
-		}
-		id := ""
+		what := clean(ev.Event) // the event, and its id when it has one
 		if ev.ID != "" {
-			id = " (id " + clean(ev.ID) + ")"
+			what += " (id " + clean(ev.ID) + ")"
+		}
+		written, kept := activity.AzodhaWritten, activity.AzodhaKept
+		if !signed(d) {
+			written, kept = activity.AzodhaWrittenU, activity.AzodhaKeptU
 		}
 		if slices.Contains(s.o.AzodhaFiles, ev.Event) {
 			path, err := s.o.Sink.SaveEventFile(ctx, "azodha", ev.Event, ev.ID, d.Body)
 			if err != nil {
-				s.o.Sink.Note(ctx, "error", fmt.Sprintf("Azodha %s%s could not be written: %s", clean(ev.Event), id, clinicsync.ErrorMessage(err)))
+				s.o.Sink.Note(ctx, "error", clinicsync.NewText(activity.AzodhaNotWritten, what, err))
 				return store.InboxFailed, clean(clinicsync.ErrorMessage(err))
 			}
-			s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s%s received%s; written to %s.", clean(ev.Event), id, how, path))
+			s.o.Sink.Note(ctx, "info", clinicsync.NewText(written, what, path))
 			return store.InboxDeferred, "written to " + path
 		}
-		s.o.Sink.Note(ctx, "info", fmt.Sprintf("Azodha %s%s received%s; kept as received.", clean(ev.Event), id, how))
+		s.o.Sink.Note(ctx, "info", clinicsync.NewText(kept, what))
 		return store.InboxDeferred, "kept"
 	}
 	return store.InboxIgnored, "unknown platform"
@@ -849,7 +852,7 @@ func (s *Server) saveNote(ctx context.Context, what string, convert func() (note
 	}
 	n, err := convert()
 	if err != nil {
-		s.o.Sink.Note(ctx, "warn", what+" could not be read: "+clinicsync.ErrorMessage(err))
+		s.o.Sink.Note(ctx, "warn", clinicsync.NewText(activity.EventUnreadable, what, err))
 		return store.InboxFailed, clean(err.Error())
 	}
 	out, err := s.o.Sink.SaveNote(ctx, n)
@@ -919,7 +922,7 @@ func (s *Server) processAskara(ctx context.Context, d store.Delivery) (string, s
 				state = st
 			}
 		default:
-			s.o.Sink.Note(ctx, "info", fmt.Sprintf("Askara sent an event this version does not handle (%s); acknowledged and ignored.", clean(ev.Action)))
+			s.o.Sink.Note(ctx, "info", clinicsync.NewText(activity.UnknownEvent, clean(ev.Action)))
 			outcomes = append(outcomes, ev.ID+": ignored action "+clean(ev.Action))
 			if state == store.InboxProcessed && len(env.Events) == 1 {
 				state = store.InboxIgnored

@@ -61,10 +61,11 @@ func (r *recorder) Push(ctx context.Context, ev clinicsync.DocumentEvent) (strin
 	return "saved and confirmed", nil
 }
 
-func (r *recorder) Note(ctx context.Context, level, msg string) {
+// Note records the line in English, escaped as the engine writes it.
+func (r *recorder) Note(ctx context.Context, level string, t clinicsync.Text) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.notes = append(r.notes, level+": "+msg)
+	r.notes = append(r.notes, level+": "+t.Clean().String())
 }
 
 func (r *recorder) snapshot() ([]string, []string) {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
@@ -138,7 +139,7 @@ func (s *Service) Run(ctx context.Context) error {
 	go s.RefreshAccount(ctx)
 	if s.p.Relay != nil {
 		if err := s.p.Relay.Apply(ctx, s.Settings().Relay); err != nil {
-			s.p.Engine.Note(ctx, engine.LevelError, "The webhook relay did not start: "+clinicsync.ErrorMessage(err)+" Polling goes on.")
+			s.p.Engine.Note(ctx, engine.LevelError, clinicsync.NewText(activity.RelayNotStarted, err))
 		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -265,7 +266,7 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.p.Engine.EnableNotes(c.Notes.Enabled)
 	s.p.Engine.SetRetention(c.Sync.RetentionDays)
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
-	s.p.Engine.Note(ctx, engine.LevelInfo, "Settings saved and applied.")
+	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
 	if s.p.Relay != nil && c.Notes.Enabled && !old.Notes.Enabled {
 		if err := s.p.Relay.ReprocessNotes(ctx); err != nil {
 			s.log.Warn("reprocess notes", "err", err)
@@ -378,7 +379,7 @@ func (s *Service) SignIn(ctx context.Context) error {
 		s.account = Account{SignedIn: true}
 		s.mu.Unlock()
 	}
-	s.p.Engine.Note(ctx, engine.LevelInfo, "Signed in as "+s.Status().Account.String()+".")
+	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SignedIn, s.Status().Account.String()))
 	s.p.Engine.SetSignedOut(false, "")
 	return nil
 }
@@ -418,6 +419,6 @@ func (s *Service) SignOut(ctx context.Context) error {
 	s.mu.Lock()
 	s.account = Account{}
 	s.mu.Unlock()
-	s.p.Engine.SetSignedOut(true, "Signed out. Documents wait on Askara until someone signs in again.")
+	s.p.Engine.SetSignedOut(true, activity.SignedOutWait)
 	return nil
 }

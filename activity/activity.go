@@ -1,0 +1,163 @@
+// Package activity is the catalogue of the sentences Clinic Sync writes to
+// its activity log. A line is stored as one of these keys and its
+// arguments (a clinicsync.Text), and put in the reader's language when it
+// is shown: the window follows its Language setting, the command line the
+// system's locale. The key is the English sentence, with fmt verbs for the
+// arguments; assets/translations/fr.json has its French (a test checks
+// that every key here has one, with the same verbs).
+//
+// A key is stored with every line written with it: rewording a sentence
+// here leaves the lines written before in their old words (in English,
+// the old key having no translation any more), so reword only to fix a
+// sentence.
+package activity
+
+import "github.com/clinicsync/clinicsync"
+
+var keys []string
+
+// key registers an English sentence as a key.
+func key(s string) string {
+	keys = append(keys, s)
+	return s
+}
+
+// Keys returns every key of the catalogue, in the order of this file.
+func Keys() []string { return append([]string(nil), keys...) }
+
+// Documents (sync/engine).
+var (
+	Paused           = key("Synchronisation paused.")
+	Resumed          = key("Synchronisation resumed.")
+	ResumedDownloads = key("Resumed %d download(s) interrupted by a shutdown.")
+	SyncFailed       = key("Synchronisation failed: %s") // the reason ends the sentence
+	SyncWorks        = key("Synchronisation works again.")
+	NewDocument      = key("New document %s for %s.")      // file, patient
+	AlreadyThere     = key("%s for %s was already in %s.") // file, patient, path
+	Saved            = key("Saved %s for %s to %s.")       // file, patient, path
+	// FailedRetry and FailedRecheck: file, patient, reason (a sentence),
+	// then for FailedRetry the time of the next attempt (15:04:05).
+	FailedRetry   = key("%s for %s failed: %s Retrying automatically at %s.")
+	FailedRecheck = key("%s for %s failed: %s It will be re-checked automatically.")
+	// ConfirmRefused is a reason: the platform refused a confirmation.
+	ConfirmRefused = key("The platform refused the confirmation: %s")
+	ManualRetry    = key("Manual retry of %s for %s.") // file, patient
+)
+
+// Parts of lines: a document or a patient without a name.
+var (
+	docOfType      = key("a %s")        // a document type, when there is no file name
+	docByID        = key("document %s") // a document id, when there is neither
+	patientByID    = key("patient %s")
+	unknownPatient = key("unknown patient")
+	inbox          = key("the Inbox (no patient)")
+)
+
+// Clinical notes (sync/engine).
+var (
+	NoteNotProduced = key("%s could not produce note %s: %s")              // platform, note id, the platform's reason
+	NoteNotSaved    = key("Note %s for %s could not be saved: %s")         // note id, patient, reason
+	NoteUpdated     = key("Updated note %s for %s in %s (changed on %s).") // file, patient, path, platform
+	NoteSaved       = key("Saved note %s for %s to %s.")                   // file, patient, path
+	NotesFailed     = key("Notes: %s")                                     // reason
+)
+
+// The webhook relay (sync/relay). A refusal's reason is the answer sent to
+// the platform, in English.
+var (
+	RelayRefused      = key("Webhook relay refused a delivery on /webhooks/%s (HTTP %d): %s.")
+	RelayRefusedMany  = key("Webhook relay refused %d deliveries on /webhooks/%s (HTTP %d): %s.")
+	SOAPTest          = key("SOAPNoteAPI test event received: the relay is reachable and its signature checks out.")
+	EventUnreadable   = key("%s could not be read: %s") // "SOAPNoteAPI <event> <id>", reason
+	AzodhaNotWritten  = key("Azodha %s could not be written: %s")
+	AzodhaWritten     = key("Azodha %s received; written to %s.")
+	AzodhaWrittenU    = key("Azodha %s received (its signature could not be checked: Azodha does not document its scheme); written to %s.")
+	AzodhaKept        = key("Azodha %s received; kept as received.")
+	AzodhaKeptU       = key("Azodha %s received (its signature could not be checked: Azodha does not document its scheme); kept as received.")
+	UnknownEvent      = key("Askara sent an event this version does not handle (%s); acknowledged and ignored.")
+	RelayListening    = key("Webhook relay listening on %s (%s).") // address, platforms
+	WebhookRemoved    = key("Askara no longer delivers webhooks to %s.")
+	WebhookRegistered = key("Askara now delivers new documents, synchronisation requests and notes to %s.")
+)
+
+// The service and the command line.
+var (
+	RelayNotStarted = key("The webhook relay did not start: %s Polling goes on.")
+	SettingsSaved   = key("Settings saved and applied.")
+	SignedIn        = key("Signed in as %s.")
+	SignedOut       = key("Signed out.")
+	SignedOutWait   = key("Signed out. Documents wait on Askara until someone signs in again.")
+)
+
+// reasons are the failure sentences shown in French too: the keys of
+// clinicsync.Error (its Message, or the format given to Errorf, Retryablef
+// or Permanentf) that a clinic sees most. Any other reason stays English
+// inside a translated line. A test makes the real errors and checks that
+// their keys are here.
+var reasons = []string{
+	// The file (sync/dest, sync/askara).
+	"The file is not a PDF.",
+	"The file is empty.",
+	"The download link has expired.",
+	"The PDF file is missing on the server.",
+	"The download was interrupted.",
+	"The download stalled (no data received) and was interrupted.",
+	// The destination (sync/dest, sync/engine).
+	"Destination folder %s is not reachable.",
+	"The destination disk is full.",
+	"Clinic Sync may not write to %s.",
+	"Could not write to %s.",
+	"The file %s is open in another program.",
+	// Signed out (sync/askara, sync/auth, sync/engine).
+	"Not signed in to Askara; sign in again.",
+	"Askara refused the access token; sign in again.",
+	"Not signed in to Askara: sign in (clinicsync login).",
+	"Signed out of Askara: sign in to resume.",
+	"Signed out: the document waits for the next sign-in.",
+	// The platform (sync/askara, sync/engine).
+	"Askara could not be reached; check the internet connection.",
+	"The file server could not be reached.",
+	"The answer from Askara was interrupted.",
+	"The platform did not answer the confirmation in time.",
+	// Any error.
+	"The operation was interrupted.",
+	"An internal error occurred.",
+}
+
+// Reasons returns the failure sentences that are translated (see
+// reasons).
+func Reasons() []string { return append([]string(nil), reasons...) }
+
+// Patient names the patient in a line: the name as it is (a string), or a
+// Text when there is none. Its English is p.DisplayName().
+func Patient(p clinicsync.Patient) any {
+	switch {
+	case p.FirstName != "" || p.LastName != "":
+		return p.DisplayName()
+	case p.ExternalID != "":
+		return clinicsync.NewText(patientByID, p.ExternalID)
+	case p.UUID != "":
+		return clinicsync.NewText(patientByID, p.UUID)
+	}
+	return clinicsync.NewText(unknownPatient)
+}
+
+// NotePatient names the patient of a note, or the Inbox when it has none.
+func NotePatient(p *clinicsync.Patient) any {
+	if p == nil {
+		return clinicsync.NewText(inbox)
+	}
+	return Patient(*p)
+}
+
+// Document names a document in a line: its file name as it is, else its
+// type, else its id.
+func Document(fileName, docType, uuid string) any {
+	switch {
+	case fileName != "":
+		return fileName
+	case docType != "":
+		return clinicsync.NewText(docOfType, docType)
+	}
+	return clinicsync.NewText(docByID, uuid)
+}
