@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/assets"
+	"github.com/clinicsync/clinicsync/sync/activity"
 )
 
 // uiTexts lists every literal passed to T or Tf in the package, and the

@@ -25,8 +25,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 )

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
 )

@@ -28,8 +28,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/activity"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 	"github.com/clinicsync/clinicsync/sync/notes"
 )

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/activity"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
