@@ -15,14 +15,17 @@ import (
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
-func cmdVersion(_ context.Context, e *env, _ []string) error {
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	if _, err := e.parse(e.flags("version"), args); err != nil {
+		return err
+	}
 	fmt.Fprintln(e.stdout, "clinicsync", version)
 	return nil
 }
 
 func cmdSync(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("sync")
-	quiet := fs.Bool("quiet", false, "print nothing on success")
+	quiet := fs.Bool("quiet", false, "print only problems (failures and errors), nothing on success")
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
@@ -34,7 +37,8 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	res, err := eng.Pass(ctx)
-	if !*quiet || err != nil {
+	// A pass that could not run has nothing to count: its error says why.
+	if (!*quiet && (err == nil || res != engine.PassResult{})) || res.Failed > 0 {
 		printPass(e, res)
 	}
 	if err == nil && eng.NotesEnabled() {
@@ -44,7 +48,7 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 		switch {
 		case nerr != nil:
 			fmt.Fprintf(e.stderr, "clinicsync: notes: %s\n", clinicsync.ErrorMessage(nerr))
-		case n > 0 || !*quiet:
+		case !*quiet:
 			fmt.Fprintf(e.stdout, "notes saved: %d\n", n)
 		}
 	}
@@ -193,9 +197,9 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 
 func cmdLog(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("log")
-	n := fs.Int("n", 50, "number of entries")
+	n := fs.Int("n", 50, "show the last `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	level := fs.String("level", "", "minimum level: info, warn, error")
+	level := fs.String("level", "", "only entries of this `LEVEL` or worse: info, warn, error")
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -44,21 +44,30 @@ func (e *env) close() {
 	e.closers = nil
 }
 
-// flags returns a FlagSet with the common flags bound to e.
+// flags returns a FlagSet with the common flags bound to e. A command's
+// usage is printed by parse: on standard output for --help, on standard
+// error after a wrong flag.
 func (e *env) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.StringVar(&e.configPath, "config", os.Getenv("CLINICSYNC_CONFIG"), "configuration file (env CLINICSYNC_CONFIG)")
-	fs.StringVar(&e.dataDir, "data-dir", os.Getenv("CLINICSYNC_DATA_DIR"), "data folder holding state.db (env CLINICSYNC_DATA_DIR)")
+	fs.Usage = func() {}
+	fs.StringVar(&e.configPath, "config", os.Getenv("CLINICSYNC_CONFIG"), "configuration `FILE` (env CLINICSYNC_CONFIG)")
+	fs.StringVar(&e.dataDir, "data-dir", os.Getenv("CLINICSYNC_DATA_DIR"), "data folder `DIR` holding state.db (env CLINICSYNC_DATA_DIR)")
 	return fs
 }
 
 // parse parses args, allowing flags after positional arguments too.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// --help (or -h) prints the command's usage and ends it with exit 0.
+func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, &exitError{code: exitConfig, err: fmt.Errorf("")}
+			if errors.Is(err, flag.ErrHelp) {
+				commandUsage(e.stdout, fs)
+				return nil, &exitError{code: exitOK, err: errors.New("")}
+			}
+			commandUsage(e.stderr, fs) // after the flag package's line saying what was wrong
+			return nil, &exitError{code: exitConfig, err: errors.New("")}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -72,7 +81,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // start parses a command's flags, then loads the configuration and opens
 // the store; it returns the positional arguments.
 func (e *env) start(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parse(fs, args)
+	pos, err := e.parse(fs, args)
 	if err != nil {
 		return nil, err
 	}

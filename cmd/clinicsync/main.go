@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +73,64 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "Debug log:    CLINICSYNC_LOG=debug (to standard error; no tokens, no patient data)\n")
 }
 
+// commandUsage prints one command's usage: its synopsis, what it does,
+// and every flag, the common ones last.
+func commandUsage(w io.Writer, fs *flag.FlagSet) {
+	name := fs.Name()
+	for _, c := range commands() {
+		if c.name == name {
+			fmt.Fprintf(w, "Usage: %s\n\n%s.\n", strings.TrimSpace("clinicsync "+c.name+" "+c.args), upperFirst(c.help))
+		}
+	}
+	var own, common []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || f.Name == "data-dir" {
+			common = append(common, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	list := func(title string, flags []*flag.Flag) {
+		if len(flags) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, f := range flags {
+			arg, text := flag.UnquoteUsage(f)
+			switch arg {
+			case "int", "uint":
+				arg = "N"
+			case "float":
+				arg = "F"
+			case "duration":
+				arg = "DURATION"
+			case "string", "value":
+				arg = "TEXT"
+			}
+			dash := "--"
+			if len(f.Name) == 1 {
+				dash = "-"
+			}
+			flagArg := strings.TrimSpace(dash + f.Name + " " + arg)
+			switch f.DefValue {
+			case "", "0", "false", "0s":
+			default:
+				text += " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(w, "  %-24s %s\n", flagArg, text)
+		}
+	}
+	list("Flags", own)
+	list("Common flags", common)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 func main() {
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -82,6 +141,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		name = args[0]
 	}
 	switch {
+	case name == "help" && len(args) > 1: // clinicsync help sim: as sim --help
+		name, args = args[1], []string{args[1], "--help"}
 	case name == "-h" || name == "--help" || name == "help":
 		usage(stdout)
 		return exitOK

@@ -19,23 +19,23 @@ import (
 
 func cmdSim(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("sim")
-	listen := fs.String("listen", "127.0.0.1:8700", "address to listen on")
+	listen := fs.String("listen", "127.0.0.1:8700", "listen on `ADDR` (host:port; port 0: any free port)")
 	var o sim.Options
 	fs.IntVar(&o.Documents, "documents", 50, "generated documents")
 	fs.IntVar(&o.Patients, "patients", 10, "patients they belong to")
 	fs.BoolVar(&o.Hostile, "hostile", false, "add the hostile fixtures (path attacks, invalid PDFs)")
 	fs.Int64Var(&o.Seed, "seed", 1, "random seed")
-	fs.StringVar(&o.Format, "format", sim.FormatHydra, "collection body: hydra, member or array")
+	fs.StringVar(&o.Format, "format", sim.FormatHydra, "collection body `FORMAT`: hydra, member or array")
 	fs.Float64Var(&o.FaultRate, "fault-rate", 0, "fraction of API calls that fail (5xx, resets, stalls)")
 	fs.Float64Var(&o.PDFFaultRate, "pdf-fault-rate", 0, "fraction of PDF downloads that fail")
 	fs.DurationVar(&o.Latency, "latency", 0, "added to every API response")
 	fs.DurationVar(&o.LinkTTL, "link-ttl", time.Hour, "lifetime of pre-signed PDF links")
-	fs.Int64Var(&o.PDFSize, "pdf-size", 0, "bytes per generated PDF (0: about 2 KiB)")
-	fs.StringVar(&o.Token, "token", "", "the only bearer token accepted (default: any)")
+	fs.Int64Var(&o.PDFSize, "pdf-size", 0, "`BYTES` per generated PDF (0: about 2 KiB)")
+	fs.StringVar(&o.Token, "token", "", "the only bearer `TOKEN` accepted (default: any)")
 	fs.BoolVar(&o.OAuth, "oauth", false, "serve the OAuth endpoints and accept only tokens they issued")
 	fs.BoolVar(&o.AutoApprove, "auto-approve", false, "with --oauth: skip the consent page")
-	fs.StringVar(&o.WebhookSecret, "webhook-secret", "", "sign webhook deliveries with this Standard Webhooks secret (whsec_...)")
-	if _, err := parse(fs, args); err != nil {
+	fs.StringVar(&o.WebhookSecret, "webhook-secret", "", "sign webhook deliveries with this Standard Webhooks `SECRET` (whsec_...)")
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
 	if err := o.Validate(); err != nil {
@@ -69,7 +69,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	docs := fl.Int("documents", 24, "generated documents")
 	keep := fl.Bool("keep", true, "keep the temporary folder to look at")
 	headless := fl.Bool("headless", false, "no window: one pass, then print what landed")
-	if _, err := parse(fl, args); err != nil {
+	if _, err := e.parse(fl, args); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "clinicsync-demo-")
