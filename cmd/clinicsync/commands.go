@@ -96,16 +96,20 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 
 // statusReport is what `status --json` prints; the fields are stable.
 type statusReport struct {
-	Version    string                       `json:"version"`
-	Config     string                       `json:"config"`
-	DataDir    string                       `json:"data_dir"`
-	APIURL     string                       `json:"api_url"`
-	SignedIn   bool                         `json:"signed_in"`
-	Account    string                       `json:"account,omitempty"`
-	Root       string                       `json:"destination"`
-	LastPassOK string                       `json:"last_pass_ok,omitempty"`
-	Counts     map[clinicsync.ItemState]int `json:"counts"`
-	Failures   []failure                    `json:"failures"`
+	Version    string `json:"version"`
+	Config     string `json:"config"`
+	Configured bool   `json:"configured"`
+	// ConfigProblem says why the configuration is not usable ("not
+	// configured yet: ..."); status still shows the state.
+	ConfigProblem string                       `json:"config_problem,omitempty"`
+	DataDir       string                       `json:"data_dir"`
+	APIURL        string                       `json:"api_url"`
+	SignedIn      bool                         `json:"signed_in"`
+	Account       string                       `json:"account,omitempty"`
+	Root          string                       `json:"destination"`
+	LastPassOK    string                       `json:"last_pass_ok,omitempty"`
+	Counts        map[clinicsync.ItemState]int `json:"counts"`
+	Failures      []failure                    `json:"failures"`
 }
 
 type failure struct {
@@ -120,20 +124,30 @@ type failure struct {
 func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := e.start(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
-	counts, err := e.store.Counts(ctx)
+	problem, err := e.setupToRead()
 	if err != nil {
 		return err
 	}
-	last, _ := e.store.GetCursor(ctx, "last_pass_ok")
-	failed, err := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
-	if err != nil {
-		return err
+	rep := statusReport{Version: version, Config: e.configPath, Configured: problem == nil, DataDir: e.dataDir,
+		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{}, Failures: []failure{}}
+	if problem != nil {
+		rep.ConfigProblem = problem.Error()
 	}
-	rep := statusReport{Version: version, Config: e.configPath, DataDir: e.dataDir, APIURL: e.cfg.Askara.APIURL,
-		Root: e.cfg.Destination.Root, LastPassOK: last, Counts: counts, Failures: []failure{}}
+	var failed []store.Item
+	if e.store != nil { // nil: nothing has run yet
+		if rep.Counts, err = e.store.Counts(ctx); err != nil {
+			return err
+		}
+		rep.LastPassOK, _ = e.store.GetCursor(ctx, "last_pass_ok")
+		failed, err = e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
+		if err != nil {
+			return err
+		}
+	}
+	counts, last := rep.Counts, rep.LastPassOK
 	signedIn := "not signed in (clinicsync login)"
 	if os.Getenv("CLINICSYNC_ACCESS_TOKEN") != "" {
 		rep.SignedIn, rep.Account, signedIn = true, "", "with the token in CLINICSYNC_ACCESS_TOKEN"
@@ -151,8 +165,12 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(e.stdout, "Clinic Sync %s\nconfig:       %s\ndata folder:  %s\nplatform:     %s\nsigned in:    %s\ndestination:  %s\n",
-		version, rep.Config, rep.DataDir, rep.APIURL, signedIn, rep.Root)
+	fmt.Fprintf(e.stdout, "Clinic Sync %s\n", version)
+	if problem != nil {
+		fmt.Fprintln(e.stdout, problem)
+	}
+	fmt.Fprintf(e.stdout, "config:       %s\ndata folder:  %s\nplatform:     %s\nsigned in:    %s\ndestination:  %s\n",
+		rep.Config, rep.DataDir, rep.APIURL, signedIn, cmp.Or(rep.Root, "(not set)"))
 	if last == "" {
 		last = "never"
 	}
@@ -200,8 +218,18 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 	n := fs.Int("n", 50, "show the last `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	level := fs.String("level", "", "only entries of this `LEVEL` or worse: info, warn, error")
-	if _, err := e.start(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
+	}
+	problem, err := e.setupToRead()
+	if err != nil {
+		return err
+	}
+	if problem != nil { // on standard error: the log itself stays clean for scripts
+		fmt.Fprintln(e.stderr, "clinicsync:", problem)
+	}
+	if e.store == nil { // nothing has run yet
+		return nil
 	}
 	entries, err := e.store.Activity(ctx, store.ActivityQuery{Limit: *n, MinLevel: *level})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -90,6 +91,35 @@ func (e *env) start(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // setup loads the configuration and opens the store.
 func (e *env) setup() error {
+	if err := e.locate(); err != nil {
+		return err
+	}
+	if err := e.loadConfig(); err != nil {
+		return exitf(exitConfig, "%s", err)
+	}
+	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
+		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
+	}
+	return e.openStore()
+}
+
+// setupToRead is setup for the commands that only read state (status,
+// log): they work before any configuration exists, or with one that has a
+// problem, which it returns to be shown. It creates nothing: without a
+// state database e.store stays nil.
+func (e *env) setupToRead() (problem error, err error) {
+	if err := e.locate(); err != nil {
+		return nil, err
+	}
+	problem = e.loadConfig()
+	if _, err := os.Stat(filepath.Join(e.dataDir, "state.db")); err != nil {
+		return problem, nil
+	}
+	return problem, e.openStore()
+}
+
+// locate sets up the debug log and the configuration and data paths.
+func (e *env) locate() error {
 	level := slog.LevelWarn
 	if strings.EqualFold(os.Getenv("CLINICSYNC_LOG"), "debug") {
 		level = slog.LevelDebug
@@ -105,16 +135,29 @@ func (e *env) setup() error {
 	if e.dataDir == "" {
 		e.dataDir = defData
 	}
+	return nil
+}
+
+// loadConfig reads and checks the configuration file. Without one (the
+// installer writes none; the window's first-run setup does) it says how to
+// make one rather than naming the first missing value.
+func (e *env) loadConfig() error {
+	var err error
 	e.cfg, err = config.Load(e.configPath)
 	if err != nil {
-		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+		return errors.New(clinicsync.ErrorMessage(err))
 	}
 	if err := e.cfg.Validate(); err != nil {
-		return exitf(exitConfig, "%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
+		if _, serr := os.Stat(e.configPath); errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("not configured yet: open Clinic Sync, or create %s", e.configPath)
+		}
+		return fmt.Errorf("%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
 	}
-	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
-		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
-	}
+	return nil
+}
+
+func (e *env) openStore() error {
+	var err error
 	e.store, err = store.Open(filepath.Join(e.dataDir, "state.db"))
 	if err != nil {
 		return exitf(exitConfig, "cannot open the state database in %s: %v", e.dataDir, err)
