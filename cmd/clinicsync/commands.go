@@ -173,6 +173,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		rep.Config, rep.DataDir, rep.APIURL, signedIn, cmp.Or(rep.Root, "(not set)"))
 	if last == "" {
 		last = "never"
+	} else if t, err := time.Parse(time.RFC3339, last); err == nil {
+		last = t.Local().Format("2006-01-02 15:04:05") + " (" + ago(time.Since(t)) + ")"
 	}
 	fmt.Fprintf(e.stdout, "last good pass: %s\ndocuments:   ", last)
 	for _, st := range clinicsync.States {
@@ -248,4 +250,23 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s %-5s %s\n", en.At.Local().Format("2006-01-02 15:04:05"), en.Level, clinicsync.CleanText(en.Message))
 	}
 	return nil
+}
+
+// ago says how long d was, in words: "3 minutes ago".
+func ago(d time.Duration) string {
+	n, unit := 0, ""
+	switch {
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < time.Hour:
+		n, unit = int(d/time.Minute), "minute"
+	case d < 48*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	default:
+		n, unit = int(d/(24*time.Hour)), "day"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -56,5 +57,53 @@ func TestStatusAndLogBeforeAnyConfiguration(t *testing.T) {
 	os.Remove(s.cfgPath)
 	if _, errOut, code := s.run(t, "sync"); code != exitConfig || !strings.Contains(errOut, want) {
 		t.Errorf("sync without a configuration: %d %s", code, errOut)
+	}
+}
+
+// status shows the last good pass in local time, as log does, and how long
+// ago; --json keeps RFC 3339.
+func TestStatusShowsLocalTimeAndHowLongAgo(t *testing.T) {
+	s := newSetup(t, sim.Options{Documents: 2, Seed: 5})
+	s.extraEnv = []string{"TZ=Asia/Kolkata"} // +05:30: local differs from UTC
+	if _, errOut, code := s.run(t, "sync"); code != exitOK {
+		t.Fatalf("sync: %d %s", code, errOut)
+	}
+	out, _, _ := s.run(t, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	at, err := time.Parse(time.RFC3339, rep.LastPassOK)
+	if err != nil {
+		t.Fatalf("last_pass_ok %q is not RFC 3339: %v", rep.LastPassOK, err)
+	}
+	ist, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	out, _, _ = s.run(t, "status")
+	want := "last good pass: " + at.In(ist).Format("2006-01-02 15:04:05") + " (less than a minute ago)"
+	if !strings.Contains(out, want) {
+		t.Fatalf("status does not say %q:\n%s", want, out)
+	}
+	log, _, _ := s.run(t, "log", "-n", "1")
+	if !strings.HasPrefix(log, at.In(ist).Format("2006-01-02 ")) {
+		t.Fatalf("log and status disagree on the day: %q", log)
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-5 * time.Second:               "less than a minute ago", // a clock set back
+		59 * time.Second:               "less than a minute ago",
+		time.Minute:                    "1 minute ago",
+		3*time.Minute + 50*time.Second: "3 minutes ago",
+		time.Hour:                      "1 hour ago",
+		47 * time.Hour:                 "47 hours ago",
+		72 * time.Hour:                 "3 days ago",
+	} {
+		if got := ago(d); got != want {
+			t.Errorf("ago(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
