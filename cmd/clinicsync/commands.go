@@ -29,6 +29,13 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
+	switch code, problem := e.checkRoot(ctx); code {
+	case exitOK:
+	case exitUnavailable:
+		return exitf(code, "%s; nothing was done, try again later", problem)
+	default:
+		return exitf(code, "%s", problem)
+	}
 	eng, _, err := e.engine(ctx)
 	if err != nil {
 		return err
@@ -78,6 +85,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}()
 	fmt.Fprintf(e.stdout, "Clinic Sync %s: polling %s every %s into %s (Ctrl-C to stop)\n", version,
 		e.cfg.Askara.APIURL, e.cfg.Askara.PollInterval.Duration, e.cfg.Destination.Root)
+	if code, problem := e.checkRoot(ctx); code != exitOK { // the engine waits for it
+		fmt.Fprintf(e.stderr, "clinicsync: %s; waiting for it\n", problem)
+	}
 	if e.cfg.Relay.Enabled {
 		m := e.relay(eng, client)
 		if err := m.Apply(ctx, e.cfg.Relay); err != nil {

@@ -234,6 +234,52 @@ func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	return eng
 }
 
+// checkRoot tells, before a pass, a documents folder that does not exist
+// (a configuration problem) from one that is not reachable right now (a
+// drive or network share not connected, which the engine waits for). The
+// folder is never created: an unplugged share must not become an empty
+// local folder. It counts as not reachable when documents were saved in it
+// before, when the drive or share holding it is missing (Windows: Z:\ or
+// \\server\share), or when the OS says something other than "no such
+// file".
+func (e *env) checkRoot(ctx context.Context) (code int, problem string) {
+	root := e.cfg.Destination.Root
+	fi, err := os.Stat(root)
+	switch {
+	case err == nil && fi.IsDir():
+		return exitOK, ""
+	case err == nil:
+		return exitConfig, fmt.Sprintf("the documents folder %s is a file, not a folder: fix [destination] root in %s", root, e.configPath)
+	case !errors.Is(err, os.ErrNotExist) || e.savedIn(ctx, root) || !volumeExists(root):
+		return exitUnavailable, fmt.Sprintf("Destination folder %s is not reachable (is its drive or network share connected?)", root)
+	}
+	return exitConfig, fmt.Sprintf("the documents folder %s does not exist: create it, or set [destination] root in %s "+
+		"to the practice software's patients folder", root, e.configPath)
+}
+
+// savedIn reports whether a document was saved below root before.
+func (e *env) savedIn(ctx context.Context, root string) bool {
+	items, err := e.store.List(ctx, store.ItemFilter{Search: root, Limit: 20,
+		States: []clinicsync.ItemState{clinicsync.StateConfirmed, clinicsync.StateSaved}})
+	for _, it := range items {
+		if err == nil && strings.HasPrefix(it.FinalPath, filepath.Clean(root)+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// volumeExists reports whether the drive or share of path is there (always
+// true where paths have no volume name).
+func volumeExists(path string) bool {
+	v := filepath.VolumeName(path)
+	if v == "" {
+		return true
+	}
+	_, err := os.Stat(v + string(filepath.Separator))
+	return err == nil
+}
+
 // passExit maps a pass outcome to the documented exit codes.
 func passExit(ctx context.Context, e *env, err error) error {
 	if err != nil {
@@ -242,6 +288,10 @@ func passExit(ctx context.Context, e *env, err error) error {
 			return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 		case clinicsync.ECanceled:
 			return exitf(exitFailing, "interrupted")
+		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination:
+			// The pass (or the retry) could not run: nothing is failing
+			// for good, and nothing was changed.
+			return exitf(exitUnavailable, "%s Nothing was done; try again later.", clinicsync.ErrorMessage(err))
 		}
 		return exitf(exitFailing, "%s", clinicsync.ErrorMessage(err))
 	}

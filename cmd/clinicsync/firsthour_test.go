@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -106,4 +110,120 @@ func TestAgo(t *testing.T) {
 			t.Errorf("ago(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// A documents folder that does not exist is a configuration problem
+// (exit 2, said before any pass output); once documents were saved in it,
+// its absence means a drive or share that is not connected: not reachable
+// right now (exit 4), nothing done. Neither creates the folder.
+func TestSyncTellsAMissingFolderFromAnUnreachableOne(t *testing.T) {
+	s := newSetup(t, sim.Options{Documents: 3, Seed: 9})
+	os.Remove(s.root)
+	out, errOut, code := s.run(t, "sync")
+	if code != exitConfig || out != "" || !strings.Contains(errOut, s.root+" does not exist") || !strings.Contains(errOut, s.cfgPath) {
+		t.Fatalf("sync into a folder that never existed: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(s.root); !os.IsNotExist(err) {
+		t.Fatalf("sync created the documents folder (%v)", err)
+	}
+	os.Mkdir(s.root, 0o755)
+	if _, errOut, code := s.run(t, "sync"); code != exitOK {
+		t.Fatalf("sync: %d %s", code, errOut)
+	}
+	// The share is unplugged.
+	if err := os.Rename(s.root, s.root+".unplugged"); err != nil {
+		t.Fatal(err)
+	}
+	s.sim.AddDocument(sim.Fixture{})
+	out, errOut, code = s.run(t, "sync")
+	if code != exitUnavailable || out != "" || !strings.Contains(errOut, s.root+" is not reachable") ||
+		!strings.Contains(errOut, "try again later") {
+		t.Fatalf("sync into an unplugged share: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(s.root); !os.IsNotExist(err) {
+		t.Fatalf("sync re-created the documents folder (%v)", err)
+	}
+	if err := os.Rename(s.root+".unplugged", s.root); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := s.run(t, "sync"); code != exitOK {
+		t.Fatalf("sync after the share is back: %d %s", code, errOut)
+	}
+	if n := len(tree(t, s.root)); n != 4 {
+		t.Fatalf("%d files after the share came back, want 4", n)
+	}
+}
+
+// Askara not answering is "not reachable right now" too (exit 4), not
+// "documents still failing".
+func TestSyncWithAskaraUnreachableExits4(t *testing.T) {
+	s := newSetup(t, sim.Options{Documents: 1, Seed: 9})
+	cfg, err := config.Load(s.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Askara.APIURL = "http://" + freeAddr(t)
+	if err := cfg.Save(s.cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := s.run(t, "sync")
+	if code != exitUnavailable || out != "" {
+		t.Fatalf("sync with nothing at api_url: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// `run` keeps going without its documents folder (a share that is mounted
+// late, say), never creates it, and delivers once it appears.
+func TestRunWaitsForTheDocumentsFolder(t *testing.T) {
+	s := newSetup(t, sim.Options{Documents: 3, Seed: 10})
+	cfg, err := config.Load(s.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Askara.PollInterval = config.Duration{Duration: 10 * time.Second}
+	if err := cfg.Save(s.cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(s.root)
+	c := s.cmd(context.Background(), "run")
+	var out lockedBuffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	waitFor(t, "run to say the folder is missing", 20*time.Second, func() bool {
+		return strings.Contains(out.String(), "is not reachable")
+	})
+	if !strings.Contains(out.String(), s.root+" does not exist") {
+		t.Errorf("run does not say the folder is missing:\n%s", out.String())
+	}
+	if _, err := os.Stat(s.root); !os.IsNotExist(err) {
+		t.Fatalf("run created the documents folder (%v)", err)
+	}
+	os.Mkdir(s.root, 0o755)
+	waitFor(t, "the documents once the folder is there", 60*time.Second, func() bool {
+		return len(s.sim.StatusCalls()) == 3
+	})
+	if err := terminate(c, 10*time.Second); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -19,12 +19,15 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes (product.md): 0 ok, 1 items still failing, 2 configuration or sign-in problem.
+// Exit codes (product.md, README.md): 0 ok, 1 items still failing, 2
+// configuration or sign-in problem, 4 Askara or the documents folder not
+// reachable right now (nothing was done: try again later).
 const (
-	exitOK       = 0
-	exitFailing  = 1
-	exitConfig   = 2
-	exitInternal = 3
+	exitOK          = 0
+	exitFailing     = 1
+	exitConfig      = 2
+	exitInternal    = 3
+	exitUnavailable = 4
 )
 
 // exitError carries an exit code up to main.
@@ -48,7 +51,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"gui", "[--hidden]", "the tray app and its window (the default with no command)", cmdGUI},
-		{"sync", "", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem)", cmdSync},
+		{"sync", "[--quiet]", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem, " +
+			"4 Askara or the documents folder not reachable right now)", cmdSync},
 		{"run", "", "headless: poll until SIGINT/SIGTERM", cmdRun},
 		{"login", "[--device] [--no-browser]", "sign in to Askara once; the sign-in is kept in the OS keychain", cmdLogin},
 		{"logout", "", "sign out and remove the sign-in from the keychain", cmdLogout},
