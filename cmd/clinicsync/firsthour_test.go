@@ -167,7 +167,7 @@ func TestSyncWithAskaraUnreachableExits4(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := s.run(t, "sync")
-	if code != exitUnavailable || out != "" {
+	if code != exitUnavailable || out != "" || !strings.Contains(errOut, "Nothing answers at "+cfg.Askara.APIURL) {
 		t.Fatalf("sync with nothing at api_url: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
