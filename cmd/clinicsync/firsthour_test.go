@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -226,4 +229,92 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// cleanEnv is the test's environment without any CLINICSYNC_ variable.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CLINICSYNC_") && !strings.HasPrefix(kv, "TMPDIR=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// The simulator's start hint is complete: the configuration it prints is
+// the file it names, whose documents folder exists, and the command it
+// prints, pasted as it is, syncs every document.
+func TestSimStartHintIsCopyPasteable(t *testing.T) {
+	tmp := t.TempDir()
+	c := exec.Command(binary, "sim", "--listen", "127.0.0.1:0", "--documents", "5")
+	c.Env = cleanEnv("TMPDIR=" + tmp)
+	pipe, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var out []string
+	command := ""
+	timeout := time.After(20 * time.Second)
+	for command == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("sim ended:\n%s", strings.Join(out, "\n"))
+			}
+			out = append(out, l)
+			if strings.HasPrefix(l, "  CLINICSYNC_ACCESS_TOKEN=") {
+				command = strings.TrimSpace(l)
+			}
+		case <-timeout:
+			t.Fatalf("no command in the start hint:\n%s", strings.Join(out, "\n"))
+		}
+	}
+	text := strings.Join(out, "\n")
+	m := regexp.MustCompile(`written to (\S+config\.toml)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the hint names no configuration file:\n%s", text)
+	}
+	file, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, strings.TrimSpace(string(file))) {
+		t.Errorf("the printed configuration is not the file's:\n%s\nfile:\n%s", text, file)
+	}
+	cfg, err := config.Load(m[1])
+	if err != nil || cfg.Validate() != nil {
+		t.Fatalf("the configuration is not valid: %v %v", err, cfg.Validate())
+	}
+	if fi, err := os.Stat(cfg.Destination.Root); err != nil || !fi.IsDir() {
+		t.Fatalf("the documents folder %s does not exist: %v", cfg.Destination.Root, err)
+	}
+
+	// Paste: VAR=value clinicsync sync ...
+	f := strings.Fields(command)
+	env, args := f[0], f[2:]
+	if f[1] != "clinicsync" {
+		t.Fatalf("command %q", command)
+	}
+	run := exec.Command(binary, args...)
+	run.Env = cleanEnv(env)
+	b, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", command, err, b)
+	}
+	if n := len(tree(t, cfg.Destination.Root)); n != 5 {
+		t.Fatalf("%d files after the pasted command, want 5:\n%s", n, b)
+	}
 }

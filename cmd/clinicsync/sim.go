@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -48,16 +49,55 @@ func cmdSim(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.stdout, "Askara simulator on %s with %d documents (Ctrl-C to stop)\n", url, len(s.Expected()))
-	if o.OAuth {
-		fmt.Fprintf(e.stdout, "Sign in with: clinicsync login --config FILE, where FILE sets [askara] api_url = %q,\n"+
-			"  authorize_url = \"%s/authorize\", token_url = \"%s/oauth2/token\", device_url = \"%s/oauth2/device\", revoke_url = \"%s/oauth2/revoke\"\n",
-			url, url, url, url, url)
-	} else {
-		fmt.Fprintf(e.stdout, "Try: CLINICSYNC_ACCESS_TOKEN=demo clinicsync sync --config FILE  (with [askara] api_url = %q)\n", url)
+	if err := simHint(e, url, o); err != nil {
+		fmt.Fprintf(e.stderr, "clinicsync: no configuration for the simulator could be written: %v\n", err)
 	}
 	<-ctx.Done()
 	st := s.Stats()
 	fmt.Fprintf(e.stdout, "served %d API requests, %d PDF downloads, %d status calls\n", st.APIRequests, st.PDFDownloads, len(s.StatusCalls()))
+	return nil
+}
+
+// simHint writes a minimal configuration for the simulator at url, with an
+// empty documents folder beside it in a new temporary folder, and prints
+// both and the commands that use it, ready to paste.
+func simHint(e *env, url string, o sim.Options) error {
+	dir, err := os.MkdirTemp("", "clinicsync-sim-")
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(dir, "Patients")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return err
+	}
+	toml := fmt.Sprintf("[askara]\napi_url = %q\n", url)
+	if o.OAuth {
+		toml += fmt.Sprintf("authorize_url = %q\ntoken_url = %q\ndevice_url = %q\nrevoke_url = %q\n",
+			url+"/authorize", url+"/oauth2/token", url+"/oauth2/device", url+"/oauth2/revoke")
+	}
+	toml += fmt.Sprintf("\n[destination]\nroot = %q\n", root)
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(toml), 0o600); err != nil {
+		return err
+	}
+	flags := fmt.Sprintf("--config %s --data-dir %s", cfgPath, filepath.Join(dir, "data"))
+	fmt.Fprintf(e.stdout, "\nA minimal configuration for it, written to %s\n(with %s, an empty documents folder made for it):\n\n%s\n", cfgPath, root, toml)
+	if o.OAuth {
+		fmt.Fprintf(e.stdout, "In another terminal, sign in (the simulator's consent page), then sync:\n  clinicsync login %s\n  clinicsync sync %s\n", flags, flags)
+		return nil
+	}
+	token, which := "demo", "any access token"
+	if o.Token != "" {
+		token, which = o.Token, "only the token given with --token"
+	}
+	fmt.Fprintf(e.stdout, "In another terminal, sync from it (it accepts %s; no sign-in needed):\n", which)
+	if runtime.GOOS == "windows" {
+		fmt.Fprintf(e.stdout, "  set CLINICSYNC_ACCESS_TOKEN=%s\n  clinicsync sync %s\n", token, flags)
+	} else {
+		fmt.Fprintf(e.stdout, "  CLINICSYNC_ACCESS_TOKEN=%s clinicsync sync %s\n", token, flags)
+	}
+	fmt.Fprintln(e.stdout, "(CLINICSYNC_CONFIG and CLINICSYNC_DATA_DIR can replace --config and --data-dir;\n"+
+		"from the source folder, clinicsync is `go run ./cmd/clinicsync`.)")
 	return nil
 }
 
