@@ -167,7 +167,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
 	}
 	for _, it := range failed {
-		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: clinicsync.CleanText(cmp.Or(it.FileName, it.DocType, "(no file name)")),
+		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: docName(it),
 			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt})
 	}
 	if *asJSON {

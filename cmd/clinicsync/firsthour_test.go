@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -316,5 +318,70 @@ func TestSimStartHintIsCopyPasteable(t *testing.T) {
 	}
 	if n := len(tree(t, cfg.Destination.Root)); n != 5 {
 		t.Fatalf("%d files after the pasted command, want 5:\n%s", n, b)
+	}
+}
+
+// The headless demo is a day at the clinic (no hostile fixtures), and
+// tells the window's Retry story: Élodie Martin's lab results fail (an
+// error page instead of the PDF), a retry fails, another at once is
+// refused (30 s rule), the simulator fixes the file after 20 s, and the
+// retry allowed then delivers it. Each line names the document.
+func TestHeadlessDemoTellsTheRetryStory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, binary, "demo", "--headless", "--documents", "8")
+	c.Env = cleanEnv("TMPDIR=" + t.TempDir())
+	began := time.Now()
+	b, err := c.CombinedOutput()
+	out := string(b)
+	if err != nil {
+		t.Fatalf("demo --headless: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"hostile", "(no file name)", "Refused"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the demo says %q:\n%s", bad, out)
+		}
+	}
+	doc := "lab_results.pdf for Élodie Martin"
+	story := []string{doc + " failed", "Retry of " + doc + ": still failing", "Retry of " + doc + " again at once: refused",
+		"try again in", "the simulator fixed the file", "Retry of " + doc + ": saved and confirmed"}
+	rest := out
+	for _, step := range story {
+		i := strings.Index(rest, step)
+		if i < 0 {
+			t.Fatalf("the story lacks %q (or tells it out of order):\n%s", step, out)
+		}
+		rest = rest[i+len(step):]
+	}
+	m := regexp.MustCompile(`destination: (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no destination:\n%s", out)
+	}
+	pdfs := 0
+	for rel := range tree(t, m[1]) {
+		if strings.HasSuffix(rel, ".pdf") {
+			pdfs++
+		}
+	}
+	if _, err := os.Stat(filepath.Join(m[1], "MARTIN_ÉLODIE", "lab_results.pdf")); err != nil || pdfs != 9 {
+		t.Errorf("%d PDFs (want the 8 documents and the lab results), %v:\n%s", pdfs, err, out)
+	}
+	if took := time.Since(began); took < 30*time.Second {
+		t.Errorf("the story took %v: the 30 s rule was not kept", took)
+	}
+}
+
+// A document without a file name or type is named by its uuid, never
+// "(no file name)".
+func TestStatusNamesADocumentWithoutAFileName(t *testing.T) {
+	s := newSetup(t, sim.Options{Seed: 4})
+	d := s.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "Ana", LastName: "Lima"}},
+		Content: sim.Content{Kind: sim.ContentHTML}})
+	if _, errOut, code := s.run(t, "sync"); code != exitFailing {
+		t.Fatalf("sync: %d %s", code, errOut)
+	}
+	out, _, _ := s.run(t, "status")
+	if !strings.Contains(out, "  document "+d.UUID+" for Ana Lima") || strings.Contains(out, "(no file name)") {
+		t.Fatalf("status:\n%s", out)
 	}
 }
