@@ -385,3 +385,37 @@ func TestStatusNamesADocumentWithoutAFileName(t *testing.T) {
 		t.Fatalf("status:\n%s", out)
 	}
 }
+
+// `make demo` and `make build` say, before a build that compiles the
+// window's C parts from nothing, that it takes minutes; with them in the
+// build cache they say nothing.
+func TestMakeSaysTheFirstBuildTakesMinutes(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	note := func(gocache string, flags string) string {
+		c := exec.Command("make", "-s", "--no-print-directory", "-C", "../..", "first-build-note", "NOTE_FLAGS="+flags)
+		c.Env = cleanEnv()
+		if gocache != "" {
+			c.Env = append(c.Env, "GOCACHE="+gocache)
+		}
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make first-build-note: %v\n%s", err, b)
+		}
+		return string(b)
+	}
+	if out := note(t.TempDir(), ""); !strings.Contains(out, "a few minutes") {
+		t.Errorf("with an empty build cache: %q", out)
+	}
+	// TestMain built the binary (cgo, no -trimpath) with the usual cache.
+	if out := note("", ""); out != "" {
+		t.Errorf("with the C parts in the build cache: %q", out)
+	}
+	for _, target := range []string{"demo", "build"} {
+		b, _ := exec.Command("make", "-n", "--no-print-directory", "-C", "../..", target).CombinedOutput()
+		if !strings.Contains(string(b), "first-build-note") {
+			t.Errorf("make %s does not say it:\n%s", target, b)
+		}
+	}
+}
