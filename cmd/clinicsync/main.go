@@ -72,7 +72,8 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.help)
 	}
-	fmt.Fprintf(w, "\nCommon flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
+	fmt.Fprintf(w, "\nA command's flags: clinicsync COMMAND --help, or clinicsync help COMMAND\n")
+	fmt.Fprintf(w, "Common flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
 	fmt.Fprintf(w, "Credentials:  clinicsync login; CLINICSYNC_ACCESS_TOKEN overrides it for automation (never stored)\n")
 	fmt.Fprintf(w, "Debug log:    CLINICSYNC_LOG=debug (to standard error; no tokens, no patient data)\n")
 }
