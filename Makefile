@@ -24,7 +24,7 @@ APT_PKGS := $(RUN_PKGS) gnome-keyring dbus-x11 \
             xvfb xauth x11-utils xdotool imagemagick \
             wine64 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 osslsigncode wixl msitools
 
-.PHONY: deps demo test check fmt vet fuzz keychain-test bench build clean screenshots windows-smoke \
+.PHONY: deps demo first-build-note test check fmt vet fuzz keychain-test bench build clean screenshots windows-smoke \
         windows windows-sign msi windows-check windows-package-check
 
 ## deps: install the system packages the build needs (Debian/Ubuntu; skipped elsewhere)
@@ -41,12 +41,23 @@ deps:
 ## demo: the tray app against the built-in simulator, in a temporary folder
 demo:
 	@$(MAKE) --no-print-directory deps APT_PKGS="$(RUN_PKGS)"
+	@$(MAKE) --no-print-directory first-build-note
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/clinicsync demo
 
 ## build: the clinicsync binary in ./bin
 build:
 	@$(MAKE) --no-print-directory deps APT_PKGS="$(RUN_PKGS)"
+	@$(MAKE) --no-print-directory first-build-note NOTE_FLAGS=-trimpath
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/clinicsync ./cmd/clinicsync
+
+# first-build-note: the first cgo build compiles the window's C parts (GLFW,
+# OpenGL) and prints nothing for minutes; say so first, when the build cache
+# does not hold them yet for these build flags (NOTE_FLAGS: -trimpath for build).
+first-build-note:
+	@if [ -n "$$($(GO) list $(NOTE_FLAGS) -deps -f '{{if and .Stale .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' ./cmd/clinicsync 2>/dev/null)" ]; then \
+	  echo "First build: the window's C parts (GLFW, OpenGL, through cgo) compile first. This takes a few minutes"; \
+	  echo "with no output (about 4 1/2 minutes on a 2-core PC); later builds take seconds."; \
+	fi
 
 ## test: gofmt, go vet, cgo-free builds (linux, windows, darwin) and tests, race tests of the engine and UI packages, command and GUI process tests, the real keychain, short fuzzing
 test: deps fmt vet

@@ -15,16 +15,26 @@ import (
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
-func cmdVersion(_ context.Context, e *env, _ []string) error {
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	if _, err := e.parse(e.flags("version"), args); err != nil {
+		return err
+	}
 	fmt.Fprintln(e.stdout, "clinicsync", version)
 	return nil
 }
 
 func cmdSync(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("sync")
-	quiet := fs.Bool("quiet", false, "print nothing on success")
+	quiet := fs.Bool("quiet", false, "print only problems (failures and errors), nothing on success")
 	if _, err := e.start(fs, args); err != nil {
 		return err
+	}
+	switch code, problem := e.checkRoot(ctx); code {
+	case exitOK:
+	case exitUnavailable:
+		return exitf(code, "%s; nothing was done, try again later", problem)
+	default:
+		return exitf(code, "%s", problem)
 	}
 	eng, _, err := e.engine(ctx)
 	if err != nil {
@@ -34,7 +44,8 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	res, err := eng.Pass(ctx)
-	if !*quiet || err != nil {
+	// A pass that could not run has nothing to count: its error says why.
+	if (!*quiet && (err == nil || res != engine.PassResult{})) || res.Failed > 0 {
 		printPass(e, res)
 	}
 	if err == nil && eng.NotesEnabled() {
@@ -44,7 +55,7 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 		switch {
 		case nerr != nil:
 			fmt.Fprintf(e.stderr, "clinicsync: notes: %s\n", clinicsync.ErrorMessage(nerr))
-		case n > 0 || !*quiet:
+		case !*quiet:
 			fmt.Fprintf(e.stdout, "notes saved: %d\n", n)
 		}
 	}
@@ -78,6 +89,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}()
 	fmt.Fprintf(e.stdout, "Clinic Sync %s: polling %s every %s into %s (Ctrl-C to stop)\n", version,
 		e.cfg.Askara.APIURL, e.cfg.Askara.PollInterval.Duration, e.cfg.Destination.Root)
+	if code, problem := e.checkRoot(ctx); code != exitOK { // the engine waits for it
+		fmt.Fprintf(e.stderr, "clinicsync: %s; waiting for it\n", problem)
+	}
 	if e.cfg.Relay.Enabled {
 		m := e.relay(eng, client)
 		if err := m.Apply(ctx, e.cfg.Relay); err != nil {
@@ -96,16 +110,20 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 
 // statusReport is what `status --json` prints; the fields are stable.
 type statusReport struct {
-	Version    string                       `json:"version"`
-	Config     string                       `json:"config"`
-	DataDir    string                       `json:"data_dir"`
-	APIURL     string                       `json:"api_url"`
-	SignedIn   bool                         `json:"signed_in"`
-	Account    string                       `json:"account,omitempty"`
-	Root       string                       `json:"destination"`
-	LastPassOK string                       `json:"last_pass_ok,omitempty"`
-	Counts     map[clinicsync.ItemState]int `json:"counts"`
-	Failures   []failure                    `json:"failures"`
+	Version    string `json:"version"`
+	Config     string `json:"config"`
+	Configured bool   `json:"configured"`
+	// ConfigProblem says why the configuration is not usable ("not
+	// configured yet: ..."); status still shows the state.
+	ConfigProblem string                       `json:"config_problem,omitempty"`
+	DataDir       string                       `json:"data_dir"`
+	APIURL        string                       `json:"api_url"`
+	SignedIn      bool                         `json:"signed_in"`
+	Account       string                       `json:"account,omitempty"`
+	Root          string                       `json:"destination"`
+	LastPassOK    string                       `json:"last_pass_ok,omitempty"`
+	Counts        map[clinicsync.ItemState]int `json:"counts"`
+	Failures      []failure                    `json:"failures"`
 }
 
 type failure struct {
@@ -121,20 +139,30 @@ type failure struct {
 func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := e.start(fs, args); err != nil {
+	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}
-	counts, err := e.store.Counts(ctx)
+	problem, err := e.setupToRead()
 	if err != nil {
 		return err
 	}
-	last, _ := e.store.GetCursor(ctx, "last_pass_ok")
-	failed, err := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
-	if err != nil {
-		return err
+	rep := statusReport{Version: version, Config: e.configPath, Configured: problem == nil, DataDir: e.dataDir,
+		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{}, Failures: []failure{}}
+	if problem != nil {
+		rep.ConfigProblem = problem.Error()
 	}
-	rep := statusReport{Version: version, Config: e.configPath, DataDir: e.dataDir, APIURL: e.cfg.Askara.APIURL,
-		Root: e.cfg.Destination.Root, LastPassOK: last, Counts: counts, Failures: []failure{}}
+	var failed []store.Item
+	if e.store != nil { // nil: nothing has run yet
+		if rep.Counts, err = e.store.Counts(ctx); err != nil {
+			return err
+		}
+		rep.LastPassOK, _ = e.store.GetCursor(ctx, "last_pass_ok")
+		failed, err = e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
+		if err != nil {
+			return err
+		}
+	}
+	counts, last := rep.Counts, rep.LastPassOK
 	signedIn := "not signed in (clinicsync login)"
 	if os.Getenv("CLINICSYNC_ACCESS_TOKEN") != "" {
 		rep.SignedIn, rep.Account, signedIn = true, "", "with the token in CLINICSYNC_ACCESS_TOKEN"
@@ -144,7 +172,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
 	}
 	for _, it := range failed {
-		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: clinicsync.CleanText(cmp.Or(it.FileName, it.DocType, "(no file name)")),
+		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: docName(it),
 			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt,
 			reason: it.Reason()})
 	}
@@ -153,10 +181,16 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(e.stdout, "Clinic Sync %s\nconfig:       %s\ndata folder:  %s\nplatform:     %s\nsigned in:    %s\ndestination:  %s\n",
-		version, rep.Config, rep.DataDir, rep.APIURL, signedIn, rep.Root)
+	fmt.Fprintf(e.stdout, "Clinic Sync %s\n", version)
+	if problem != nil {
+		fmt.Fprintln(e.stdout, problem)
+	}
+	fmt.Fprintf(e.stdout, "config:       %s\ndata folder:  %s\nplatform:     %s\nsigned in:    %s\ndestination:  %s\n",
+		rep.Config, rep.DataDir, rep.APIURL, signedIn, cmp.Or(rep.Root, "(not set)"))
 	if last == "" {
 		last = "never"
+	} else if t, err := time.Parse(time.RFC3339, last); err == nil {
+		last = t.Local().Format("2006-01-02 15:04:05") + " (" + ago(time.Since(t)) + ")"
 	}
 	fmt.Fprintf(e.stdout, "last good pass: %s\ndocuments:   ", last)
 	for _, st := range clinicsync.States {
@@ -199,11 +233,21 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 
 func cmdLog(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("log")
-	n := fs.Int("n", 50, "number of entries")
+	n := fs.Int("n", 50, "show the last `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	level := fs.String("level", "", "minimum level: info, warn, error")
-	if _, err := e.start(fs, args); err != nil {
+	level := fs.String("level", "", "only entries of this `LEVEL` or worse: info, warn, error")
+	if _, err := e.parse(fs, args); err != nil {
 		return err
+	}
+	problem, err := e.setupToRead()
+	if err != nil {
+		return err
+	}
+	if problem != nil { // on standard error: the log itself stays clean for scripts
+		fmt.Fprintln(e.stderr, "clinicsync:", problem)
+	}
+	if e.store == nil { // nothing has run yet
+		return nil
 	}
 	entries, err := e.store.Activity(ctx, store.ActivityQuery{Limit: *n, MinLevel: *level})
 	if err != nil {
@@ -224,4 +268,23 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 			clinicsync.CleanText(en.Render(logTranslate())))
 	}
 	return nil
+}
+
+// ago says how long d was, in words: "3 minutes ago".
+func ago(d time.Duration) string {
+	n, unit := 0, ""
+	switch {
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < time.Hour:
+		n, unit = int(d/time.Minute), "minute"
+	case d < 48*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	default:
+		n, unit = int(d/(24*time.Hour)), "day"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s ago", n, unit)
 }

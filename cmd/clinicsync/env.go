@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,21 +45,30 @@ func (e *env) close() {
 	e.closers = nil
 }
 
-// flags returns a FlagSet with the common flags bound to e.
+// flags returns a FlagSet with the common flags bound to e. A command's
+// usage is printed by parse: on standard output for --help, on standard
+// error after a wrong flag.
 func (e *env) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.StringVar(&e.configPath, "config", os.Getenv("CLINICSYNC_CONFIG"), "configuration file (env CLINICSYNC_CONFIG)")
-	fs.StringVar(&e.dataDir, "data-dir", os.Getenv("CLINICSYNC_DATA_DIR"), "data folder holding state.db (env CLINICSYNC_DATA_DIR)")
+	fs.Usage = func() {}
+	fs.StringVar(&e.configPath, "config", os.Getenv("CLINICSYNC_CONFIG"), "configuration `FILE` (env CLINICSYNC_CONFIG)")
+	fs.StringVar(&e.dataDir, "data-dir", os.Getenv("CLINICSYNC_DATA_DIR"), "data folder `DIR` holding state.db (env CLINICSYNC_DATA_DIR)")
 	return fs
 }
 
 // parse parses args, allowing flags after positional arguments too.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// --help (or -h) prints the command's usage and ends it with exit 0.
+func (e *env) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, &exitError{code: exitConfig, err: fmt.Errorf("")}
+			if errors.Is(err, flag.ErrHelp) {
+				commandUsage(e.stdout, fs)
+				return nil, &exitError{code: exitOK, err: errors.New("")}
+			}
+			commandUsage(e.stderr, fs) // after the flag package's line saying what was wrong
+			return nil, &exitError{code: exitConfig, err: errors.New("")}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -72,7 +82,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // start parses a command's flags, then loads the configuration and opens
 // the store; it returns the positional arguments.
 func (e *env) start(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parse(fs, args)
+	pos, err := e.parse(fs, args)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +91,35 @@ func (e *env) start(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // setup loads the configuration and opens the store.
 func (e *env) setup() error {
+	if err := e.locate(); err != nil {
+		return err
+	}
+	if err := e.loadConfig(); err != nil {
+		return exitf(exitConfig, "%s", err)
+	}
+	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
+		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
+	}
+	return e.openStore()
+}
+
+// setupToRead is setup for the commands that only read state (status,
+// log): they work before any configuration exists, or with one that has a
+// problem, which it returns to be shown. It creates nothing: without a
+// state database e.store stays nil.
+func (e *env) setupToRead() (problem error, err error) {
+	if err := e.locate(); err != nil {
+		return nil, err
+	}
+	problem = e.loadConfig()
+	if _, err := os.Stat(filepath.Join(e.dataDir, "state.db")); err != nil {
+		return problem, nil
+	}
+	return problem, e.openStore()
+}
+
+// locate sets up the debug log and the configuration and data paths.
+func (e *env) locate() error {
 	level := slog.LevelWarn
 	if strings.EqualFold(os.Getenv("CLINICSYNC_LOG"), "debug") {
 		level = slog.LevelDebug
@@ -96,16 +135,29 @@ func (e *env) setup() error {
 	if e.dataDir == "" {
 		e.dataDir = defData
 	}
+	return nil
+}
+
+// loadConfig reads and checks the configuration file. Without one (the
+// installer writes none; the window's first-run setup does) it says how to
+// make one rather than naming the first missing value.
+func (e *env) loadConfig() error {
+	var err error
 	e.cfg, err = config.Load(e.configPath)
 	if err != nil {
-		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+		return errors.New(clinicsync.ErrorMessage(err))
 	}
 	if err := e.cfg.Validate(); err != nil {
-		return exitf(exitConfig, "%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
+		if _, serr := os.Stat(e.configPath); errors.Is(serr, os.ErrNotExist) {
+			return fmt.Errorf("not configured yet: open Clinic Sync, or create %s", e.configPath)
+		}
+		return fmt.Errorf("%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
 	}
-	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
-		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
-	}
+	return nil
+}
+
+func (e *env) openStore() error {
+	var err error
 	e.store, err = store.Open(filepath.Join(e.dataDir, "state.db"))
 	if err != nil {
 		return exitf(exitConfig, "cannot open the state database in %s: %v", e.dataDir, err)
@@ -182,6 +234,52 @@ func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	return eng
 }
 
+// checkRoot tells, before a pass, a documents folder that does not exist
+// (a configuration problem) from one that is not reachable right now (a
+// drive or network share not connected, which the engine waits for). The
+// folder is never created: an unplugged share must not become an empty
+// local folder. It counts as not reachable when documents were saved in it
+// before, when the drive or share holding it is missing (Windows: Z:\ or
+// \\server\share), or when the OS says something other than "no such
+// file".
+func (e *env) checkRoot(ctx context.Context) (code int, problem string) {
+	root := e.cfg.Destination.Root
+	fi, err := os.Stat(root)
+	switch {
+	case err == nil && fi.IsDir():
+		return exitOK, ""
+	case err == nil:
+		return exitConfig, fmt.Sprintf("the documents folder %s is a file, not a folder: fix [destination] root in %s", root, e.configPath)
+	case !errors.Is(err, os.ErrNotExist) || e.savedIn(ctx, root) || !volumeExists(root):
+		return exitUnavailable, fmt.Sprintf("Destination folder %s is not reachable (is its drive or network share connected?)", root)
+	}
+	return exitConfig, fmt.Sprintf("the documents folder %s does not exist: create it, or set [destination] root in %s "+
+		"to the practice software's patients folder", root, e.configPath)
+}
+
+// savedIn reports whether a document was saved below root before.
+func (e *env) savedIn(ctx context.Context, root string) bool {
+	items, err := e.store.List(ctx, store.ItemFilter{Search: root, Limit: 20,
+		States: []clinicsync.ItemState{clinicsync.StateConfirmed, clinicsync.StateSaved}})
+	for _, it := range items {
+		if err == nil && strings.HasPrefix(it.FinalPath, filepath.Clean(root)+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// volumeExists reports whether the drive or share of path is there (always
+// true where paths have no volume name).
+func volumeExists(path string) bool {
+	v := filepath.VolumeName(path)
+	if v == "" {
+		return true
+	}
+	_, err := os.Stat(v + string(filepath.Separator))
+	return err == nil
+}
+
 // passExit maps a pass outcome to the documented exit codes.
 func passExit(ctx context.Context, e *env, err error) error {
 	if err != nil {
@@ -190,6 +288,10 @@ func passExit(ctx context.Context, e *env, err error) error {
 			return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 		case clinicsync.ECanceled:
 			return exitf(exitFailing, "interrupted")
+		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination:
+			// The pass (or the retry) could not run: nothing is failing
+			// for good, and nothing was changed.
+			return exitf(exitUnavailable, "%s Nothing was done; try again later.", clinicsync.ErrorMessage(err))
 		}
 		return exitf(exitFailing, "%s", clinicsync.ErrorMessage(err))
 	}

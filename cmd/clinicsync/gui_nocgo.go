@@ -6,6 +6,11 @@ import "context"
 
 // Without cgo there is no Fyne window: this build is headless only.
 func cmdGUI(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("gui")
+	fs.Bool("hidden", false, "start in the tray without opening the window (start at login)")
+	if _, err := e.parse(fs, args); err != nil {
+		return err
+	}
 	return exitf(exitConfig, "this build of Clinic Sync has no window (built without cgo); use `clinicsync run`")
 }
 

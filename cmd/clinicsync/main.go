@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +19,15 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes (product.md): 0 ok, 1 items still failing, 2 configuration or sign-in problem.
+// Exit codes (product.md, README.md): 0 ok, 1 items still failing, 2
+// configuration or sign-in problem, 4 Askara or the documents folder not
+// reachable right now (nothing was done: try again later).
 const (
-	exitOK       = 0
-	exitFailing  = 1
-	exitConfig   = 2
-	exitInternal = 3
+	exitOK          = 0
+	exitFailing     = 1
+	exitConfig      = 2
+	exitInternal    = 3
+	exitUnavailable = 4
 )
 
 // exitError carries an exit code up to main.
@@ -47,7 +51,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"gui", "[--hidden]", "the tray app and its window (the default with no command)", cmdGUI},
-		{"sync", "", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem)", cmdSync},
+		{"sync", "[--quiet]", "one reconcile pass, then exit (0 ok, 1 items still failing, 2 configuration or sign-in problem, " +
+			"4 Askara or the documents folder not reachable right now)", cmdSync},
 		{"run", "", "headless: poll until SIGINT/SIGTERM", cmdRun},
 		{"login", "[--device] [--no-browser]", "sign in to Askara once; the sign-in is kept in the OS keychain", cmdLogin},
 		{"logout", "", "sign out and remove the sign-in from the keychain", cmdLogout},
@@ -67,9 +72,68 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.help)
 	}
-	fmt.Fprintf(w, "\nCommon flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
+	fmt.Fprintf(w, "\nA command's flags: clinicsync COMMAND --help, or clinicsync help COMMAND\n")
+	fmt.Fprintf(w, "Common flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
 	fmt.Fprintf(w, "Credentials:  clinicsync login; CLINICSYNC_ACCESS_TOKEN overrides it for automation (never stored)\n")
 	fmt.Fprintf(w, "Debug log:    CLINICSYNC_LOG=debug (to standard error; no tokens, no patient data)\n")
+}
+
+// commandUsage prints one command's usage: its synopsis, what it does,
+// and every flag, the common ones last.
+func commandUsage(w io.Writer, fs *flag.FlagSet) {
+	name := fs.Name()
+	for _, c := range commands() {
+		if c.name == name {
+			fmt.Fprintf(w, "Usage: %s\n\n%s.\n", strings.TrimSpace("clinicsync "+c.name+" "+c.args), upperFirst(c.help))
+		}
+	}
+	var own, common []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || f.Name == "data-dir" {
+			common = append(common, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	list := func(title string, flags []*flag.Flag) {
+		if len(flags) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, f := range flags {
+			arg, text := flag.UnquoteUsage(f)
+			switch arg {
+			case "int", "uint":
+				arg = "N"
+			case "float":
+				arg = "F"
+			case "duration":
+				arg = "DURATION"
+			case "string", "value":
+				arg = "TEXT"
+			}
+			dash := "--"
+			if len(f.Name) == 1 {
+				dash = "-"
+			}
+			flagArg := strings.TrimSpace(dash + f.Name + " " + arg)
+			switch f.DefValue {
+			case "", "0", "false", "0s":
+			default:
+				text += " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(w, "  %-24s %s\n", flagArg, text)
+		}
+	}
+	list("Flags", own)
+	list("Common flags", common)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func main() {
@@ -82,6 +146,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		name = args[0]
 	}
 	switch {
+	case name == "help" && len(args) > 1: // clinicsync help sim: as sim --help
+		name, args = args[1], []string{args[1], "--help"}
 	case name == "-h" || name == "--help" || name == "help":
 		usage(stdout)
 		return exitOK

@@ -18,7 +18,7 @@ import (
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("relay")
 	del := fs.Bool("delete", false, "remove the secret")
-	pos, err := parse(fs, args)
+	pos, err := e.parse(fs, args)
 	if err != nil {
 		return err
 	}

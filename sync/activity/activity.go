@@ -115,7 +115,9 @@ var reasons = []string{
 	"Signed out of Askara: sign in to resume.",
 	"Signed out: the document waits for the next sign-in.",
 	// The platform (sync/askara, sync/engine).
-	"Askara could not be reached; check the internet connection.",
+	"Askara could not be reached at %s; check the internet connection.",
+	"Nothing answers at %s: is the simulator or server running?",
+	"Askara could not be reached securely at %s (certificate problem).",
 	"The file server could not be reached.",
 	"The answer from Askara was interrupted.",
 	"The platform did not answer the confirmation in time.",

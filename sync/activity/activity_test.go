@@ -245,7 +245,7 @@ func TestCommonFailuresReadInFrench(t *testing.T) {
 		{"link expired", errExpired, "Le lien de téléchargement a expiré."},
 		{"token refused", errRefused, "Askara a refusé le jeton d'accès ; connectez-vous de nouveau."},
 		{"signed out", errNoToken, "Non connecté à Askara ; connectez-vous de nouveau."},
-		{"platform unreachable", errUnreachable, "Askara est injoignable ; vérifiez la connexion Internet."},
+		{"platform unreachable", errUnreachable, "Rien ne répond à " + closed.URL + " : le simulateur ou le serveur est-il lancé ?"},
 		{"interrupted", context.Canceled, "L'opération a été interrompue."},
 	} {
 		if c.err == nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -24,8 +25,6 @@ const (
 	msgBadResponse    = "Askara sent a response that could not be read."
 	msgTooLarge       = "Askara sent a response too large to read."
 	msgRedirect       = "Askara answered with an unexpected redirect."
-	msgUnreachable    = "Askara could not be reached; check the internet connection."
-	msgCertificate    = "Askara could not be reached securely (certificate problem)."
 	msgLinkExpired    = "The download link has expired."
 	msgPDFMissing     = "The PDF file is missing on the server."
 	msgInterrupted    = "The download was interrupted."
@@ -135,21 +134,49 @@ func classify(status int, body []byte, o op, u *url.URL, secret string) *clinics
 	return clinicsync.Permanent(clinicsync.EBadResponse, msgBadResponse, he)
 }
 
-// transportError classifies a failed round trip (no HTTP answer).
-func transportError(ctx context.Context, err error, unreachable string) *clinicsync.Error {
+// transportError classifies a failed round trip (no HTTP answer): to the
+// API at api, or, with api nil, to the file server of a pre-signed link.
+func transportError(ctx context.Context, err error, api *url.URL) *clinicsync.Error {
 	if ctx.Err() != nil {
 		return canceled(ctx.Err())
 	}
 	err = redactErr(err)
+	if api == nil {
+		return clinicsync.Retryable(clinicsync.EUnavailable, msgFileHost, err)
+	}
+	server := api.Scheme + "://" + api.Host
 	var ce *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
-	if errors.As(err, &ce) || errors.As(err, &ua) || errors.As(err, &hn) {
-		if unreachable == msgUnreachable {
-			return clinicsync.Retryable(clinicsync.EUnavailable, msgCertificate, err)
+	switch {
+	case errors.As(err, &ce) || errors.As(err, &ua) || errors.As(err, &hn):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err,
+			"Askara could not be reached securely at %s (certificate problem).", server)
+	case onLAN(api.Hostname()):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err,
+			"Nothing answers at %s: is the simulator or server running?", server)
+	}
+	return clinicsync.Retryablef(clinicsync.EUnavailable, err,
+		"Askara could not be reached at %s; check the internet connection.", server)
+}
+
+// onLAN reports whether host is this computer or on the clinic's network
+// (a loopback or private address, a name without a domain, a .local or
+// .lan name): the simulator or a server there, not Askara on the internet.
+func onLAN(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
+	}
+	if !strings.Contains(host, ".") {
+		return true // localhost, or a machine's name on the LAN
+	}
+	for _, suffix := range []string{".localhost", ".local", ".lan", ".internal", ".home.arpa"} {
+		if strings.HasSuffix(host, suffix) {
+			return true
 		}
 	}
-	return clinicsync.Retryable(clinicsync.EUnavailable, unreachable, err)
+	return false
 }
 
 func canceled(err error) *clinicsync.Error {

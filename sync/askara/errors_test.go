@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -122,6 +123,44 @@ func TestErrorSentenceNamesWhatWasAsked(t *testing.T) {
 					t.Errorf("the token leaked: %q", msg)
 				}
 			})
+		}
+	}
+}
+
+// When nothing answers, the sentence names the server asked; only a
+// server on the internet gets advice about the internet connection: a
+// loopback or LAN address is the simulator or a server in the clinic.
+func TestUnreachableNamesTheServerAndFitsIt(t *testing.T) {
+	// Nothing listens on this loopback port any more: a real refusal.
+	ts := httptest.NewServer(http.NotFoundHandler())
+	closed := ts.URL
+	ts.Close()
+	c, _, _ := newTestClient(t, closed, nil)
+	_, err := c.ListUnsynchronized(context.Background())
+	want := "Nothing answers at " + closed + ": is the simulator or server running?"
+	if clinicsync.ErrorCode(err) != clinicsync.EUnavailable || clinicsync.ErrorMessage(err) != want {
+		t.Fatalf("closed loopback port: %q (%s), want %q", clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err), want)
+	}
+
+	refuse := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
+	}}}
+	for base, want := range map[string]string{
+		"https://api.askara.ai/v2":       "Askara could not be reached at https://api.askara.ai; check the internet connection.",
+		"https://staging.askara.ai:8443": "Askara could not be reached at https://staging.askara.ai:8443; check the internet connection.",
+		"http://192.168.1.20:8700":       "Nothing answers at http://192.168.1.20:8700: is the simulator or server running?",
+		"http://10.0.4.2":                "Nothing answers at http://10.0.4.2: is the simulator or server running?",
+		"http://172.16.9.9":              "Nothing answers at http://172.16.9.9: is the simulator or server running?",
+		"http://[::1]:8700":              "Nothing answers at http://[::1]:8700: is the simulator or server running?",
+		"http://[fd00::5]":               "Nothing answers at http://[fd00::5]: is the simulator or server running?",
+		"http://localhost:8700":          "Nothing answers at http://localhost:8700: is the simulator or server running?",
+		"http://askara-proxy:8080":       "Nothing answers at http://askara-proxy:8080: is the simulator or server running?",
+		"https://relay.clinic.lan":       "Nothing answers at https://relay.clinic.lan: is the simulator or server running?",
+	} {
+		c, _, _ := newTestClient(t, base, func(o *Options) { o.HTTPClient = refuse })
+		_, err := c.Me(context.Background())
+		if got := clinicsync.ErrorMessage(err); got != want {
+			t.Errorf("%s: %q, want %q", base, got, want)
 		}
 	}
 }
