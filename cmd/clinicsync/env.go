@@ -35,6 +35,10 @@ type env struct {
 	store          *store.Store
 	logFile        string
 	closers        []func()
+	// firstRun: a missing or invalid configuration file opens the tray
+	// app's first-run setup (setupNeed) instead of ending the command.
+	firstRun  bool
+	setupNeed *service.FirstRun
 }
 
 func (e *env) close() {
@@ -96,12 +100,17 @@ func (e *env) setup() error {
 	if e.dataDir == "" {
 		e.dataDir = defData
 	}
-	e.cfg, err = config.Load(e.configPath)
-	if err != nil {
+	var preset map[string]bool
+	e.cfg, preset, err = config.LoadFile(e.configPath)
+	switch {
+	case e.firstRun:
+		e.setupNeed = service.NeedsFirstRun(e.cfg, preset, err)
+	case err != nil:
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
-	}
-	if err := e.cfg.Validate(); err != nil {
-		return exitf(exitConfig, "%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
+	default:
+		if err := e.cfg.Validate(); err != nil {
+			return exitf(exitConfig, "%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
+		}
 	}
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
 		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
@@ -218,13 +227,20 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	}
 	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
 		UserAgent: "ClinicSync/" + version, Logger: e.log})
+	if err != nil && e.setupNeed != nil {
+		// The setup shows the address's problem and cannot finish until
+		// the file is corrected: the engine never runs with this client.
+		client, err = askara.New(askara.Options{BaseURL: config.Default().Askara.APIURL, TokenSource: ts,
+			UserAgent: "ClinicSync/" + version, Logger: e.log})
+	}
 	if err != nil {
 		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	eng := e.newEngine(client)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
-		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil
+		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
+		FirstRun: e.setupNeed, Log: e.log}), nil
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask
