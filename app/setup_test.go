@@ -222,7 +222,9 @@ func TestSetupFromNothingToSyncing(t *testing.T) {
 		}
 		test.Tap(v.next)
 	})
-	r.until("the usual window", func() bool { return r.ui.setup == nil && r.ui.win.Content() != nil && r.ui.tabs.SelectedIndex() == tabActivity })
+	r.until("the usual window", func() bool {
+		return r.ui.setup == nil && r.ui.win.Content() != nil && r.ui.tabs.SelectedIndex() == tabActivity
+	})
 	c, err := config.Load(filepath.Join(r.dir, "config.toml"))
 	if err != nil || c.Validate() != nil || c.Destination.Root != r.root || c.Destination.PatientFolder != "{LASTNAME}/{FIRSTNAME}" {
 		t.Fatalf("saved %+v: %v", c.Destination, err)
