@@ -86,7 +86,7 @@ func newSetupRig(t *testing.T, o setupOpts) *uiRig {
 	t.Cleanup(func() { st.Close() })
 	ac := auth.Config{AuthorizeURL: cfg.Askara.AuthorizeURL, TokenURL: cfg.Askara.TokenURL, RevokeURL: cfg.Askara.RevokeURL,
 		ClientID: cfg.Askara.ClientID, ClientSecret: secret, Scopes: cfg.Askara.Scopes}
-	kc := auth.Keychain{Service: "Clinic Sync test", User: t.Name()}
+	kc := auth.Keychain{Service: "Clinic Sync test", User: dir} // one per run: the mock keychain outlives a test
 	var (
 		src *auth.Source
 		ts2 oauth2.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "setup-test-token"})
@@ -303,60 +303,69 @@ func TestSetupFolderRefusals(t *testing.T) {
 // An IT-preset file that sets a valid, writable folder skips the folder
 // step; one that sets the pattern skips the pattern step. (One that sets
 // both, validly, needs no setup: service.NeedsFirstRun.)
+// (Each rig in a subtest: its window is closed before the next is built.)
 func TestSetupSkipsWhatITPreset(t *testing.T) {
-	r := newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT\"\n"})
-	r.onUI(func() {
-		if got := strings.Join(r.steps(), ","); got != "pattern,done" {
-			t.Fatalf("steps %s", got)
-		}
-		if r.ui.setup.step() != stepPattern {
-			t.Fatalf("opens at %d", r.ui.setup.step())
-		}
+	t.Run("folder", func(t *testing.T) {
+		r := newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT\"\n"})
+		r.onUI(func() {
+			if got := strings.Join(r.steps(), ","); got != "pattern,done" {
+				t.Fatalf("steps %s", got)
+			}
+			if r.ui.setup.step() != stepPattern {
+				t.Fatalf("opens at %d", r.ui.setup.step())
+			}
+		})
 	})
-	r = newSetupRig(t, setupOpts{file: "[destination]\npatient_folder = \"{EXTERNALID}\"\n"})
-	r.onUI(func() {
-		if got := strings.Join(r.steps(), ","); got != "sign in,folder,done" {
-			t.Fatalf("steps %s", got)
-		}
-		if v := r.ui.setup; v.template() != "{EXTERNALID}" || v.step() != stepSignIn {
-			t.Fatalf("pattern %q, opens at %d", v.template(), v.step())
-		}
+	t.Run("pattern", func(t *testing.T) {
+		r := newSetupRig(t, setupOpts{file: "[destination]\npatient_folder = \"{EXTERNALID}\"\n"})
+		r.onUI(func() {
+			if got := strings.Join(r.steps(), ","); got != "sign in,folder,done" {
+				t.Fatalf("steps %s", got)
+			}
+			if v := r.ui.setup; v.template() != "{EXTERNALID}" || v.step() != stepSignIn {
+				t.Fatalf("pattern %q, opens at %d", v.template(), v.step())
+			}
+		})
 	})
 }
 
 // A file with a problem opens the setup at the problem's step, the
 // problem said under its field.
 func TestSetupOpensAtTheProblem(t *testing.T) {
-	r := newSetupRig(t, setupOpts{file: "[destination]\nroot = \"relative/Patients\"\n"})
-	v := r.ui.setup
-	r.until("the folder step with the problem", func() bool {
-		return v.step() == stepFolder && strings.Contains(v.folderMsg.Text, "must be an absolute path") && v.next.Disabled()
+	t.Run("relative folder", func(t *testing.T) {
+		r := newSetupRig(t, setupOpts{file: "[destination]\nroot = \"relative/Patients\"\n"})
+		v := r.ui.setup
+		r.until("the folder step with the problem", func() bool {
+			return v.step() == stepFolder && strings.Contains(v.folderMsg.Text, "must be an absolute path") && v.next.Disabled()
+		})
+		r.onUI(func() {
+			if v.steps[0] != stepSignIn || v.back.Hidden {
+				t.Fatalf("steps %v: sign-in stays one Back away", r.steps())
+			}
+		})
 	})
-	r.onUI(func() {
-		if v.steps[0] != stepSignIn || v.back.Hidden {
-			t.Fatalf("steps %v: sign-in stays one Back away", r.steps())
-		}
+	t.Run("missing folder", func(t *testing.T) {
+		r := newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT/Missing\"\n"})
+		v := r.ui.setup
+		r.until("the folder step with the missing folder", func() bool {
+			return v.step() == stepFolder && strings.Contains(v.folderMsg.Text, "does not exist")
+		})
 	})
-
-	r = newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT/Missing\"\n"})
-	v = r.ui.setup
-	r.until("the folder step with the missing folder", func() bool {
-		return v.step() == stepFolder && strings.Contains(v.folderMsg.Text, "does not exist")
-	})
-
-	r = newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT\"\npatient_folder = \"{NOPE}\"\n"})
-	v = r.ui.setup
-	r.onUI(func() {
-		if v.step() != stepPattern || v.patternMsg.Hidden || !strings.Contains(v.patternMsg.Text, "NOPE") || !v.next.Disabled() {
-			t.Fatalf("step %d, problem %q hidden %v", v.step(), v.patternMsg.Text, v.patternMsg.Hidden)
-		}
-		if v.pattern.Selected != v.pattern.Options[3] || v.custom.Text != "{NOPE}" {
-			t.Fatalf("the file's pattern is not in the free entry: %q %q", v.pattern.Selected, v.custom.Text)
-		}
-		v.pattern.SetSelected(v.pattern.Options[0])
-		if v.next.Disabled() {
-			t.Fatal("a valid pattern left Next disabled")
-		}
+	t.Run("bad pattern", func(t *testing.T) {
+		r := newSetupRig(t, setupOpts{managed: true, file: "[destination]\nroot = \"$ROOT\"\npatient_folder = \"{NOPE}\"\n"})
+		v := r.ui.setup
+		r.onUI(func() {
+			if v.step() != stepPattern || v.patternMsg.Hidden || !strings.Contains(v.patternMsg.Text, "NOPE") || !v.next.Disabled() {
+				t.Fatalf("step %d, problem %q hidden %v", v.step(), v.patternMsg.Text, v.patternMsg.Hidden)
+			}
+			if v.pattern.Selected != v.pattern.Options[3] || v.custom.Text != "{NOPE}" {
+				t.Fatalf("the file's pattern is not in the free entry: %q %q", v.pattern.Selected, v.custom.Text)
+			}
+			v.pattern.SetSelected(v.pattern.Options[0])
+			if v.next.Disabled() {
+				t.Fatal("a valid pattern left Next disabled")
+			}
+		})
 	})
 }
 
@@ -368,20 +377,22 @@ func TestSetupSaysWhatOnlyTheFileCanCorrect(t *testing.T) {
 		{"[askara]\npoll_interval = \"5s\"\n[destination]\nroot = \"$ROOT\"\n", "askara.poll_interval: 5s must be between 10s and 1h"},
 		{"[destination]\nrooot = \"$ROOT\"\n", "unknown keys: destination.rooot"},
 	} {
-		r := newSetupRig(t, setupOpts{managed: true, file: tc.file})
-		v := r.ui.setup
-		r.onUI(func() {
-			if v.banner.Hidden || !strings.Contains(v.banner.Text, tc.want) || !strings.Contains(v.banner.Text, "config.toml") {
-				t.Fatalf("banner %q hidden %v", v.banner.Text, v.banner.Hidden)
-			}
-			v.root.SetText(r.root)
-		})
-		r.until("the folder accepted", func() bool { return v.folderOK })
-		r.onUI(func() {
-			v.show(len(v.steps) - 1)
-			if v.step() != stepDone || !v.next.Disabled() {
-				t.Fatalf("step %d: Finish enabled %v", v.step(), !v.next.Disabled())
-			}
+		t.Run(tc.want, func(t *testing.T) {
+			r := newSetupRig(t, setupOpts{managed: true, file: tc.file})
+			v := r.ui.setup
+			r.onUI(func() {
+				if v.banner.Hidden || !strings.Contains(v.banner.Text, tc.want) || !strings.Contains(v.banner.Text, "config.toml") {
+					t.Fatalf("banner %q hidden %v", v.banner.Text, v.banner.Hidden)
+				}
+				v.root.SetText(r.root)
+			})
+			r.until("the folder accepted", func() bool { return v.folderOK })
+			r.onUI(func() {
+				v.show(len(v.steps) - 1)
+				if v.step() != stepDone || !v.next.Disabled() {
+					t.Fatalf("step %d: Finish enabled %v", v.step(), !v.next.Disabled())
+				}
+			})
 		})
 	}
 }
