@@ -64,6 +64,7 @@ type setupView struct {
 
 	// Sign in
 	who     *widget.Label
+	later   *widget.Label // "you can sign in later", while nobody is
 	signIn  *widget.Button
 	cancel  *widget.Button
 	signMsg *widget.Label
@@ -111,6 +112,9 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	v.cancel = widget.NewButton(T("Cancel"), u.b.CancelSignIn)
 	v.cancel.Hide()
 	v.signMsg = wrapLabel("")
+	v.signMsg.Hide()
+	v.later = wrapLabel(T("You can sign in later from the Account tab: documents wait on Askara until someone signs in."))
+	v.later.Importance = widget.LowImportance
 
 	v.root = widget.NewEntry()
 	v.root.SetPlaceHolder(T("e.g. C:\\YourSoftware\\Documents\\Patients"))
@@ -176,9 +180,7 @@ func (v *setupView) object() fyne.CanvasObject {
 
 // build makes each step's page.
 func (v *setupView) build() {
-	note := wrapLabel(T("You can sign in later from the Account tab: documents wait on Askara until someone signs in."))
-	note.Importance = widget.LowImportance
-	v.pages[stepSignIn] = container.NewVBox(v.who, container.NewHBox(v.signIn, v.cancel), v.signMsg, note)
+	v.pages[stepSignIn] = container.NewVBox(v.who, container.NewHBox(v.signIn, v.cancel), v.signMsg, v.later)
 
 	v.pages[stepFolder] = container.NewVBox(
 		container.NewBorder(nil, nil, nil, v.browse, v.root), v.folderMsg)
@@ -346,6 +348,9 @@ func (v *setupView) updateNext() {
 	case -1:
 		ok = false
 	}
+	if ok && v.next.Text != T("Skip for now") {
+		v.next.Importance = widget.HighImportance // the way on
+	}
 	setEnabled(v.next, ok)
 	v.next.Refresh()
 }
@@ -373,6 +378,16 @@ func (v *setupView) value() (config.Config, []config.Problem) {
 	return c, probs
 }
 
+// sentence starts s with a capital letter (the configuration's rules say
+// their problems in the middle of a sentence).
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	return strings.ToUpper(string(r[0])) + string(r[1:])
+}
+
 // problem is the message for key among probs, "" if none.
 func problem(probs []config.Problem, key string) string {
 	for _, p := range probs {
@@ -398,7 +413,7 @@ func (v *setupView) checkFolder() {
 			v.folderMsg.SetText(T("Type the folder's path, or press Choose… to pick it."))
 		} else {
 			v.folderMsg.Importance = widget.DangerImportance
-			v.folderMsg.SetText(T("Documents folder") + " " + msg)
+			v.folderMsg.SetText(T("Documents folder") + ": " + msg)
 		}
 		return
 	}
@@ -482,7 +497,7 @@ func (v *setupView) patternChanged() {
 	}
 	c, probs := v.value()
 	if msg := problem(probs, "destination.patient_folder"); msg != "" {
-		v.patternMsg.SetText(msg)
+		v.patternMsg.SetText(sentence(msg))
 		v.patternMsg.Show()
 	} else {
 		v.patternMsg.Hide()
@@ -513,8 +528,10 @@ func (v *setupView) setAccount(st service.Status) {
 	signedIn := a.Managed || a.SignedIn && !st.SignedOut
 	if signedIn {
 		v.signIn.Hide()
+		v.later.Hide()
 	} else {
 		v.signIn.Show()
+		v.later.Show()
 	}
 	if v.steps != nil {
 		v.updateNext()
@@ -526,13 +543,15 @@ func (v *setupView) tapSignIn() {
 	v.cancel.Show()
 	v.signMsg.Importance = widget.MediumImportance
 	v.signMsg.SetText(T("Finish signing in in your browser…"))
+	v.signMsg.Show()
 	v.u.run(v.u.b.SignIn, func(err error) {
 		v.signIn.Enable()
 		v.cancel.Hide()
-		v.signMsg.SetText("")
+		v.signMsg.Hide()
 		if err != nil {
 			v.signMsg.Importance = widget.DangerImportance
 			v.signMsg.SetText(clinicsync.ErrorMessage(err))
+			v.signMsg.Show()
 		}
 		v.u.apply(v.u.b.Status())
 	})
@@ -542,9 +561,11 @@ func (v *setupView) tapSignIn() {
 func (v *setupView) fillSummary() {
 	c, _ := v.value()
 	st := v.u.status()
+	v.sumWho.Importance = widget.MediumImportance
 	if st.Account.Managed || st.Account.SignedIn && !st.SignedOut {
 		v.sumWho.SetText(v.who.Text)
 	} else {
+		v.sumWho.Importance = widget.WarningImportance
 		v.sumWho.SetText(T("Not signed in yet: sign in from the Account tab when you can. Documents wait on Askara until then."))
 	}
 	v.sumRoot.SetText(c.Destination.Root)
