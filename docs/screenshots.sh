@@ -23,6 +23,19 @@ setup_shots() {
   port=$((18700 + RANDOM % 1000))
   "$bin" sim --listen "127.0.0.1:$port" --oauth --auto-approve --documents 6 --patients 3 >/dev/null 2>&1 &
   local sim=$!
+  shot() { sleep 1.5; import -window "$win" "$out/setup-$1.png"; echo "wrote $out/setup-$1.png"; }
+  click() { xdotool mousemove --window "$win" "$1" "$2" click 1; }
+  next() { click 930 613; }
+  # A file with problems: the setup opens at the folder, and says what
+  # only the file can correct.
+  printf '[askara]\npoll_interval = "5s"\n[destination]\nroot = "Patients"\n' >"$tmp/config.toml"
+  CLINICSYNC_CONFIG=$tmp/config.toml CLINICSYNC_DATA_DIR=$tmp/data "$bin" >/dev/null 2>&1 &
+  local app=$!
+  win=$(timeout 60 xdotool search --sync --name '^Clinic Sync$' | head -1)
+  xdotool windowmove "$win" 0 0
+  shot problem
+  kill $app; wait $app 2>/dev/null || true
+  while xdotool search --name '^Clinic Sync$' >/dev/null; do sleep 0.2; done
   cat >"$tmp/config.toml" <<TOML
 [askara]
 api_url = "http://127.0.0.1:$port"
@@ -31,12 +44,9 @@ token_url = "http://127.0.0.1:$port/oauth2/token"
 redirect_port = 0
 TOML
   PATH=$tmp/bin:$PATH CLINICSYNC_CONFIG=$tmp/config.toml CLINICSYNC_DATA_DIR=$tmp/data "$bin" >/dev/null 2>&1 &
-  local app=$!
+  app=$!
   win=$(timeout 60 xdotool search --sync --name '^Clinic Sync$' | head -1)
   xdotool windowmove "$win" 0 0
-  shot() { sleep 1.5; import -window "$win" "$out/setup-$1.png"; echo "wrote $out/setup-$1.png"; }
-  click() { xdotool mousemove --window "$win" "$1" "$2" click 1; }
-  next() { click 930 613; }
   shot 1-sign-in
   click 57 233; shot 2-signed-in          # Sign in…: the stand-in browser approves
   next; click 400 175
