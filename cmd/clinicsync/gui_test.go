@@ -369,7 +369,7 @@ func TestTrayHostMissingClosingTheWindowQuits(t *testing.T) {
 // No alarming noise on the terminal: Fyne's own log lines ("Fyne error:
 // Unable to connect to session D-Bus", three lines for each notification
 // on a desktop without D-Bus) go to the debug log, once each.
-func TestFyneErrorsGoToTheDebugLog(t *testing.T) {
+func TestGUIToolkitErrorsGoToTheDebugLog(t *testing.T) {
 	display := xvfb(t)
 	s := newSetup(t, sim.Options{Seed: 26})
 	// One document that fails (an HTML page instead of a PDF): the app

@@ -313,6 +313,9 @@ func TestFirstRunStartsTheEngineOnceConfigured(t *testing.T) {
 		t.Fatalf("setup %+v", st)
 	}
 	r.signIn()
+	// The engine as cmd builds it from the file: a folder that is not there
+	// (a pass now would fail every document and tell the platform).
+	r.eng.Reconfigure(r.eng.Config(), dest.Layout{Root: filepath.Join(r.dir, "not-yet")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.svc.Run(ctx) }()
@@ -334,6 +337,14 @@ func TestFirstRunStartsTheEngineOnceConfigured(t *testing.T) {
 			t.Fatalf("%d documents confirmed after the setup, want 3", len(r.sim.StatusCalls()))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range r.sim.StatusCalls() {
+		if !c.Status.Success {
+			t.Fatalf("a document failed: the engine ran before the setup finished: %+v", c)
+		}
+	}
+	if errs, _ := r.svc.Activity(context.Background(), engine.LogQuery{MinLevel: engine.LevelWarn}); len(errs) > 0 {
+		t.Fatalf("the engine ran before the setup finished: %q", errs[0].Message)
 	}
 	if _, err := config.Load(filepath.Join(r.dir, "config.toml")); err != nil {
 		t.Fatal(err)
