@@ -19,9 +19,10 @@ import (
 
 // Options tune the UI to the machine it runs on.
 type Options struct {
-	// Tray: show a tray icon and menu (false on Linux without a D-Bus
-	// session, where the tray would crash on quit). Without a tray,
-	// closing the window quits.
+	// Tray: show a tray icon and menu (false where the desktop has no tray
+	// host: on Linux without a D-Bus session, where the tray would crash on
+	// quit, or without a StatusNotifierWatcher, where an icon is
+	// invisible). Without a tray, closing the window quits.
 	Tray bool
 	// SetTooltip sets the tray icon's tooltip (fyne.io/systray; Fyne has
 	// no API for it). Optional.
