@@ -30,6 +30,11 @@ type Backend interface {
 	Document(ctx context.Context, uuid string) (engine.DocumentView, error)
 	Notes(ctx context.Context, inboxOnly bool) ([]engine.NoteView, error)
 	Settings() config.Config
+	// Setup says whether the first-run setup is needed (the configuration
+	// file is missing or has problems); Apply finishes it.
+	Setup() service.SetupState
+	// CheckFolder checks a documents folder with a real test write.
+	CheckFolder(path string) error
 	Preview(ctx context.Context, c config.Config) (string, error)
 	Apply(ctx context.Context, c config.Config) ([]config.Problem, error)
 	SignIn(ctx context.Context) error

@@ -374,14 +374,18 @@ func (v *settingsView) editAzodhaFiles() {
 	d.Show()
 }
 
-func (v *settingsView) chooseRoot() {
+func (v *settingsView) chooseRoot() { chooseFolder(v.u.win, v.root) }
+
+// chooseFolder picks a folder with the system-independent folder dialog,
+// starting at the one typed in entry, and puts the choice in entry.
+func chooseFolder(win fyne.Window, entry *widget.Entry) {
 	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 		if err != nil || u == nil {
 			return
 		}
-		v.root.SetText(u.Path())
-	}, v.u.win)
-	if r := strings.TrimSpace(v.root.Text); r != "" {
+		entry.SetText(u.Path())
+	}, win)
+	if r := strings.TrimSpace(entry.Text); r != "" {
 		if l, err := storage.ListerForURI(storage.NewFileURI(r)); err == nil {
 			d.SetLocation(l)
 		}

@@ -36,6 +36,9 @@ func trayIcon(st engine.Status) fyne.Resource {
 
 // statusText says the state in words, for the tooltip and the header.
 func statusText(st service.Status) string {
+	if st.SetupNeeded {
+		return T("Setup needed: open Clinic Sync")
+	}
 	switch st.Status {
 	case engine.StatusSyncing:
 		return T("Synchronising…")

@@ -19,9 +19,10 @@ import (
 
 // Options tune the UI to the machine it runs on.
 type Options struct {
-	// Tray: show a tray icon and menu (false on Linux without a D-Bus
-	// session, where the tray would crash on quit). Without a tray,
-	// closing the window quits.
+	// Tray: show a tray icon and menu (false where the desktop has no tray
+	// host: on Linux without a D-Bus session, where the tray would crash on
+	// quit, or without a StatusNotifierWatcher, where an icon is
+	// invisible). Without a tray, closing the window quits.
 	Tray bool
 	// SetTooltip sets the tray icon's tooltip (fyne.io/systray; Fyne has
 	// no API for it). Optional.
@@ -53,6 +54,7 @@ type UI struct {
 	account  *accountView
 	diag     *diagView
 	tabs     *container.AppTabs
+	setup    *setupView // the first-run setup, while it fills the window
 
 	notifier notifier
 	gate     doGate // every u.do goes through it; shut at Quit
@@ -121,9 +123,23 @@ func (u *UI) build() {
 			u.docs.reload()
 		}
 	}
-	u.win.SetContent(container.NewBorder(u.header.object(), nil, nil, nil, u.tabs))
+	u.setup = nil
+	if setup := u.b.Setup(); setup.Needed {
+		u.setup = newSetupView(u, setup)
+		u.win.SetContent(u.setup.object())
+		u.setup.start()
+	} else {
+		u.win.SetContent(container.NewBorder(u.header.object(), nil, nil, nil, u.tabs))
+	}
 	st := u.b.Status()
 	u.apply(st)
+}
+
+// setupDone shows the usual window once the first-run setup saved the
+// configuration (UI goroutine).
+func (u *UI) setupDone() {
+	u.build()
+	u.tabs.SelectIndex(tabActivity)
 }
 
 // Tab indexes, in the order build adds them.
@@ -316,6 +332,9 @@ func (u *UI) apply(st service.Status) {
 	u.mu.Unlock()
 	u.header.set(st)
 	u.account.set(st)
+	if u.setup != nil {
+		u.setup.setAccount(st)
+	}
 	u.settings.showRelay()
 	u.docs.tick()
 	if u.o.Tray {

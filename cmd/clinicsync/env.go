@@ -36,6 +36,10 @@ type env struct {
 	store          *store.Store
 	logFile        string
 	closers        []func()
+	// firstRun: a missing or invalid configuration file opens the tray
+	// app's first-run setup (setupNeed) instead of ending the command.
+	firstRun  bool
+	setupNeed *service.FirstRun
 }
 
 func (e *env) close() {
@@ -140,10 +144,16 @@ func (e *env) locate() error {
 
 // loadConfig reads and checks the configuration file. Without one (the
 // installer writes none; the window's first-run setup does) it says how to
-// make one rather than naming the first missing value.
+// make one rather than naming the first missing value. The tray app
+// (firstRun) never stops here: what is missing or wrong opens the setup.
 func (e *env) loadConfig() error {
+	var preset map[string]bool
 	var err error
-	e.cfg, err = config.Load(e.configPath)
+	e.cfg, preset, err = config.LoadFile(e.configPath)
+	if e.firstRun {
+		e.setupNeed = service.NeedsFirstRun(e.cfg, preset, err)
+		return nil
+	}
 	if err != nil {
 		return errors.New(clinicsync.ErrorMessage(err))
 	}
@@ -320,13 +330,20 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	}
 	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
 		UserAgent: "ClinicSync/" + version, Logger: e.log})
+	if err != nil && e.setupNeed != nil {
+		// The setup shows the address's problem and cannot finish until
+		// the file is corrected: the engine never runs with this client.
+		client, err = askara.New(askara.Options{BaseURL: config.Default().Askara.APIURL, TokenSource: ts,
+			UserAgent: "ClinicSync/" + version, Logger: e.log})
+	}
 	if err != nil {
 		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	eng := e.newEngine(client)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
-		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client), Log: e.log}), nil
+		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
+		FirstRun: e.setupNeed, Log: e.log}), nil
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask

@@ -29,6 +29,9 @@ const appID = "app.clinicsync.desktop" // FyneApp.toml's ID
 func cmdGUI(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("gui")
 	hidden := fs.Bool("hidden", false, "start in the tray without opening the window (start at login)")
+	// No configuration yet, or one with problems: the window opens on the
+	// first-run setup. Exiting would show nothing at all on Windows.
+	e.firstRun = true
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +69,7 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	if err := e.logToFile(); err != nil {
 		return exitf(exitConfig, "cannot write the log file in %s: %v", e.dataDir, err)
 	}
+	toolkitLogToDebug(e.log)
 	// One instance per user: a second launch shows the first one's window.
 	var ui *app.UI
 	shown := make(chan struct{}, 1)
@@ -123,7 +127,13 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
-	tray := hasSessionBus()
+	// Started at login (--hidden), the desktop's tray may still be
+	// starting: give it a few seconds.
+	wait := time.Duration(0)
+	if o.hidden {
+		wait = 5 * time.Second
+	}
+	tray := hasTrayHost(wait)
 	opts := app.Options{Tray: tray, Notify: true}
 	if tray {
 		opts.SetTooltip = systray.SetTooltip
@@ -133,7 +143,10 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 		ui.Window().SetTitle("Clinic Sync — " + o.title)
 	}
 	if !tray {
-		e.log.Info("no D-Bus session: running without a tray icon")
+		// Without a tray icon the window is the only way in: closing it
+		// quits (app.Options.Tray), and --hidden shows it anyway.
+		e.log.Info("no tray host on this desktop: running without a tray icon")
+		fmt.Fprintln(e.stderr, "Clinic Sync: no tray on this desktop; closing the window quits.")
 	}
 
 	engineCtx, stopEngine := context.WithCancel(ctx)
@@ -154,7 +167,7 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 		fyne.Do(ui.Quit)
 	}()
 	ui.Start()
-	if !o.hidden || !tray {
+	if !o.hidden || !tray || svc.Setup().Needed {
 		ui.Show()
 	}
 	a.Run()

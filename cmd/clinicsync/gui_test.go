@@ -6,15 +6,23 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	endian "encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -94,6 +102,33 @@ func sessionBus(t *testing.T) string {
 	return strings.TrimSpace(line)
 }
 
+// trayHost plays the desktop's tray host on bus: it owns the
+// StatusNotifierWatcher name and counts the icons that register with it.
+func trayHost(t *testing.T, bus string) *atomic.Int32 {
+	t.Helper()
+	conn, err := dbus.Connect(bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	w := &watcher{}
+	if err := conn.Export(w, "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.kde.StatusNotifierWatcher", dbus.NameFlagDoNotQueue); err != nil ||
+		reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("request name: %v %v", reply, err)
+	}
+	return &w.registered
+}
+
+type watcher struct{ registered atomic.Int32 }
+
+func (w *watcher) RegisterStatusNotifierItem(string) *dbus.Error {
+	w.registered.Add(1)
+	return nil
+}
+
 // guiCmd runs the tray app with DISPLAY and, if bus is not "", that D-Bus
 // session (else none at all).
 func guiCmd(s *setup, display, bus string, args ...string) *exec.Cmd {
@@ -141,8 +176,9 @@ func TestGUISyncsAndStopsCleanlyWithoutDBus(t *testing.T) {
 func TestSecondLaunchShowsTheFirstWindow(t *testing.T) {
 	display := xvfb(t)
 	bus := sessionBus(t)
+	registered := trayHost(t, bus)
 	s := newSetup(t, sim.Options{Documents: 2, Seed: 22})
-	// With a D-Bus session the app has a tray, so --hidden starts with no window.
+	// With a tray host the app has a tray, so --hidden starts with no window.
 	first := guiCmd(s, display, bus, "--hidden")
 	var stderr bytes.Buffer
 	first.Stderr = &stderr
@@ -156,14 +192,14 @@ func TestSecondLaunchShowsTheFirstWindow(t *testing.T) {
 	if w := windows(display); len(w) != 0 {
 		t.Fatalf("--hidden showed a window: %v", w)
 	}
+	waitFor(t, "the tray icon registered with the tray host", 10*time.Second, func() bool { return registered.Load() > 0 })
 	second := guiCmd(s, display, bus)
 	out, err := second.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "already running") {
 		t.Fatalf("second launch: %v\n%s", err, out)
 	}
 	waitFor(t, "the first instance's window", 10*time.Second, func() bool { return len(windows(display)) == 1 })
-	// Quit with a tray but no tray host (a session bus without a
-	// StatusNotifier watcher) must not crash either.
+	// Quit with a tray must not crash either.
 	first.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
@@ -238,4 +274,191 @@ func TestQuitWhileThePointerMoves(t *testing.T) {
 			t.Fatalf("round %d: %v\n%s", round, err, stderr.String())
 		}
 	}
+}
+
+// The tray app with no configuration file opens its window (the first-run
+// setup) and keeps running, instead of printing "root is not set" to a
+// standard error nobody sees (a GUI program on Windows has no console)
+// and exiting. Headless commands still exit 2.
+func TestGUIWithoutConfigurationOpensSetup(t *testing.T) {
+	display := xvfb(t)
+	s := newSetup(t, sim.Options{Seed: 24})
+	if err := os.Remove(s.cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	c := guiCmd(s, display, "")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	defer c.Process.Kill()
+	deadline := time.After(60 * time.Second)
+	for len(windows(display)) != 1 {
+		select {
+		case err := <-exited:
+			t.Fatalf("exited without a window: %v\n%s", err, stderr.String())
+		case <-deadline:
+			t.Fatalf("no window after 60 s\n%s", stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("exited after showing its window: %v\n%s", err, stderr.String())
+	default:
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after SIGTERM\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "root is not set") || strings.Contains(stderr.String(), "panic") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(s.cfgPath); !os.IsNotExist(err) {
+		t.Fatalf("a configuration file was written before the setup finished: %v", err)
+	}
+	// Scripts keep their exit code.
+	for _, cmd := range []string{"sync", "run"} {
+		if _, errOut, code := s.run(t, cmd); code != exitConfig || !strings.Contains(errOut, "root is not set") {
+			t.Fatalf("%s without a configuration: exit %d, %s", cmd, code, errOut)
+		}
+	}
+}
+
+// A session bus with no tray host (stock GNOME, a private bus here): the
+// window is the only way in, so --hidden shows it, and closing it quits
+// instead of hiding the app for good. One plain line says why.
+func TestTrayHostMissingClosingTheWindowQuits(t *testing.T) {
+	display := xvfb(t)
+	bus := sessionBus(t)
+	s := newSetup(t, sim.Options{Documents: 1, Seed: 25})
+	c := guiCmd(s, display, bus, "--hidden")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	defer c.Process.Kill()
+	waitFor(t, "the window --hidden must show without a tray host", 60*time.Second, func() bool { return len(windows(display)) == 1 })
+	waitFor(t, "the first sync", 30*time.Second, func() bool { return len(tree(t, s.root)) == 1 })
+	closeWindow(t, display, windows(display)[0])
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after its window was closed\n%s", stderr.String())
+	}
+	out := stderr.String()
+	if strings.Count(out, "no tray on this desktop") != 1 || strings.Contains(out, "panic") {
+		t.Fatalf("stderr:\n%s", out)
+	}
+}
+
+// No alarming noise on the terminal: Fyne's own log lines ("Fyne error:
+// Unable to connect to session D-Bus", three lines for each notification
+// on a desktop without D-Bus) go to the debug log, once each.
+func TestGUIToolkitErrorsGoToTheDebugLog(t *testing.T) {
+	display := xvfb(t)
+	s := newSetup(t, sim.Options{Seed: 26})
+	// One document that fails (an HTML page instead of a PDF): the app
+	// sends a notification, which cannot work without D-Bus.
+	s.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "A", LastName: "B"},
+		PDF: clinicsync.PDF{FileName: "a.pdf"}}, Content: sim.Content{Kind: sim.ContentHTML}})
+	c := guiCmd(s, display, "")
+	c.Env = append(c.Env, "CLINICSYNC_LOG=debug")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Process.Kill()
+	logFile := filepath.Join(s.dataDir, "clinicsync.log")
+	waitFor(t, "the notification's D-Bus error in the debug log (or on stderr)", 60*time.Second, func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), "Unable to connect to session D-Bus") ||
+			strings.Contains(stderr.String(), "Unable to connect to session D-Bus")
+	})
+	if err := terminate(c, 20*time.Second); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if out := stderr.String(); strings.Contains(out, "Fyne error") || strings.Count(out, "\n") > 1 {
+		t.Fatalf("noise on the terminal:\n%s", out)
+	}
+	b, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(b), "level=DEBUG") || strings.Count(string(b), "Unable to connect to session D-Bus") != 1 {
+		t.Fatalf("the debug log:\n%s", b)
+	}
+}
+
+// closeWindow asks the window to close as a window manager's close button
+// does: a WM_DELETE_WINDOW client message (Xvfb has no window manager, and
+// xdotool's windowclose destroys the window instead). Plain X11 protocol
+// over the display's socket: no X library in the test binary.
+func closeWindow(t *testing.T, display, window string) {
+	t.Helper()
+	var win uint32
+	if _, err := fmt.Sscan(window, &win); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("unix", "/tmp/.X11-unix/X"+strings.TrimPrefix(display, ":"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	le := endian.LittleEndian
+	// Connection setup: little-endian, protocol 11.0, no authorisation.
+	setup := []byte{'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := conn.Write(setup); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(conn, head); err != nil || head[0] != 1 {
+		t.Fatalf("X11 setup refused: %v %v", err, head)
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 4*int(le.Uint16(head[6:])))); err != nil {
+		t.Fatal(err)
+	}
+	atom := func(name string) uint32 {
+		n := len(name)
+		req := make([]byte, 8+(n+3)/4*4)
+		req[0] = 16 // InternAtom
+		le.PutUint16(req[2:], uint16(len(req)/4))
+		le.PutUint16(req[4:], uint16(n))
+		copy(req[8:], name)
+		if _, err := conn.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		rep := make([]byte, 32)
+		if _, err := io.ReadFull(conn, rep); err != nil || rep[0] != 1 {
+			t.Fatalf("InternAtom %s: %v %v", name, err, rep)
+		}
+		return le.Uint32(rep[8:])
+	}
+	protocols, del := atom("WM_PROTOCOLS"), atom("WM_DELETE_WINDOW")
+	req := make([]byte, 44)
+	req[0] = 25 // SendEvent, to the client that made the window (event mask 0)
+	le.PutUint16(req[2:], 11)
+	le.PutUint32(req[4:], win)
+	ev := req[12:]
+	ev[0], ev[1] = 33, 32 // ClientMessage, format 32
+	le.PutUint32(ev[4:], win)
+	le.PutUint32(ev[8:], protocols)
+	le.PutUint32(ev[12:], del) // data[0]; data[1] = CurrentTime
+	if _, err := conn.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	atom("WM_PROTOCOLS") // a round trip: the event was sent
 }

@@ -147,26 +147,38 @@ func Default() Config {
 // Load reads path over the defaults. A missing file gives the defaults and
 // no error (the settings window or an IT person writes it later).
 func Load(path string) (Config, error) {
+	c, _, err := LoadFile(path)
+	return c, err
+}
+
+// LoadFile is Load that also says which keys the file sets
+// ("destination.root", and each section's name): what an IT person chose,
+// as opposed to defaults. The set is nil when there is no file.
+func LoadFile(path string) (Config, map[string]bool, error) {
 	c := Default()
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
+		return c, nil, nil
 	}
+	set := map[string]bool{}
 	if err != nil {
-		return c, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("Cannot read the configuration file %s.", path), err)
+		return c, set, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("Cannot read the configuration file %s.", path), err)
 	}
 	md, err := toml.Decode(string(b), &c)
 	if err != nil {
-		return c, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The configuration file %s is not valid: %v", path, err), err)
+		return c, set, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The configuration file %s is not valid: %v", path, err), err)
+	}
+	for _, k := range md.Keys() {
+		set[k.String()] = true
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return c, clinicsync.Errorf(clinicsync.EConfig, "The configuration file %s has unknown keys: %s.", path, strings.Join(keys, ", "))
+		return c, set, clinicsync.Errorf(clinicsync.EConfig, "The configuration file %s has unknown keys: %s.", path, strings.Join(keys, ", "))
 	}
-	return c, nil
+	return c, set, nil
 }
 
 // Problem is one invalid value: the key ("destination.root") and what is

@@ -86,3 +86,23 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// LoadFile tells an IT person's values from defaults: the keys the file
+// sets, none for a missing file.
+func TestLoadFileSaysWhichKeysTheFileSets(t *testing.T) {
+	dir := t.TempDir()
+	c, set, err := LoadFile(filepath.Join(dir, "none.toml"))
+	if err != nil || set != nil || c.Destination.PatientFolder != "{LASTNAME}_{FIRSTNAME}" {
+		t.Fatalf("missing file: %v %v", set, err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	os.WriteFile(path, []byte("[destination]\nroot = \"/srv/Patients\"\n"), 0o600)
+	c, set, err = LoadFile(path)
+	if err != nil || !set["destination.root"] || set["destination.patient_folder"] || c.Destination.Root != "/srv/Patients" {
+		t.Fatalf("preset root: %v %v %+v", set, err, c.Destination)
+	}
+	os.WriteFile(path, []byte("[destination]\nrooot = \"/srv\"\n"), 0o600)
+	if _, set, err = LoadFile(path); err == nil || set == nil {
+		t.Fatalf("unknown key: %v %v", set, err)
+	}
+}

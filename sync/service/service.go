@@ -48,7 +48,45 @@ type Parts struct {
 	Autostart Autostart
 	// Relay, when set, runs the webhook relay the settings ask for.
 	Relay Relay
-	Log   *slog.Logger
+	// FirstRun, when set, asks for the window's first-run setup (the
+	// configuration file is missing or has problems): the engine waits
+	// until Apply saves a valid configuration. See NeedsFirstRun.
+	FirstRun *FirstRun
+	Log      *slog.Logger
+}
+
+// FirstRun is what the first-run setup starts from.
+type FirstRun struct {
+	// Preset are the keys the configuration file sets (config.LoadFile):
+	// an IT person's values, whose steps the setup skips when valid. Nil
+	// when there is no file.
+	Preset map[string]bool
+	// FileError says the file could not be read. The setup cannot finish
+	// until someone corrects it: it would overwrite an IT person's file
+	// (a key this version does not know, a typo).
+	FileError error
+}
+
+// NeedsFirstRun says whether the tray app opens its first-run setup for a
+// configuration read by config.LoadFile: nil when the file reads, is valid
+// and answers the setup's questions (where documents go, how patient
+// folders are named: only the clinic knows). Settings writes every key; an
+// IT person's file that sets the folder alone gets the setup's other
+// steps.
+func NeedsFirstRun(c config.Config, preset map[string]bool, loadErr error) *FirstRun {
+	if loadErr == nil && preset["destination.root"] && preset["destination.patient_folder"] && len(c.Problems()) == 0 {
+		return nil
+	}
+	return &FirstRun{Preset: preset, FileError: loadErr}
+}
+
+// SetupState is the first-run setup as the window shows it.
+type SetupState struct {
+	Needed     bool
+	Preset     map[string]bool  // keys the configuration file sets
+	FileError  string           // the file could not be read (a sentence)
+	Problems   []config.Problem // invalid values of the configuration in use
+	ConfigPath string
 }
 
 // Relay starts, stops and reports the webhook relay (*relay.Manager).
@@ -101,6 +139,8 @@ type Status struct {
 	DataDir     string       `json:"data_dir"`
 	ConfigPath  string       `json:"config_path"`
 	LogFile     string       `json:"log_file,omitempty"`
+	// SetupNeeded: the first-run setup is not finished; nothing syncs yet.
+	SetupNeeded bool `json:"setup_needed,omitempty"`
 }
 
 // Service is the application behind the tray and the window.
@@ -112,6 +152,10 @@ type Service struct {
 	cfg     config.Config
 	account Account
 	signIn  context.CancelFunc // a sign-in in progress
+	// firstRun is the setup still to finish (nil once done); configured
+	// is closed then, and Run starts the engine.
+	firstRun   *FirstRun
+	configured chan struct{}
 }
 
 // New builds the service.
@@ -120,7 +164,10 @@ func New(p Parts) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{p: p, log: log, cfg: p.Config}
+	s := &Service{p: p, log: log, cfg: p.Config, firstRun: p.FirstRun, configured: make(chan struct{})}
+	if s.firstRun == nil {
+		close(s.configured)
+	}
 	s.account.Managed = p.Source == nil
 	s.account.SignedIn = p.Source == nil
 	if p.Source != nil {
@@ -134,8 +181,14 @@ func New(p Parts) *Service {
 }
 
 // Run runs the engine (and the relay, when enabled) until ctx ends,
-// reading the account first.
+// reading the account first. During the first-run setup it waits for the
+// setup to save a configuration, then starts: no restart needed.
 func (s *Service) Run(ctx context.Context) error {
+	select {
+	case <-s.configured:
+	case <-ctx.Done():
+		return nil
+	}
 	go s.RefreshAccount(ctx)
 	if s.p.Relay != nil {
 		if err := s.p.Relay.Apply(ctx, s.Settings().Relay); err != nil {
@@ -156,14 +209,14 @@ func (s *Service) Events() *engine.Bus { return s.p.Engine.Events() }
 // Status returns the current state.
 func (s *Service) Status() Status {
 	s.mu.Lock()
-	acct, root := s.account, s.cfg.Destination.Root
+	acct, root, setup := s.account, s.cfg.Destination.Root, s.firstRun != nil
 	s.mu.Unlock()
 	snap := s.p.Engine.Snapshot()
 	if snap.SignedOut && !acct.Managed {
 		acct = Account{}
 	}
 	st := Status{Snapshot: snap, Account: acct, Destination: root, Version: s.p.Version,
-		DataDir: s.p.DataDir, ConfigPath: s.p.ConfigPath, LogFile: s.p.LogFile}
+		DataDir: s.p.DataDir, ConfigPath: s.p.ConfigPath, LogFile: s.p.LogFile, SetupNeeded: setup}
 	if s.p.Relay != nil {
 		st.Relay = s.p.Relay.Status(context.Background())
 	}
@@ -231,16 +284,40 @@ func (s *Service) Preview(ctx context.Context, c config.Config) (string, error) 
 	return filepath.Join(c.Destination.Root, l.PatientDir(p), name), nil
 }
 
+// Setup says whether the first-run setup is needed, and where to start it.
+func (s *Service) Setup() SetupState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SetupState{Needed: s.firstRun != nil, ConfigPath: s.p.ConfigPath}
+	if s.firstRun != nil {
+		st.Preset = s.firstRun.Preset
+		if s.firstRun.FileError != nil {
+			st.FileError = clinicsync.ErrorMessage(s.firstRun.FileError)
+		}
+		st.Problems = s.cfg.Problems()
+	}
+	return st
+}
+
+// CheckFolder checks that path is a folder Clinic Sync can write in, with a
+// real test write that leaves nothing behind (dest.CheckRoot).
+func (s *Service) CheckFolder(path string) error { return dest.CheckRoot(path) }
+
 // Apply validates c, saves it to the configuration file and applies it
 // without a restart. Invalid values are returned as problems and nothing
-// changes.
+// changes. The first time, it finishes the first-run setup: the engine
+// starts.
 func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem, error) {
 	if ps := c.Problems(); len(ps) > 0 {
 		return ps, nil
 	}
 	s.mu.Lock()
-	old := s.cfg
+	old, first := s.cfg, s.firstRun
 	s.mu.Unlock()
+	if first != nil && first.FileError != nil {
+		return nil, clinicsync.Permanent(clinicsync.EConfig,
+			"The configuration file cannot be replaced while it cannot be read: "+clinicsync.ErrorMessage(first.FileError), first.FileError)
+	}
 	if err := c.Save(s.p.ConfigPath); err != nil {
 		return nil, clinicsync.Permanent(clinicsync.EConfig,
 			fmt.Sprintf("The settings could not be saved to %s.", s.p.ConfigPath), err)
@@ -258,6 +335,10 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	}
 	s.mu.Lock()
 	s.cfg = c
+	if s.firstRun != nil {
+		s.firstRun = nil
+		close(s.configured)
+	}
 	s.mu.Unlock()
 	ec := s.p.Engine.Config()
 	ec.SoftwareID = c.Destination.SoftwareID
@@ -267,6 +348,9 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.p.Engine.SetRetention(c.Sync.RetentionDays)
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
+	if first != nil {
+		return nil, nil // Run starts the relay with the engine
+	}
 	if s.p.Relay != nil && c.Notes.Enabled && !old.Notes.Enabled {
 		if err := s.p.Relay.ReprocessNotes(ctx); err != nil {
 			s.log.Warn("reprocess notes", "err", err)

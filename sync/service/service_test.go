@@ -53,6 +53,12 @@ const clientSecret = "issued-client-secret-0123456789"
 
 func newRig(t *testing.T, o sim.Options) *rig {
 	t.Helper()
+	return newRigWith(t, o, nil)
+}
+
+// newRigWith is newRig with the service's parts changed by edit first.
+func newRigWith(t *testing.T, o sim.Options, edit func(*Parts)) *rig {
+	t.Helper()
 	o.OAuth, o.AutoApprove, o.ClientSecret = true, true, clientSecret
 	s := sim.New(o)
 	ts := httptest.NewServer(s)
@@ -86,7 +92,7 @@ func newRig(t *testing.T, o sim.Options) *rig {
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID}, st, client,
 		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
 	r := &rig{t: t, sim: s, eng: eng, cfg: cfg, dir: dir, auto: &fakeAutostart{}}
-	r.svc = New(Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
+	parts := Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
 		LogFile: filepath.Join(dir, "debug.log"), Config: cfg, Engine: eng, Client: client, Source: src,
 		Keychain: kc, AuthConfig: func() auth.Config { return ac }, Autostart: r.auto,
 		OpenURL: func(u string) error {
@@ -98,7 +104,11 @@ func newRig(t *testing.T, o sim.Options) *rig {
 				}
 			}()
 			return nil
-		}})
+		}}
+	if edit != nil {
+		edit(&parts)
+	}
+	r.svc = New(parts)
 	return r
 }
 
@@ -283,5 +293,97 @@ func TestSignInWithoutKeychainFailsBeforeTheBrowser(t *testing.T) {
 	}
 	if st := r.svc.Status(); st.Account.SignedIn {
 		t.Fatalf("signed in: %+v", st.Account)
+	}
+}
+
+// The first-run setup: the engine waits until the setup saves a valid
+// configuration, then starts without a restart.
+func TestFirstRunStartsTheEngineOnceConfigured(t *testing.T) {
+	var first *FirstRun
+	r := newRigWith(t, sim.Options{Documents: 3, Patients: 1, Seed: 12}, func(p *Parts) {
+		p.Config.Destination.Root = ""
+		first = NeedsFirstRun(p.Config, nil, nil)
+		p.FirstRun = first
+	})
+	if first == nil {
+		t.Fatal("no setup asked for a missing file")
+	}
+	st := r.svc.Setup()
+	if !st.Needed || !r.svc.Status().SetupNeeded || len(st.Problems) != 1 || st.Problems[0].Key != "destination.root" {
+		t.Fatalf("setup %+v", st)
+	}
+	r.signIn()
+	// The engine as cmd builds it from the file: a folder that is not there
+	// (a pass now would fail every document and tell the platform).
+	r.eng.Reconfigure(r.eng.Config(), dest.Layout{Root: filepath.Join(r.dir, "not-yet")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.svc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if !r.eng.Snapshot().LastPassStart.IsZero() {
+		t.Fatal("the engine ran before the setup finished")
+	}
+	c := r.svc.Settings()
+	c.Destination.Root = filepath.Join(r.dir, "Patients")
+	if ps, err := r.svc.Apply(context.Background(), c); err != nil || ps != nil {
+		t.Fatalf("apply: %v %v", ps, err)
+	}
+	if r.svc.Setup().Needed || r.svc.Status().SetupNeeded {
+		t.Fatal("setup still needed after a valid configuration was saved")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(r.sim.StatusCalls()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d documents confirmed after the setup, want 3", len(r.sim.StatusCalls()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range r.sim.StatusCalls() {
+		if !c.Status.Success {
+			t.Fatalf("a document failed: the engine ran before the setup finished: %+v", c)
+		}
+	}
+	if errs, _ := r.svc.Activity(context.Background(), engine.LogQuery{MinLevel: engine.LevelWarn}); len(errs) > 0 {
+		t.Fatalf("the engine ran before the setup finished: %q", errs[0].Message)
+	}
+	if _, err := config.Load(filepath.Join(r.dir, "config.toml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A configuration file that cannot be read is never overwritten by the
+// setup (an IT person's file with a typo or a newer version's key).
+func TestFirstRunKeepsAnUnreadableFile(t *testing.T) {
+	path := ""
+	r := newRigWith(t, sim.Options{Seed: 13}, func(p *Parts) {
+		path = p.ConfigPath
+		os.WriteFile(path, []byte("[destination]\nrooot = 1\n"), 0o600)
+		c, set, err := config.LoadFile(path)
+		p.FirstRun = NeedsFirstRun(c, set, err)
+	})
+	st := r.svc.Setup()
+	if !st.Needed || !strings.Contains(st.FileError, "unknown keys") {
+		t.Fatalf("setup %+v", st)
+	}
+	if _, err := r.svc.Apply(context.Background(), r.svc.Settings()); err == nil {
+		t.Fatal("the unreadable file was replaced")
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "rooot") {
+		t.Fatalf("file now %q", b)
+	}
+	// A valid file that answers the setup's questions needs no setup; one
+	// that leaves the pattern to the defaults, or has a problem, does.
+	c := config.Default()
+	c.Destination.Root = r.dir
+	both := map[string]bool{"destination.root": true, "destination.patient_folder": true}
+	if NeedsFirstRun(c, both, nil) != nil {
+		t.Fatal("setup asked for a valid file")
+	}
+	if NeedsFirstRun(c, map[string]bool{"destination.root": true}, nil) == nil {
+		t.Fatal("no setup for a file that does not set the pattern")
+	}
+	c.Destination.PatientFolder = "{NOPE}"
+	if NeedsFirstRun(c, both, nil) == nil {
+		t.Fatal("no setup for a file with a problem")
 	}
 }
