@@ -335,10 +335,6 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	}
 	s.mu.Lock()
 	s.cfg = c
-	if s.firstRun != nil {
-		s.firstRun = nil
-		close(s.configured)
-	}
 	s.mu.Unlock()
 	ec := s.p.Engine.Config()
 	ec.SoftwareID = c.Destination.SoftwareID
@@ -349,7 +345,15 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
 	if first != nil {
-		return nil, nil // Run starts the relay with the engine
+		// Only now, with the engine set up from the saved file: Run starts
+		// it (and the relay) when this closes.
+		s.mu.Lock()
+		if s.firstRun != nil {
+			s.firstRun = nil
+			close(s.configured)
+		}
+		s.mu.Unlock()
+		return nil, nil
 	}
 	if s.p.Relay != nil && c.Notes.Enabled && !old.Notes.Enabled {
 		if err := s.p.Relay.ReprocessNotes(ctx); err != nil {
