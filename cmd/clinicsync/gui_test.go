@@ -325,9 +325,9 @@ func TestGUIWithoutConfigurationOpensSetup(t *testing.T) {
 	if _, err := os.Stat(s.cfgPath); !os.IsNotExist(err) {
 		t.Fatalf("a configuration file was written before the setup finished: %v", err)
 	}
-	// Scripts keep their exit code.
+	// Scripts keep their exit code, and are told how to configure.
 	for _, cmd := range []string{"sync", "run"} {
-		if _, errOut, code := s.run(t, cmd); code != exitConfig || !strings.Contains(errOut, "root is not set") {
+		if _, errOut, code := s.run(t, cmd); code != exitConfig || !strings.Contains(errOut, "not configured yet") {
 			t.Fatalf("%s without a configuration: exit %d, %s", cmd, code, errOut)
 		}
 	}
