@@ -140,7 +140,7 @@ windows-check: deps
 windows-package-check:
 	CGO=0 GO=$(GO) bash packaging/windows/check.sh
 
-## screenshots: the real window under Xvfb, one PNG per tab and the tray menu, in docs/screenshots
+## screenshots: the real window under Xvfb (each tab in English, French and light; the setup; the tray menu), in docs/screenshots
 screenshots: deps
 	bash docs/screenshots.sh
 

@@ -81,11 +81,17 @@ type activityView struct {
 	levelW    float32
 
 	list     *widget.List
-	level    *widget.Select
-	search   *widget.Entry
-	shown    *widget.Label
-	errLabel *widget.Label
-	root     fyne.CanvasObject
+	selected int // the selected row, -1: none (UI goroutine)
+	// detail shows the selected row's line in full (its paths whole),
+	// wrapped, with a Copy button: Fyne 2.7.1 has no tooltips.
+	detail     fyne.CanvasObject
+	detailText *textBlock
+	copyLine   *widget.Button
+	level      *widget.Select
+	search     *widget.Entry
+	shown      *widget.Label
+	errLabel   *widget.Label
+	root       fyne.CanvasObject
 
 	errIcon, warnIcon, infoIcon fyne.Resource
 }
@@ -120,9 +126,18 @@ func newActivityView(src activitySource) *activityView {
 	}
 	v.list = widget.NewList(v.length, v.createRow, v.updateRow)
 	v.rowHeight = v.createRow().MinSize().Height
+	v.selected = -1
+	v.list.OnSelected = v.rowSelected
+	v.detailText = newTextBlock("", textWrap)
+	v.copyLine = widget.NewButtonWithIcon(T("Copy"), theme.ContentCopyIcon(), func() {
+		fyne.CurrentApp().Clipboard().SetContent(v.detailText.Text)
+	})
+	v.detail = container.NewVBox(widget.NewSeparator(),
+		container.NewBorder(nil, nil, nil, container.NewVBox(v.copyLine), v.detailText))
+	v.detail.Hide()
 
-	toolbar := container.NewBorder(nil, nil, v.level, v.shown, v.search)
-	v.root = container.NewBorder(container.NewVBox(toolbar, v.errLabel), nil, nil, nil, v.list)
+	toolbar := container.NewBorder(nil, nil, wideSelect(v.level), v.shown, v.search)
+	v.root = container.NewBorder(container.NewVBox(toolbar, v.errLabel), v.detail, nil, nil, v.list)
 	return v
 }
 
@@ -247,16 +262,123 @@ func (v *activityView) searchChanged(text string) {
 
 // localize puts each row's message in the window's language, once, as
 // the rows come in (off the UI goroutine); a row without a key keeps its
-// stored text. Its key and arguments are then dropped: a row is only ever
-// shown in the language it was loaded in, since a language change builds
-// the view anew. Search, in the store, reads the English.
+// stored text. A long path in it is shortened in the middle (shortPath),
+// so that a row, one line wide, keeps the patient's folder and the file.
+// Its key and arguments are then dropped, unless a path was shortened:
+// the full line is rendered from them when the row is selected
+// (fullMessage). A row is only ever shown in the language it was loaded
+// in, since a language change builds the view anew. Search, in the
+// store, reads the English.
 func localize(rows []engine.LogEntry) {
 	for i := range rows {
-		if rows[i].Text.Key != "" {
-			rows[i].Message = rows[i].Render(translateKey)
+		if rows[i].Text.Key == "" {
+			continue
+		}
+		short, changed := shortenPaths(rows[i].Text)
+		rows[i].Message = short.Render(translateKey)
+		if !changed {
 			rows[i].Text = clinicsync.Text{}
 		}
 	}
+}
+
+// fullMessage is a loaded row's line with its paths whole.
+func fullMessage(e *engine.LogEntry) string {
+	if e.Text.Key != "" {
+		return e.Render(translateKey)
+	}
+	return e.Message
+}
+
+// narrowMessage is a loaded row's line with its paths cut to their last
+// two parts ("…/DUPONT_JEAN/referral_letter.pdf"), for a row too narrow
+// for its message; "" when it has no path.
+func narrowMessage(e *engine.LogEntry) string {
+	if e.Text.Key == "" {
+		return ""
+	}
+	t, _ := mapPaths(e.Text, pathTail)
+	return t.Render(translateKey)
+}
+
+// shortenPaths returns t with shortPath applied to every argument, at
+// every depth (a failure's reason names a folder too); changed: one was
+// shortened.
+func shortenPaths(t clinicsync.Text) (clinicsync.Text, bool) { return mapPaths(t, shortPath) }
+
+// mapPaths returns t with f applied to every string argument, at every
+// depth; changed: f changed one.
+func mapPaths(t clinicsync.Text, f func(string) string) (clinicsync.Text, bool) {
+	changed := false
+	var args []any
+	for i, a := range t.Args {
+		var n any
+		switch v := a.(type) {
+		case string:
+			if p := f(v); p != v {
+				n = p
+			}
+		case clinicsync.Text:
+			if p, ok := mapPaths(v, f); ok {
+				n = p
+			}
+		}
+		if n == nil {
+			continue
+		}
+		if args == nil {
+			args = append([]any(nil), t.Args...)
+		}
+		args[i], changed = n, true
+	}
+	if changed {
+		t.Args = args
+	}
+	return t, changed
+}
+
+// shortPath shortens an absolute path in the middle, keeping its root's
+// first folder and its last three parts (the documents folder's name,
+// the patient's folder and the file):
+// C:\YourSoftware\…\Patients\DOE_JOHN\referral_letter.pdf. Anything
+// else (a name, a URL, a relative path) is returned as it is.
+func shortPath(p string) string { return cutPath(p, 2, 3) }
+
+// pathTail keeps an absolute path's last two parts, the patient's folder
+// and the file: …\DOE_JOHN\referral_letter.pdf.
+func pathTail(p string) string { return cutPath(p, 0, 2) }
+
+// cutPath keeps the first head parts of an absolute path (counting the
+// root as one, and \\server\share as three) and its last tail parts, with
+// "…" between them.
+func cutPath(p string, head, tail int) string {
+	sep, unc := byte('/'), false
+	switch {
+	case strings.HasPrefix(p, `\\`):
+		sep, unc = '\\', true
+	case len(p) > 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') &&
+		(p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z'):
+		sep = p[2]
+	case strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//"):
+	default:
+		return p
+	}
+	root := 1 // "" before a leading / or \, or "C:"
+	if unc {
+		root = 4 // "", "", server, share
+		if head > 0 {
+			head += 2
+		}
+	}
+	parts := strings.Split(p, string(sep))
+	if len(parts) <= head+tail || len(parts)-tail <= root { // nothing to drop but the root
+		return p
+	}
+	out := "…" + string(sep) + strings.Join(parts[len(parts)-tail:], string(sep))
+	if head > 0 {
+		out = strings.Join(parts[:head], string(sep)) + string(sep) + out
+	}
+	return out
 }
 
 // applyReload shows the newest page. With the filter unchanged it is put in
@@ -275,7 +397,7 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 		v.showError(Tf("Could not read the activity log: %s", err.Error()))
 		if !same {
 			v.rows, v.done, v.pageToken = activityRows{}, true, 0
-			v.list.UnselectAll()
+			v.unselect()
 			v.list.Refresh()
 			v.updateShown()
 		}
@@ -296,10 +418,17 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 		}
 		v.rows.prepend(rows[:added])
 		off := v.list.GetScrollOffset()
+		sel := v.selected
 		v.list.UnselectAll()
 		v.list.Refresh()
 		if off > 0 { // keep the same entries in view
-			v.list.ScrollToOffset(off + float32(added)*(v.rowHeight+v.list.Theme().Size(theme.SizeNamePadding)))
+			off += float32(added) * (v.rowHeight + v.list.Theme().Size(theme.SizeNamePadding))
+		}
+		if sel >= 0 { // the same entry stays selected, where it now is
+			v.list.Select(sel + added) // (which scrolls to it: the offset is put back)
+			v.list.ScrollToOffset(off)
+		} else if off > 0 {
+			v.list.ScrollToOffset(off)
 		}
 		v.updateShown()
 		return
@@ -310,12 +439,31 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 	v.shownGen, v.shownQ = fgen, f
 	v.done = len(rows) < v.pageSize
 	v.pageToken = 0 // a page for the old rows is no longer wanted
-	v.list.UnselectAll()
+	v.unselect()
 	v.list.Refresh()
 	if v.list.GetScrollOffset() > 0 {
 		v.list.ScrollToOffset(0) // (ScrollToTop panics before the list is shown)
 	}
 	v.updateShown()
+}
+
+// rowSelected shows the selected row's line in full below the list (UI
+// goroutine).
+func (v *activityView) rowSelected(id widget.ListItemID) {
+	if id < 0 || id >= v.rows.len() {
+		return
+	}
+	v.selected = id
+	v.detailText.SetText(fullMessage(v.rows.at(id)))
+	v.detail.Show()
+}
+
+// unselect clears the selection and hides its line (UI goroutine).
+func (v *activityView) unselect() {
+	v.selected = -1
+	v.list.UnselectAll()
+	v.detail.Hide()
+	v.detailText.SetText("")
 }
 
 // loadMore fetches the page after the last loaded row, unless one is on its
@@ -393,7 +541,7 @@ func (v *activityView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	default:
 		r.setLevel(nil, T("Debug"), widget.LowImportance)
 	}
-	setText(r.msg, oneLine(e.Message))
+	r.setMessage(oneLine(e.Message), oneLine(narrowMessage(e)))
 	if id >= v.rows.len()-activityPrefetch {
 		v.loadMore()
 	}
@@ -491,12 +639,46 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// activityRow is one line of the list: time, level, message.
+// activityRow is one line of the list: time, level, message. A message
+// with a path has a narrower variant (narrowMessage), shown when the row
+// is too narrow for the message: the end of a line is its most useful
+// part, the patient's folder and the file.
 type activityRow struct {
 	widget.BaseWidget
 	at, level, msg *widget.Label
 	icon           *widget.Icon
 	levelBox       fyne.CanvasObject
+	left           fyne.CanvasObject // time, icon, level
+	message        string            // the message
+	narrow         string            // its narrower variant, or ""
+	msgWidth       float32           // the width the message was chosen for
+}
+
+// setMessage sets the message and its narrower variant (UI goroutine).
+func (r *activityRow) setMessage(msg, narrow string) {
+	if r.message == msg && r.narrow == narrow {
+		return
+	}
+	r.message, r.narrow = msg, narrow
+	r.msgWidth = -1
+	r.fitMessage(r.msg.Size().Width)
+}
+
+// fitMessage shows the message, or its narrower variant when the message
+// does not fit width.
+func (r *activityRow) fitMessage(width float32) {
+	if width == r.msgWidth {
+		return
+	}
+	r.msgWidth = width
+	text := r.message
+	if r.narrow != "" && width > 0 {
+		th := r.msg.Theme()
+		if fyne.MeasureText(text, th.Size(theme.SizeNameText), r.msg.TextStyle).Width+2*th.Size(theme.SizeNameInnerPadding) > width {
+			text = r.narrow
+		}
+	}
+	setText(r.msg, text)
 }
 
 func newActivityRow(levelWidth float32) *activityRow {
@@ -526,6 +708,17 @@ func (r *activityRow) setLevel(icon fyne.Resource, text string, imp widget.Impor
 }
 
 func (r *activityRow) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil,
-		container.NewHBox(r.at, r.icon, r.levelBox), nil, r.msg))
+	r.left = container.NewHBox(r.at, r.icon, r.levelBox)
+	return &activityRowRenderer{WidgetRenderer: widget.NewSimpleRenderer(container.NewBorder(nil, nil, r.left, nil, r.msg)), r: r}
+}
+
+// activityRowRenderer lays the row out, then picks the message that fits.
+type activityRowRenderer struct {
+	fyne.WidgetRenderer
+	r *activityRow
+}
+
+func (a *activityRowRenderer) Layout(size fyne.Size) {
+	a.WidgetRenderer.Layout(size)
+	a.r.fitMessage(a.r.msg.Size().Width)
 }

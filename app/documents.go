@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -21,6 +22,9 @@ import (
 // 30-second limit with a live countdown.
 
 const documentsShown = 500
+
+// documentRows are the details pane's rows, in order.
+var documentRows = []string{"Patient", "File", "State", "Path", "Attempts", "Next automatic retry", "Document id"}
 
 var documentFilters = []struct {
 	label  string
@@ -44,8 +48,14 @@ type documentsView struct {
 
 	selected engine.DocumentView // zero: none
 	title    *widget.Label
-	details  *widget.Form
+	// notice: the selected document left the filter (it was delivered).
+	notice   *widget.Label
+	details  *fyne.Container // a form: a label and a value per row
+	rows     map[string][2]fyne.CanvasObject
+	relayout bool // a row was shown or hidden
 	fields   map[string]*widget.Label
+	path     *textBlock // broken after separators, never inside a name
+	copyPath *widget.Button
 	reason   *widget.Label
 	openFile *widget.Button
 	openDir  *widget.Button
@@ -100,13 +110,35 @@ func newDocumentsView(u *UI) *documentsView {
 	}
 
 	v.title = widget.NewLabelWithStyle(T("Select a document"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.details = widget.NewForm()
-	for _, k := range []string{"Patient", "File", "State", "Path", "Attempts", "Next automatic retry", "Document id"} {
-		l := widget.NewLabel("")
-		l.Wrapping = fyne.TextWrapBreak
-		l.Selectable = true
-		v.fields[k] = l
-		v.details.Append(T(k), l)
+	v.notice = widget.NewLabel("")
+	v.notice.Importance = widget.SuccessImportance
+	v.notice.Wrapping = fyne.TextWrapWord
+	v.notice.Hide()
+	// A form of its own rather than a widget.Form: a row with nothing to
+	// say is hidden whole, label and value.
+	v.details = container.New(layout.NewFormLayout())
+	v.rows = map[string][2]fyne.CanvasObject{}
+	v.path = newTextBlock("", textWrap)
+	v.copyPath = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+		fyne.CurrentApp().Clipboard().SetContent(v.selected.Path)
+		v.retryMsg.SetText(T("Path copied."))
+	})
+	v.copyPath.Importance = widget.LowImportance
+	for _, k := range documentRows {
+		var value fyne.CanvasObject
+		if k == "Path" {
+			value = container.NewBorder(nil, nil, nil, container.NewVBox(v.copyPath), v.path)
+		} else {
+			l := widget.NewLabel("")
+			l.Wrapping = fyne.TextWrapWord
+			l.Selectable = true
+			v.fields[k] = l
+			value = l
+		}
+		label := widget.NewLabelWithStyle(T(k), fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+		v.rows[k] = [2]fyne.CanvasObject{label, value}
+		v.details.Add(label)
+		v.details.Add(value)
 	}
 	v.reason = wrapLabel("")
 	v.reason.Importance = widget.DangerImportance
@@ -121,8 +153,8 @@ func newDocumentsView(u *UI) *documentsView {
 }
 
 func (v *documentsView) object() fyne.CanvasObject {
-	top := container.NewBorder(nil, nil, v.filter, v.count, v.search)
-	detail := container.NewVBox(v.title, v.details, v.reason,
+	top := container.NewBorder(nil, nil, wideSelect(v.filter), v.count, v.search)
+	detail := container.NewVBox(v.title, v.notice, v.details, v.reason,
 		container.NewHBox(v.openFile, v.openDir, v.retry), v.retryMsg)
 	split := container.NewHSplit(v.list, container.NewVScroll(container.NewPadded(detail)))
 	split.Offset = 0.45
@@ -263,17 +295,64 @@ func (v *documentsView) set(gen int, items []engine.DocumentView, err error, sel
 	if sel.UUID != "" && sel.UUID == v.selected.UUID {
 		v.show(sel)
 	}
+	// The selected document is no longer in the list (Retry delivered it
+	// under the Failed filter): the pane says so beside its details,
+	// rather than "0 shown" beside what looks like a current selection.
+	switch {
+	case idx >= 0 || v.selected.UUID == "" || sel.UUID != v.selected.UUID:
+		v.notice.Hide()
+	case sel.State == clinicsync.StateConfirmed:
+		v.notice.SetText(T("Delivered, no longer in this filter"))
+		v.notice.Show()
+	default:
+		v.notice.SetText(T("No longer in this filter"))
+		v.notice.Show()
+	}
+}
+
+// setRow shows a row of the details pane, or hides it when value is empty.
+func (v *documentsView) setRow(k, value string) {
+	if l := v.fields[k]; l != nil {
+		l.SetText(value)
+	} else if k == "Path" {
+		v.path.SetText(value)
+	}
+	for _, o := range v.rows[k] {
+		if (value != "") == o.Visible() {
+			continue
+		}
+		if value == "" {
+			o.Hide()
+		} else {
+			o.Show()
+		}
+		v.relayout = true
+	}
+}
+
+// attemptsText is how many times the document was fetched: the failed
+// attempts the engine counts, and the one that succeeded.
+func attemptsText(d engine.DocumentView) string {
+	n := d.Attempts
+	if d.State == clinicsync.StateSaved || d.State == clinicsync.StateConfirmed {
+		n++
+	}
+	return fmt.Sprint(n)
 }
 
 // show fills the detail panel (UI goroutine).
 func (v *documentsView) show(d engine.DocumentView) {
 	changed := d.UUID != v.selected.UUID
 	v.selected = d
+	if changed {
+		v.notice.Hide()
+	}
 	if d.UUID == "" {
 		v.title.SetText(T("Select a document"))
-		for _, l := range v.fields {
-			l.SetText("")
+		for _, k := range documentRows {
+			v.setRow(k, "")
 		}
+		v.relayout = false // nothing is shown
 		v.reason.Hide()
 		v.openFile.Disable()
 		v.openDir.Disable()
@@ -282,11 +361,11 @@ func (v *documentsView) show(d engine.DocumentView) {
 		return
 	}
 	v.title.SetText(displayFile(d))
-	v.fields["Patient"].SetText(d.Patient.DisplayName())
-	v.fields["File"].SetText(displayFile(d))
-	v.fields["State"].SetText(stateText(d.State))
-	v.fields["Path"].SetText(d.Path)
-	v.fields["Attempts"].SetText(fmt.Sprint(d.Attempts))
+	v.setRow("Patient", d.Patient.DisplayName())
+	v.setRow("File", displayFile(d))
+	v.setRow("State", stateText(d.State))
+	v.setRow("Path", d.Path)
+	v.setRow("Attempts", attemptsText(d))
 	next := ""
 	if d.State == clinicsync.StateFailed {
 		switch {
@@ -300,8 +379,8 @@ func (v *documentsView) show(d engine.DocumentView) {
 			next = T("None: fix the cause, then press Retry")
 		}
 	}
-	v.fields["Next automatic retry"].SetText(next)
-	v.fields["Document id"].SetText(d.UUID)
+	v.setRow("Next automatic retry", next)
+	v.setRow("Document id", d.UUID)
 	if d.State == clinicsync.StateFailed && d.Reason != "" {
 		v.reason.SetText(reasonText(d))
 		v.reason.Show()
@@ -319,6 +398,10 @@ func (v *documentsView) show(d engine.DocumentView) {
 		v.retry.Show()
 	} else {
 		v.retry.Hide()
+	}
+	if v.relayout { // rows were shown or hidden: the form lays out again
+		v.relayout = false
+		v.details.Refresh()
 	}
 	v.tick()
 }

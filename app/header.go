@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -13,18 +14,27 @@ import (
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
-// header is the status line above the tabs: state, account, last and next
-// pass, counts, and the two commands a person needs most.
+// header is the status above the tabs, in three lines beside the icon:
+// the state (with Show when documents failed) and the two commands a
+// person needs most; who is signed in, to which organisation; the last
+// and next pass and the counts. Each line has the window's whole width,
+// so the times and counts are drawn whole in English and French down to
+// the window's minimum width, and only the state and the account, which
+// can be long, are shortened, at a word boundary (the Account tab has
+// them in full).
 type header struct {
 	u       *UI
 	icon    *canvas.Image
-	state   *widget.Label
-	account *widget.Label
-	passes  *widget.Label
-	counts  *widget.Label
+	state   *textBlock
+	account *textBlock
+	passes  *textBlock
+	counts  *textBlock
 	syncNow *widget.Button
 	pause   *widget.Button
-	failed  *widget.Button // "Show": the failed documents, when there are any
+	failed  *widget.Button  // "Show": the failed documents, when there are any
+	row     *fyne.Container // the state and Show
+	times   *fyne.Container // the passes and the counts
+	root    fyne.CanvasObject
 	st      service.Status
 }
 
@@ -33,16 +43,14 @@ func newHeader(u *UI) *header {
 	h.icon = canvas.NewImageFromResource(trayIcon(""))
 	h.icon.SetMinSize(fyne.NewSize(36, 36))
 	h.icon.FillMode = canvas.ImageFillContain
-	// Long texts (a long name, French) are cut with an ellipsis rather
-	// than widening the window past the screen.
-	h.state = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	h.state.Truncation = fyne.TextTruncateEllipsis
-	h.account = widget.NewLabel("")
-	h.account.Truncation = fyne.TextTruncateEllipsis
-	h.passes = widget.NewLabel("")
-	h.passes.Truncation = fyne.TextTruncateEllipsis
-	h.counts = widget.NewLabel("")
-	h.counts.Truncation = fyne.TextTruncateEllipsis
+	h.state = newTextBlock("", textShorten)
+	h.state.TextStyle = fyne.TextStyle{Bold: true}
+	h.account = newTextBlock("", textShorten)
+	h.passes = newTextBlock("", textFull)
+	h.counts = newTextBlock("", textFull)
+	for _, b := range []*textBlock{h.account, h.passes, h.counts} {
+		b.compact = true
+	}
 	h.syncNow = widget.NewButtonWithIcon(T("Sync now"), theme.ViewRefreshIcon(), u.b.SyncNow)
 	h.pause = widget.NewButtonWithIcon(T("Pause"), theme.MediaPauseIcon(), func() {
 		if h.st.Paused {
@@ -58,11 +66,60 @@ func newHeader(u *UI) *header {
 }
 
 func (h *header) object() fyne.CanvasObject {
-	state := container.NewBorder(nil, nil, nil, container.NewHBox(h.failed), h.state)
-	info := container.NewGridWithColumns(2, container.NewVBox(state, h.account), container.NewVBox(h.passes, h.counts))
-	buttons := container.NewCenter(container.NewHBox(h.syncNow, h.pause))
-	return container.NewVBox(container.NewPadded(container.NewBorder(nil, nil, container.NewCenter(h.icon), buttons, info)),
+	h.row = container.New(textThenButton{}, h.state, h.failed)
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(h.syncNow, h.pause), h.row)
+	h.times = container.NewBorder(nil, nil, h.passes, h.counts)
+	info := container.NewVBox(top, h.account, h.times)
+	h.root = container.NewVBox(container.NewPadded(container.NewBorder(nil, nil, container.NewCenter(h.icon), nil, info)),
 		widget.NewSeparator())
+	return h.root
+}
+
+// textThenButton lays out a text and, right after it, a button (when
+// shown): the text as wide as it needs, up to what the button leaves.
+type textThenButton struct{}
+
+func (textThenButton) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	text, button := objs[0].(*textBlock), objs[1]
+	gap := theme.Padding()
+	var bw float32
+	if button.Visible() {
+		bw = button.MinSize().Width
+	}
+	tw := min(text.idealWidth(), size.Width-bw-gap)
+	text.Move(fyne.NewPos(0, 0))
+	text.Resize(fyne.NewSize(tw, size.Height))
+	if button.Visible() {
+		bh := button.MinSize().Height
+		button.Move(fyne.NewPos(tw+gap, (size.Height-bh)/2))
+		button.Resize(fyne.NewSize(bw, bh))
+	}
+}
+
+func (textThenButton) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := objs[0].MinSize()
+	if b := objs[1]; b.Visible() {
+		bs := b.MinSize()
+		s = fyne.NewSize(s.Width+theme.Padding()+bs.Width, max(s.Height, bs.Height))
+	}
+	return s
+}
+
+// accountLine is who is signed in, to which organisation: the person's
+// name (or the e-mail address's name part), not the whole address.
+func accountLine(a service.Account) string {
+	who := a.Name
+	if who == "" {
+		who, _, _ = strings.Cut(a.Email, "@")
+	}
+	if who == "" {
+		who = "Askara"
+	}
+	line := Tf("Signed in as %s", who)
+	if a.Organization != "" {
+		line += " · " + a.Organization
+	}
+	return line
 }
 
 // set shows st (UI goroutine).
@@ -71,16 +128,14 @@ func (h *header) set(st service.Status) {
 	now := time.Now()
 	h.icon.Resource = trayIcon(st.Status)
 	h.icon.Refresh()
-	h.state.SetText(statusText(st))
+	state := statusText(st)
+	relayout := state != h.state.Text
+	h.state.SetText(state)
 	switch {
 	case st.Account.Managed && st.Account.Name == "" && st.Account.Email == "":
 		h.account.SetText(T("Credentials from CLINICSYNC_ACCESS_TOKEN"))
 	case st.Account.SignedIn && !st.SignedOut:
-		a := Tf("Signed in as %s", st.Account.String())
-		if st.Account.Organization != "" {
-			a += " · " + st.Account.Organization
-		}
-		h.account.SetText(a)
+		h.account.SetText(accountLine(st.Account))
 	default:
 		h.account.SetText(T("Not signed in"))
 	}
@@ -97,13 +152,26 @@ func (h *header) set(st service.Status) {
 	case !st.NextPass.IsZero():
 		next = in(st.NextPass, now)
 	}
-	h.passes.SetText(fmt.Sprintf("%s %s   %s %s", T("Last sync:"), last, T("Next:"), next))
-	h.counts.SetText(Tf("%d confirmed · %d pending · %d failed",
-		st.Counts["confirmed"], st.Counts["pending"]+st.Counts["downloading"]+st.Counts["saved"], st.Counts["failed"]))
-	if st.Counts["failed"] > 0 {
-		h.failed.Show()
-	} else {
-		h.failed.Hide()
+	passes := fmt.Sprintf("%s %s · %s %s", T("Last sync:"), last, T("Next:"), next)
+	counts := Tf("%d confirmed · %d pending · %d failed",
+		st.Counts["confirmed"], st.Counts["pending"]+st.Counts["downloading"]+st.Counts["saved"], st.Counts["failed"])
+	if passes != h.passes.Text || counts != h.counts.Text {
+		h.passes.SetText(passes)
+		h.counts.SetText(counts)
+		if h.times != nil {
+			h.times.Refresh() // each drawn whole: their widths follow their texts
+		}
+	}
+	if (st.Counts["failed"] > 0) != h.failed.Visible() {
+		relayout = true
+		if st.Counts["failed"] > 0 {
+			h.failed.Show()
+		} else {
+			h.failed.Hide()
+		}
+	}
+	if relayout && h.row != nil {
+		h.row.Refresh() // the state's width follows its text
 	}
 	if st.Paused {
 		h.pause.SetText(T("Resume"))

@@ -34,7 +34,7 @@ type settingsView struct {
 	root       *widget.Entry
 	browse     *widget.Button
 	template   *widget.Entry
-	preview    *widget.Label
+	preview    *textBlock // a real path, broken after its separators
 	softwareID *widget.Entry
 	poll       *widget.Entry
 	notes      *widget.Check
@@ -52,6 +52,11 @@ type settingsView struct {
 	save       *widget.Button
 	revert     *widget.Button
 	result     *widget.Label
+	// more says that the form goes on below what is in view (a laptop
+	// screen shows about half of it); it scrolls to the end.
+	more   *widget.Button
+	scroll *container.Scroll
+	footer *fyne.Container
 
 	problems map[string]*widget.Label // config key -> message under its field
 	form     *widget.Form
@@ -62,7 +67,7 @@ func newSettingsView(u *UI) *settingsView {
 	v.root = widget.NewEntry()
 	v.browse = widget.NewButtonWithIcon(T("Choose…"), theme.FolderOpenIcon(), v.chooseRoot)
 	v.template = widget.NewEntry()
-	v.preview = wrapLabel("")
+	v.preview = newTextBlock("", textWrap)
 	v.preview.TextStyle.Monospace = true
 	v.softwareID = widget.NewEntry()
 	v.poll = widget.NewEntry()
@@ -87,6 +92,11 @@ func newSettingsView(u *UI) *settingsView {
 	v.save.Importance = widget.HighImportance
 	v.revert = widget.NewButtonWithIcon(T("Revert"), theme.ContentUndoIcon(), func() { v.load(v.u.b.Settings()) })
 	v.result = wrapLabel("")
+	v.more = widget.NewButtonWithIcon(T("More settings below"), theme.MoveDownIcon(), func() {
+		v.scroll.ScrollToBottom()
+		v.showMore()
+	})
+	v.more.Importance = widget.LowImportance
 	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
 		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", ""} {
 		l := wrapLabel("")
@@ -112,9 +122,8 @@ func (v *settingsView) object() fyne.CanvasObject {
 		box := container.NewVBox(o)
 		if hint != "" {
 			h := wrapLabel(hint)
-			h.Importance = widget.LowImportance
 			h.SizeName = theme.SizeNameCaptionText
-			box.Add(h)
+			box.Add(hinted(h))
 		}
 		if p := v.problems[key]; p != nil {
 			box.Add(p)
@@ -131,17 +140,53 @@ func (v *settingsView) object() fyne.CanvasObject {
 		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
 		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
 		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
-			container.NewHBox(v.secrets, v.azodha), v.relayState),
+			container.NewHBox(v.secrets, v.azodha), hinted(v.relayState)),
 			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"))),
 		widget.NewFormItem(T("Public URL"), field("relay.public_url", v.public,
 			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
 		widget.NewFormItem(T("Start at login"), v.startLogin),
 		widget.NewFormItem(T("Language"), field("app.language", v.language, "")),
 	)
-	buttons := container.NewHBox(v.save, v.revert)
-	return container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), container.NewBorder(nil, nil, nil, buttons, v.result)),
-		nil, nil, container.NewVScroll(container.NewPadded(v.form)))
+	// The form scrolls; Save and Revert stay below it, in view, with the
+	// cue that more of the form is below.
+	v.scroll = container.NewVScroll(container.NewPadded(v.form))
+	v.scroll.OnScrolled = func(fyne.Position) { v.showMore() }
+	v.footer = container.NewBorder(nil, nil, v.more, container.NewHBox(v.save, v.revert), v.result)
+	return container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), v.footer),
+		nil, nil, container.New(onResize(v.showMore), v.scroll))
 }
+
+// showMore shows the "More settings below" cue while part of the form is
+// below the scroll area (UI goroutine).
+func (v *settingsView) showMore() {
+	if v.scroll == nil {
+		return
+	}
+	below := v.scroll.Content.MinSize().Height - v.scroll.Offset.Y - v.scroll.Size().Height
+	if (below > 1) == v.more.Visible() {
+		return
+	}
+	if below > 1 {
+		v.more.Show()
+	} else {
+		v.more.Hide()
+	}
+	v.footer.Refresh()
+}
+
+// onResize is a layout that fills its space with its one object and calls
+// f after each layout (the space changed).
+type onResize func()
+
+func (f onResize) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+	f()
+}
+
+func (onResize) MinSize(objs []fyne.CanvasObject) fyne.Size { return objs[0].MinSize() }
 
 // load fills the form from c (UI goroutine).
 func (v *settingsView) load(c config.Config) {
@@ -238,6 +283,7 @@ func (v *settingsView) check() bool {
 	} else {
 		v.save.Enable()
 	}
+	v.showMore()
 	return len(probs) == 0
 }
 
@@ -359,8 +405,7 @@ func (v *settingsView) editAzodhaFiles() {
 	}
 	pick := widget.NewCheckGroup(events, nil)
 	pick.SetSelected(v.azodhaSel)
-	hint := wrapLabel(T("Each delivery of a ticked event is also written as a JSON file in Inbox/Azodha under the documents folder. Every delivery is logged and kept for the retention period either way."))
-	hint.Importance = widget.LowImportance
+	hint := hintLabel(T("Each delivery of a ticked event is also written as a JSON file in Inbox/Azodha under the documents folder. Every delivery is logged and kept for the retention period either way."))
 	d := dialog.NewCustomConfirm(T("Azodha events saved as files"), T("OK"), T("Cancel"),
 		container.NewBorder(hint, nil, nil, nil, container.NewVScroll(pick)), func(ok bool) {
 			if !ok {

@@ -79,15 +79,15 @@ type setupView struct {
 	// Patient folder
 	pattern    *widget.RadioGroup
 	custom     *widget.Entry
-	preview    *widget.Label
+	preview    *textBlock
 	patternMsg *widget.Label
 
 	// Done
 	summary *widget.Form
 	sumWho  *widget.Label
-	sumRoot *widget.Label
+	sumRoot *textBlock // paths, broken after their separators
 	sumPat  *widget.Label
-	sumEx   *widget.Label
+	sumEx   *textBlock
 	saveTo  *widget.Label
 	result  *widget.Label
 	saving  bool
@@ -133,14 +133,14 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	v.custom = widget.NewEntry()
 	v.custom.SetPlaceHolder("{LASTNAME} {FIRSTNAME} ({BIRTHDATE})")
 	v.custom.OnChanged = func(string) { v.patternChanged() }
-	v.preview = wrapLabel("")
+	v.preview = newTextBlock("", textWrap)
 	v.preview.TextStyle.Monospace = true
 	v.patternMsg = wrapLabel("")
 	v.patternMsg.Importance = widget.DangerImportance
 	v.setPattern(v.base.Destination.PatientFolder)
 
-	v.sumWho, v.sumRoot, v.sumPat, v.sumEx = wrapLabel(""), wrapLabel(""), wrapLabel(""), wrapLabel("")
-	v.sumRoot.Wrapping, v.sumEx.Wrapping = fyne.TextWrapBreak, fyne.TextWrapBreak
+	v.sumWho, v.sumPat = wrapLabel(""), wrapLabel("")
+	v.sumRoot, v.sumEx = newTextBlock("", textWrap), newTextBlock("", textWrap)
 	v.sumEx.TextStyle.Monospace = true
 	v.saveTo = wrapLabel("")
 	v.saveTo.Importance = widget.LowImportance
@@ -180,22 +180,21 @@ func (v *setupView) object() fyne.CanvasObject {
 
 // build makes each step's page.
 func (v *setupView) build() {
-	v.pages[stepSignIn] = container.NewVBox(v.who, container.NewHBox(v.signIn, v.cancel), v.signMsg, v.later)
+	v.pages[stepSignIn] = container.NewVBox(v.who, container.NewHBox(v.signIn, v.cancel), v.signMsg, hinted(v.later))
 
 	v.pages[stepFolder] = container.NewVBox(
-		container.NewBorder(nil, nil, nil, v.browse, v.root), v.folderMsg)
+		container.NewBorder(nil, nil, nil, v.browse, v.root), hinted(v.folderMsg))
 
 	hint := wrapLabel(T("Placeholders: {LASTNAME} {FIRSTNAME} {EXTERNALID} {BIRTHDATE} {UUID}; / for sub-folders"))
-	hint.Importance = widget.LowImportance
 	hint.SizeName = theme.SizeNameCaptionText
-	v.pages[stepPattern] = container.NewVBox(v.pattern, v.custom, hint, v.patternMsg, v.preview)
+	v.pages[stepPattern] = container.NewVBox(v.pattern, v.custom, hinted(hint), v.patternMsg, v.preview)
 
 	v.summary = widget.NewForm(
 		widget.NewFormItem(T("Askara"), v.sumWho),
 		widget.NewFormItem(T("Documents folder"), v.sumRoot),
 		widget.NewFormItem(T("Patient folder"), v.sumPat),
 		widget.NewFormItem(T("Example"), v.sumEx))
-	v.pages[stepDone] = container.NewVBox(v.summary, v.saveTo, v.result)
+	v.pages[stepDone] = container.NewVBox(v.summary, hinted(v.saveTo), v.result)
 }
 
 // start decides which steps to show and where to begin: the folder's test

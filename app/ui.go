@@ -2,14 +2,17 @@ package app
 
 import (
 	"context"
+	"image/color"
 	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/clinicsync/clinicsync/assets"
@@ -401,6 +404,23 @@ func (u *UI) openDocumentsFolder() {
 
 func (u *UI) showError(err error) {
 	showError(err, u.win)
+}
+
+// wideSelect is s laid out as wide as its longest choice: Fyne 2.7.1
+// sizes a Select for its placeholder, which cuts a longer choice
+// ("Toutes les …" for "Toutes les notes").
+func wideSelect(s *widget.Select) fyne.CanvasObject {
+	th := s.Theme()
+	var w float32
+	for _, o := range s.Options {
+		w = max(w, fyne.MeasureText(o, th.Size(theme.SizeNameText), fyne.TextStyle{}).Width)
+	}
+	// Fyne's own sum (selectRenderer.MinSize): text, three inner paddings,
+	// the icon and one more.
+	pad := th.Size(theme.SizeNameInnerPadding)
+	min := canvas.NewRectangle(color.Transparent)
+	min.SetMinSize(fyne.NewSize(w+4*pad+th.Size(theme.SizeNameInlineIcon), 0))
+	return container.NewStack(min, s)
 }
 
 // label is a small helper: a label that wraps.

@@ -244,8 +244,8 @@ func TestRetryDeliversOnceTheCauseIsFixed(t *testing.T) {
 	if _, err := os.Stat(want); err != nil {
 		t.Fatalf("file not on disk: %v", err)
 	}
-	if v.fields["Path"].Text != want {
-		t.Fatalf("path shown %q", v.fields["Path"].Text)
+	if v.path.Text != want {
+		t.Fatalf("path shown %q", v.path.Text)
 	}
 	test.Tap(v.openDir)
 	if len(r.opened) != 1 || r.opened[0] != filepath.Dir(want) {
@@ -422,6 +422,7 @@ func TestGoldenScreens(t *testing.T) {
 		r.onUI(func() {
 			r.ui.tabs.SelectIndex(i)
 			r.ui.header.set(r.svc.Status()) // "just now" relative to now
+			settle(w)                       // as the window's next frames would
 			checkGolden(t, name+".xml", norm(test.RenderToMarkup(w.Canvas())))
 		})
 	}

@@ -51,8 +51,7 @@ func newAccountView(u *UI) *accountView {
 func (v *accountView) object() fyne.CanvasObject {
 	form := widget.NewForm(widget.NewFormItem(T("Signed in as"), v.who),
 		widget.NewFormItem(T("E-mail"), v.email), widget.NewFormItem(T("Organisation"), v.org))
-	note := wrapLabel(T("Sign-in happens once, in your browser. Clinic Sync keeps it in this computer's keychain and renews it on its own."))
-	note.Importance = widget.LowImportance
+	note := hintLabel(T("Sign-in happens once, in your browser. Clinic Sync keeps it in this computer's keychain and renews it on its own."))
 	return container.NewVScroll(container.NewPadded(container.NewVBox(form, container.NewHBox(v.signIn, v.cancel, v.signOut), v.msg, note)))
 }
 
@@ -147,8 +146,7 @@ func newDiagView(u *UI) *diagView {
 }
 
 func (v *diagView) object() fyne.CanvasObject {
-	note := wrapLabel(T("The support bundle holds the settings, the activity log and the document list. It never holds a password, a token or note text."))
-	note.Importance = widget.LowImportance
+	note := hintLabel(T("The support bundle holds the settings, the activity log and the document list. It never holds a password, a token or note text."))
 	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, widget.NewSeparator(), note, container.NewHBox(v.export), v.msg)))
 }
 
@@ -258,7 +256,7 @@ func (v *notesView) object() fyne.CanvasObject {
 	detail := container.NewVBox(v.detail, container.NewHBox(v.open, v.folder))
 	split := container.NewHSplit(v.list, container.NewVScroll(container.NewPadded(detail)))
 	split.Offset = 0.5
-	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, v.filter, nil), v.msg), nil, nil, nil, split)
+	return container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, wideSelect(v.filter), nil), v.msg), nil, nil, nil, split)
 }
 
 // show fills the detail pane (UI goroutine).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Screenshots of the real app: `clinicsync demo` (simulator + window) under
-# Xvfb, one PNG per tab, plus the tray menu as Fyne draws it (Xvfb has no
-# tray host). Output: docs/screenshots/*.png. Needs xvfb, xdotool and
+# Xvfb, one PNG per tab in English, French (*-fr) and the light theme
+# (*-light), Documents after Retry, Settings at a 1366×768 laptop's size,
+# the first-run setup's steps, and the tray menu as Fyne draws it (Xvfb has
+# no tray host). Output: docs/screenshots/*.png. Needs xvfb, xdotool and
 # imagemagick (make deps installs them).
 set -euo pipefail
 
@@ -70,33 +72,64 @@ mkdir -p "$out"
 bin=$(mktemp -d)/clinicsync
 go build -o "$bin" ./cmd/clinicsync
 
+# A 1366×768 screen: a common clinic laptop's. The window opens at its
+# default size (980×640); settings-laptop.png is the window as large as
+# that screen allows less a taskbar (48 px) and a title bar (32 px).
 display=:$((90 + RANDOM % 9))
-Xvfb "$display" -noreset -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$display" -noreset -screen 0 1366x768x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
+app=
 trap 'kill $app $xvfb 2>/dev/null || true' EXIT
-export DISPLAY=$display LANG=en_US.UTF-8
+export DISPLAY=$display
 unset DBUS_SESSION_BUS_ADDRESS # no tray: the window is what we photograph
 sleep 1
 
-log=$(mktemp)
-"$bin" demo --documents 18 >"$log" 2>&1 &
-app=$!
-win=$(timeout 60 xdotool search --sync --name 'Clinic Sync' | head -1)
-xdotool windowmove "$win" 0 0
-sleep 4 # the first pass, and the broken document failing
-
 shot() { sleep 1; import -window "$win" "$out/$1.png"; echo "wrote $out/$1.png"; }
-tab() { xdotool mousemove --window "$win" "$1" 114 click 1; }
+click() { xdotool mousemove --window "$win" "$1" "$2" click 1; }
 
-tab 38;  shot activity
-# The header's Show button: the failed document, selected, with Retry.
-xdotool mousemove --window "$win" 383 25 click 1; shot documents
-tab 205; shot notes
-tab 275; shot settings
-tab 352; shot account
-tab 441; shot diagnostics
-kill $app; wait $app 2>/dev/null || true
+# tabs SUFFIX SHOW TABS...: the demo's window in the language and theme of
+# the environment, one PNG per tab (name$SUFFIX.png). SHOW is the x of the
+# header's Show button (it follows the state's text); TABS are the x of
+# the tab buttons, Activity to Diagnostics.
+tabs() {
+  local suffix=$1 show=$2
+  shift 2
+  local log
+  log=$(mktemp)
+  "$bin" demo --documents 18 >"$log" 2>&1 &
+  app=$!
+  win=$(timeout 60 xdotool search --sync --name 'Clinic Sync' | head -1)
+  xdotool windowmove "$win" 0 0
+  sleep 4 # the first pass, and the broken document failing
+  # A line selected: shown whole below the list, with Copy.
+  click "$1" 121; click 600 238; shot "activity$suffix"
+  # The header's Show button: the failed document, selected, with Retry.
+  click "$show" 25; shot "documents$suffix"
+  click "$2" 121; shot "notes$suffix"
+  click "$3" 121; shot "settings$suffix"
+  if [ -z "$suffix" ]; then
+    xdotool windowsize "$win" 1366 688; shot settings-laptop
+    xdotool windowsize "$win" 980 640
+  fi
+  click "$4" 121; shot "account$suffix"
+  click "$5" 121; shot "diagnostics$suffix"
+  if [ -z "$suffix" ]; then
+    # The demo fixes the broken file after 20 s, and Askara takes a retry
+    # 30 s after the last: Retry then delivers it, under the Failed filter.
+    sleep 20
+    click "$show" 25; sleep 1; click 722 536; sleep 3; shot documents-retried
+  fi
+  kill $app; wait $app 2>/dev/null || true
+  app=
+  while xdotool search --name '^Clinic Sync' >/dev/null; do sleep 0.2; done
+}
 
+LANG=en_US.UTF-8 tabs "" 292 38 205 275 352 441
+LANG=fr_FR.UTF-8 tabs -fr 250 38 205 275 352 441
+# Fyne follows the system's light or dark setting; Xvfb has none (dark).
+LANG=en_US.UTF-8 FYNE_THEME=light tabs -light 292 38 205 275 352 441
+
+export LANG=en_US.UTF-8
 dbus-run-session -- "$self" --setup-shots "$bin" "$PWD/$out"
 
 SCREENSHOTS_DIR=$PWD/$out go test ./app -run '^TestTrayMenuImage$' -count=1 >/dev/null
