@@ -220,20 +220,29 @@ const (
 	msgDown         = "Askara does not answer at %s: the service may be down, or this network lets programs out only through a proxy (Settings, Proxy). Clinic Sync keeps trying."
 )
 
+// Where a proxy came from, as translatable phrases (activity reasons).
+const (
+	srcEnv    = "the environment (%s)"
+	srcConfig = "the configuration file ([network] proxy)"
+	srcPAC    = "the proxy script %s"
+	srcWPAD   = "the proxy script found by WPAD"
+	srcSystem = "the system proxy settings"
+)
+
 // proxySource says where a proxy came from, as a translatable phrase.
 func proxySource(r netclient.Route) clinicsync.Text {
 	switch r.Source {
 	case netclient.SourceEnv:
-		return clinicsync.NewText("the environment (%s)", r.Detail)
+		return clinicsync.NewText(srcEnv, r.Detail)
 	case netclient.SourceConfig:
-		return clinicsync.NewText("the configuration file ([network] proxy)")
+		return clinicsync.NewText(srcConfig)
 	case netclient.SourcePAC:
 		if r.Detail != "" {
-			return clinicsync.NewText("the proxy script %s", r.Detail)
+			return clinicsync.NewText(srcPAC, r.Detail)
 		}
-		return clinicsync.NewText("the proxy script found by WPAD")
+		return clinicsync.NewText(srcWPAD)
 	}
-	return clinicsync.NewText("the system proxy settings")
+	return clinicsync.NewText(srcSystem)
 }
 
 // issuer names who issued a certificate this PC does not trust: the
