@@ -238,7 +238,9 @@ func TestCommonFailuresReadInFrench(t *testing.T) {
 	// A proxy from the system's settings that does not answer (the closed
 	// port), on the way to a platform on the internet.
 	nc, err := netclient.New(netclient.Options{Getenv: func(string) string { return "" },
-		Addrs: func() ([]net.Addr, error) { return []net.Addr{&net.IPNet{IP: net.IPv4(192, 0, 2, 10), Mask: net.CIDRMask(24, 32)}}, nil },
+		Addrs: func() ([]net.Addr, error) {
+			return []net.Addr{&net.IPNet{IP: net.IPv4(192, 0, 2, 10), Mask: net.CIDRMask(24, 32)}}, nil
+		},
 		System: func() netclient.SystemSettings {
 			return netclient.SystemSettings{Manual: map[string]string{"": strings.TrimPrefix(closed.URL, "http://")}}
 		}})
