@@ -28,8 +28,11 @@ type WatchOptions struct {
 	Wall func() time.Time
 	Mono func() time.Duration
 	// Addrs lists the interface addresses; default net.InterfaceAddrs.
-	Addrs  func() ([]net.Addr, error)
-	Logger *slog.Logger
+	Addrs func() ([]net.Addr, error)
+	// OnNetwork, when set, runs on a network change before the wake-up
+	// (Client.Reload: another network may have another proxy).
+	OnNetwork func()
+	Logger    *slog.Logger
 }
 
 // WatchEvery is how often Watch looks: a resume or a network change is
@@ -88,6 +91,9 @@ func Watch(ctx context.Context, o WatchOptions, wake chan<- string) {
 			online := len(now) > 0
 			o.Logger.Info("network addresses changed", "count", len(now), "online", online)
 			addrs = now
+			if o.OnNetwork != nil {
+				o.OnNetwork()
+			}
 			if online {
 				send(WakeNetwork)
 			}
