@@ -85,6 +85,7 @@ type Client struct {
 	log    *slog.Logger
 
 	mu       sync.Mutex
+	proxy    string // [network] proxy (Configure changes it)
 	sys      SystemSettings
 	mode     map[string]string // proxy host:port -> "basic" or "ntlm", once it asked
 	user     string            // the credentials last read for a proxy
@@ -130,18 +131,8 @@ func New(o Options) (*Client, error) {
 		return nil, err
 	}
 	c.sys = o.System()
-	c.base = &http.Transport{
-		Proxy:                  c.proxyFor,
-		OnProxyConnectResponse: c.onConnect,
-		DialContext:            c.dialTimed,
-		TLSClientConfig:        &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    TLSTimeout,
-		ResponseHeaderTimeout:  o.HeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		IdleConnTimeout:        90 * time.Second,
-		MaxIdleConnsPerHost:    16,
-		ForceAttemptHTTP2:      true,
-	}
+	c.proxy = o.Proxy
+	c.base = c.newTransport(pool)
 	c.rt = roundTripper(c.roundTrip)
 	if o.Wrap != nil {
 		c.rt = o.Wrap(c.rt)
@@ -149,6 +140,46 @@ func New(o Options) (*Client, error) {
 	c.call = &http.Client{Transport: c.rt, Timeout: CallTimeout}
 	c.stream = &http.Client{Transport: c.rt}
 	return c, nil
+}
+
+func (c *Client) newTransport(pool *x509.CertPool) *http.Transport {
+	return &http.Transport{
+		Proxy:                  c.proxyFor,
+		OnProxyConnectResponse: c.onConnect,
+		DialContext:            c.dialTimed,
+		TLSClientConfig:        &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    TLSTimeout,
+		ResponseHeaderTimeout:  c.o.HeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
+		IdleConnTimeout:        90 * time.Second,
+		MaxIdleConnsPerHost:    16,
+		ForceAttemptHTTP2:      true,
+	}
+}
+
+// Configure applies a new [network] proxy and ca_file without a restart
+// (Settings): the next request takes the new route and roots; connections
+// made before are closed once idle.
+func (c *Client) Configure(proxy, caFile string) error {
+	if p := strings.TrimSpace(proxy); p != "" && !strings.EqualFold(p, "direct") {
+		if _, err := ParseProxy(p); err != nil {
+			return clinicsync.Permanentf(clinicsync.EConfig, err, "[network] proxy %q is not valid: %s.", proxy, err.Error())
+		}
+	}
+	pool, err := roots(caFile)
+	if err != nil {
+		return err
+	}
+	t := c.newTransport(pool)
+	c.mu.Lock()
+	old, oldNTLM := c.base, c.ntlm
+	c.proxy, c.base, c.ntlm = proxy, t, map[string]*http.Transport{}
+	c.mu.Unlock()
+	old.CloseIdleConnections()
+	for _, t := range oldNTLM {
+		t.CloseIdleConnections()
+	}
+	return nil
 }
 
 // HTTP is the client of every call that is not a streaming download: each
@@ -171,9 +202,9 @@ func (c *Client) Route(rawURL string) Route {
 
 func (c *Client) route(u *url.URL) Route {
 	c.mu.Lock()
-	sys := c.sys
+	sys, proxy := c.sys, c.proxy
 	c.mu.Unlock()
-	return route(u, c.o.Getenv, c.o.Proxy, sys)
+	return route(u, c.o.Getenv, proxy, sys)
 }
 
 // Reload reads the system's proxy settings again (after a network change:
@@ -238,12 +269,9 @@ func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 // transport is the base transport, or the NTLM one of r's proxy once it
 // asked for NTLM.
 func (c *Client) transport(r Route) http.RoundTripper {
-	if r.Proxy == nil {
-		return c.base
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.mode[r.Proxy.Host] != "ntlm" {
+	if r.Proxy == nil || c.mode[r.Proxy.Host] != "ntlm" {
 		return c.base
 	}
 	t := c.ntlm[r.Proxy.Host]

@@ -275,3 +275,31 @@ func TestDeadlines(t *testing.T) {
 		t.Errorf("took %v", took)
 	}
 }
+
+// Settings apply a new proxy and ca_file without a restart.
+func TestConfigureAppliesWithoutRestart(t *testing.T) {
+	b := newBackend(t, nil)
+	p := startProxy(t, b, testproxy.Options{})
+	c := newClient(t, netclient.Options{DialContext: mapDial(map[string]string{apiHost: hostOf(b.TLS.URL)})})
+	if _, err := get(t, c, "https://"+apiHost+"/"); err == nil {
+		t.Fatal("the platform's certificate was trusted without its root")
+	}
+	if err := c.Configure("http://nurse:s3cret@proxy:1", ""); err == nil {
+		t.Fatal("a proxy with credentials accepted")
+	}
+	if err := c.Configure(p.URL(), b.CAFile); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := get(t, c, "https://"+apiHost+"/x"); err != nil || body != "ok /x" || len(p.Seen()) != 1 {
+		t.Fatalf("after Configure: %q %v, proxy saw %+v", body, err, p.Seen())
+	}
+	if r := c.Route("https://" + apiHost); r.Source != netclient.SourceConfig {
+		t.Errorf("route %s", r)
+	}
+	if err := c.Configure("direct", b.CAFile); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := get(t, c, "https://"+apiHost+"/y"); err != nil || body != "ok /y" || len(p.Seen()) != 1 {
+		t.Fatalf("direct: %q %v, proxy saw %+v", body, err, p.Seen())
+	}
+}

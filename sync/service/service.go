@@ -345,6 +345,11 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 		close(s.configured)
 	}
 	s.mu.Unlock()
+	if s.p.Net != nil && c.Network != old.Network {
+		if err := s.p.Net.Configure(c.Network.Proxy, c.Network.CAFile); err != nil {
+			s.log.Warn("network settings", "code", clinicsync.ErrorCode(err))
+		}
+	}
 	ec := s.p.Engine.Config()
 	ec.SoftwareID = c.Destination.SoftwareID
 	ec.PollInterval = c.Askara.PollInterval.Duration
