@@ -130,7 +130,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.sys = o.System()
+	c.sys = cachePAC(o.System(), time.Now)
 	c.proxy = o.Proxy
 	c.base = c.newTransport(pool)
 	c.rt = roundTripper(c.roundTrip)
@@ -210,7 +210,7 @@ func (c *Client) route(u *url.URL) Route {
 // Reload reads the system's proxy settings again (after a network change:
 // another network may have another proxy or script).
 func (c *Client) Reload() {
-	sys := c.o.System()
+	sys := cachePAC(c.o.System(), time.Now)
 	c.mu.Lock()
 	c.sys = sys
 	c.mu.Unlock()

@@ -1,7 +1,10 @@
 package netclient
 
 import (
+	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mattn/go-ieproxy"
 )
@@ -38,5 +41,65 @@ func ReadSystem() SystemSettings {
 		}
 		s.Bypass = conf.Static.NoProxy
 	}
+	if s.Manual == nil {
+		s.Manual, s.Bypass = registryManual()
+	}
 	return s
 }
+
+// parseProxyServer reads Internet Settings' ProxyServer: "host:port" for
+// every scheme, or "http=host:port;https=host:port" per scheme.
+func parseProxyServer(v string) map[string]string {
+	m := map[string]string{}
+	for _, part := range strings.Split(v, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if k, hp, ok := strings.Cut(part, "="); ok {
+			m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(hp)
+		} else {
+			m[""] = part
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// cachePAC remembers a script's answer per scheme and host for pacTTL:
+// WinHTTP may fetch the script, or look for WPAD, at every call, and a
+// script's choice depends on the host in practice. Reload starts afresh.
+func cachePAC(s SystemSettings, now func() time.Time) SystemSettings {
+	find := s.FindProxy
+	if find == nil {
+		return s
+	}
+	type entry struct {
+		proxy string
+		at    time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]entry{}
+	s.FindProxy = func(raw string) string {
+		key := raw
+		if u, err := url.Parse(raw); err == nil {
+			key = u.Scheme + "://" + u.Host
+		}
+		mu.Lock()
+		e, ok := cache[key]
+		mu.Unlock()
+		if ok && now().Sub(e.at) < pacTTL {
+			return e.proxy
+		}
+		p := find(raw)
+		mu.Lock()
+		cache[key] = entry{p, now()}
+		mu.Unlock()
+		return p
+	}
+	return s
+}
+
+const pacTTL = 5 * time.Minute

@@ -1,0 +1,6 @@
+//go:build !windows
+
+package netclient
+
+// registryManual: only Windows has Internet Settings in a registry.
+func registryManual() (map[string]string, string) { return nil, "" }
