@@ -8,6 +8,8 @@
 // proxy resolves (nothing else does), with a certificate from a test
 // authority given as [network] ca_file. Every document is confirmed. With
 // the proxy stopped, the message names the proxy and where it came from.
+// Then the same with an automatic configuration script (AutoConfigURL)
+// that Wine's WinHTTP runs.
 //
 // packaging/windows/wine/smoke.sh prepares the prefix and runs it.
 
@@ -17,6 +19,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -160,5 +164,46 @@ func TestWineSystemProxy(t *testing.T) {
 	t.Logf("sync with the proxy stopped: exit %d\n%s%s", code, out, errOut)
 	if code != exitUnavailable || !strings.Contains(errOut, want) {
 		t.Fatalf("with the proxy stopped: exit %d, want %d and %q\n%s%s", code, exitUnavailable, want, out, errOut)
+	}
+
+	// An automatic configuration script instead (AutoConfigURL; the
+	// manual proxy off): Wine's WinHTTP fetches and runs it
+	// (WinHttpGetProxyForUrl), and it names a second proxy.
+	p2, err := testproxy.Start(testproxy.Options{Hosts: map[string]string{"api.askara.test": strings.TrimPrefix(srv.URL, "https://")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pac := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ns-proxy-autoconfig")
+		fmt.Fprintf(w, "function FindProxyForURL(url, host) {\n"+
+			"  if (shExpMatch(host, \"*.askara.test\")) return \"PROXY %s\";\n  return \"DIRECT\";\n}\n", p2.Addr)
+	}))
+	defer pac.Close()
+	script := pac.URL + "/proxy.pac"
+	for _, args := range [][]string{
+		{"reg", "add", internetSettings, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "0", "/f"},
+		{"reg", "add", internetSettings, "/v", "AutoConfigURL", "/t", "REG_SZ", "/d", script, "/f"},
+	} {
+		if out, errOut, code := wineCmd(t, dir, args...); code != 0 {
+			t.Fatalf("wine %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	defer wineCmd(t, dir, "reg", "delete", internetSettings, "/v", "AutoConfigURL", "/f")
+	before := len(s.StatusCalls())
+	out, errOut, code = wineCmd(t, dir, exe, "sync", "--config", config, "--data-dir", data)
+	t.Logf("sync under Wine through the script's proxy: exit %d\n%s%s", code, out, errOut)
+	if code != 0 || len(s.StatusCalls()) == before {
+		t.Fatalf("sync through the script's proxy: exit %d, %d new confirmations\n%s%s", code, len(s.StatusCalls())-before, out, errOut)
+	}
+	if seen := p2.Seen(); len(seen) == 0 || seen[0].Target != "api.askara.test:443" {
+		t.Fatalf("the script's proxy saw %+v", seen)
+	}
+	p2.Close()
+	s.AddDocument(sim.Fixture{})
+	out, errOut, code = wineCmd(t, dir, exe, "sync", "--config", config, "--data-dir", data)
+	want = "The proxy " + p2.Addr + " (from the proxy script " + script + ") does not answer"
+	t.Logf("sync with the script's proxy stopped: exit %d\n%s%s", code, out, errOut)
+	if code != exitUnavailable || !strings.Contains(errOut, want) {
+		t.Fatalf("with the script's proxy stopped: exit %d, want %d and %q\n%s%s", code, exitUnavailable, want, out, errOut)
 	}
 }

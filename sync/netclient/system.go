@@ -24,6 +24,11 @@ import (
 //   - Linux and the rest: nothing; the environment's variables apply.
 func ReadSystem() SystemSettings {
 	conf := ieproxy.ReloadConf()
+	if conf.Automatic.PreConfiguredURL == "" {
+		if u := registryScript(); u != "" { // a script WinHTTP did not report (see registryManual)
+			conf.Automatic = ieproxy.ProxyScriptConf{Active: true, PreConfiguredURL: u}
+		}
+	}
 	s := SystemSettings{Auto: conf.Automatic.Active, PACURL: conf.Automatic.PreConfiguredURL}
 	if s.Auto {
 		auto := conf.Automatic
