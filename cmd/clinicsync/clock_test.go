@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -36,7 +36,7 @@ func TestClockSkewIsOneActivityLine(t *testing.T) {
 	var debug syncBuffer
 	nc, err := netclient.New(netclient.Options{Now: func() time.Time { return time.Now().Add(3 * time.Minute) },
 		Getenv: func(string) string { return "" }, System: func() netclient.SystemSettings { return netclient.SystemSettings{} },
-		Addrs:  func() ([]net.Addr, error) { return nil, nil }, Logger: slog.New(slog.NewTextHandler(&debug, nil))})
+		Addrs: func() ([]net.Addr, error) { return nil, nil }, Logger: slog.New(slog.NewTextHandler(&debug, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
