@@ -114,7 +114,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./sync/relay/ ./cmd/clinicsync/ ./app/
 
-## windows-smoke: the headless Windows build (clinicsync.exe) syncs under Wine against the simulator, writing C:\ paths (packaging/windows/wine)
+## windows-smoke: the headless Windows build (clinicsync.exe) syncs under Wine against the simulator, writing C:\ paths, and through the proxy of the registry's Internet Settings (packaging/windows/wine)
 windows-smoke:
 	GO=$(GO) bash packaging/windows/wine/smoke.sh
 

@@ -42,6 +42,12 @@ type Backend interface {
 	SignOut(ctx context.Context) error
 	ExportBundle(ctx context.Context, w io.Writer) error
 	SetWebhookSecret(ctx context.Context, platform, secret string) error
+	// Proxy describes the proxy in effect for the Askara API and where it
+	// came from ("" when unknown); it may run the system's proxy script.
+	Proxy() string
+	// SetProxyCredentials keeps the proxy sign-in in the keychain ("" user
+	// removes it).
+	SetProxyCredentials(user, password string) error
 }
 
 var _ Backend = (*service.Service)(nil)

@@ -49,6 +49,8 @@ type settingsView struct {
 	public     *widget.Entry
 	startLogin *widget.Check
 	language   *widget.Select
+	proxy      *widget.Entry  // [network] proxy
+	proxyLogin *widget.Button // the proxy sign-in, kept in the keychain
 	save       *widget.Button
 	revert     *widget.Button
 	result     *widget.Label
@@ -88,6 +90,9 @@ func newSettingsView(u *UI) *settingsView {
 		langs[i] = T(l.label)
 	}
 	v.language = widget.NewSelect(langs, nil)
+	v.proxy = widget.NewEntry()
+	v.proxy.SetPlaceHolder(T("empty: the system's proxy settings; direct; or http://proxy:3128"))
+	v.proxyLogin = widget.NewButtonWithIcon(T("Proxy sign-in…"), theme.AccountIcon(), v.editProxySignIn)
 	v.save = widget.NewButtonWithIcon(T("Save"), theme.DocumentSaveIcon(), v.tapSave)
 	v.save.Importance = widget.HighImportance
 	v.revert = widget.NewButtonWithIcon(T("Revert"), theme.ContentUndoIcon(), func() { v.load(v.u.b.Settings()) })
@@ -98,7 +103,7 @@ func newSettingsView(u *UI) *settingsView {
 	})
 	v.more.Importance = widget.LowImportance
 	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
-		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", ""} {
+		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", "network.proxy", ""} {
 		l := wrapLabel("")
 		l.Importance = widget.DangerImportance
 		l.Hide()
@@ -106,7 +111,7 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	v.load(u.b.Settings())
 	changed := func(string) { v.check() }
-	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public} {
+	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
 		e.OnChanged = changed
 	}
 	v.relay.OnChanged = func(bool) { v.check() }
@@ -146,6 +151,8 @@ func (v *settingsView) object() fyne.CanvasObject {
 			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
 		widget.NewFormItem(T("Start at login"), v.startLogin),
 		widget.NewFormItem(T("Language"), field("app.language", v.language, "")),
+		widget.NewFormItem(T("Proxy"), field("network.proxy", container.NewBorder(nil, nil, nil, v.proxyLogin, v.proxy),
+			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"))),
 	)
 	// The form scrolls; Save and Revert stay below it, in view, with the
 	// cue that more of the form is below.
@@ -209,6 +216,7 @@ func (v *settingsView) load(c config.Config) {
 			v.language.SetSelectedIndex(i)
 		}
 	}
+	v.proxy.SetText(c.Network.Proxy)
 	v.result.SetText("")
 }
 
@@ -249,6 +257,7 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 	if i := v.language.SelectedIndex(); i >= 0 {
 		c.App.Language = languageChoices[i].code
 	}
+	c.Network.Proxy = strings.TrimSpace(v.proxy.Text)
 	return c, extra
 }
 
@@ -388,6 +397,32 @@ func (v *settingsView) editSecrets() {
 				v.result.SetText(Tf("The %s signing secret was removed.", p))
 			} else {
 				v.result.SetText(Tf("The %s signing secret is kept in this computer's keychain.", p))
+			}
+		})
+	}, v.u.win)
+}
+
+// editProxySignIn asks for the user and password of a proxy that asks for
+// a sign-in (407); they go to the keychain, never to the settings file.
+// An empty user removes the sign-in kept.
+func (v *settingsView) editProxySignIn() {
+	user := widget.NewEntry()
+	user.SetPlaceHolder(`DOMAIN\user`)
+	pass := widget.NewPasswordEntry()
+	items := []*widget.FormItem{widget.NewFormItem(T("User"), user), widget.NewFormItem(T("Password"), pass)}
+	dialog.ShowForm(T("Proxy sign-in"), T("Save"), T("Cancel"), items, func(ok bool) {
+		if !ok {
+			return
+		}
+		u, p := strings.TrimSpace(user.Text), pass.Text
+		v.u.run(func(context.Context) error { return v.u.b.SetProxyCredentials(u, p) }, func(err error) {
+			switch {
+			case err != nil:
+				v.result.SetText(clinicsync.ErrorMessage(err))
+			case u == "":
+				v.result.SetText(T("The proxy sign-in was removed."))
+			default:
+				v.result.SetText(T("The proxy sign-in is kept in this computer's keychain."))
 			}
 		})
 	}, v.u.win)

@@ -299,6 +299,11 @@ func TestSettingsValidationShowsInPlace(t *testing.T) {
 	if pt := s.problems["destination.patient_folder"]; pt.Hidden {
 		t.Fatal("template problem not shown")
 	}
+	s.proxy.SetText("http://nurse:s3cret@proxy.clinic.lan:3128")
+	if pp := s.problems["network.proxy"]; pp.Hidden || !strings.Contains(pp.Text, "without a user name or password") ||
+		strings.Contains(pp.Text, "s3cret") {
+		t.Fatalf("proxy problem %q hidden %v", pp.Text, pp.Hidden)
+	}
 	if _, err := os.Stat(filepath.Join(r.dir, "config.toml")); !os.IsNotExist(err) {
 		t.Fatal("configuration written while invalid")
 	}
@@ -309,6 +314,7 @@ func TestSettingsValidationShowsInPlace(t *testing.T) {
 	s.root.SetText(other)
 	s.poll.SetText("2m")
 	s.template.SetText("{LASTNAME}")
+	s.proxy.SetText("proxy.clinic.lan:3128")
 	for k, l := range s.problems {
 		if !l.Hidden {
 			t.Fatalf("problem left on %s: %q", k, l.Text)
@@ -317,7 +323,7 @@ func TestSettingsValidationShowsInPlace(t *testing.T) {
 	test.Tap(s.save)
 	r.wait("the save", func() bool { return s.result.Text == "Saved and applied." })
 	c, err := config.Load(filepath.Join(r.dir, "config.toml"))
-	if err != nil || c.Destination.Root != other || c.Askara.PollInterval.Duration != 2*time.Minute {
+	if err != nil || c.Destination.Root != other || c.Askara.PollInterval.Duration != 2*time.Minute || c.Network.Proxy != "proxy.clinic.lan:3128" {
 		t.Fatalf("saved %+v %v", c.Destination, err)
 	}
 	if r.eng.Layout().Root != other || r.eng.Config().PollInterval != 2*time.Minute {

@@ -136,12 +136,21 @@ func newDiagView(u *UI) *diagView {
 		return container.NewBorder(nil, nil, nil, open, l)
 	}
 	logFile := st.LogFile
+	proxy := wrapLabel("")
+	proxy.Selectable = true
 	v.form = widget.NewForm(
 		widget.NewFormItem(T("Version"), widget.NewLabel(st.Version)),
 		widget.NewFormItem(T("Data folder"), path(st.DataDir)),
 		widget.NewFormItem(T("Settings file"), path(st.ConfigPath)),
 		widget.NewFormItem(T("Log file"), path(logFile)),
+		widget.NewFormItem(T("Proxy"), proxy),
 	)
+	// The system's proxy script may take a moment: off the UI goroutine.
+	go func() {
+		if p := u.b.Proxy(); p != "" {
+			u.do(func() { proxy.SetText(p) })
+		}
+	}()
 	return v
 }
 

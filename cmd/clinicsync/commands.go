@@ -105,6 +105,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		st := m.Status(ctx)
 		fmt.Fprintf(e.stdout, "Webhook relay on %s (%s)\n", st.Address, strings.Join(e.cfg.Relay.Platforms, ", "))
 	}
+	e.watch(ctx, e.nc, eng) // e.engine built e.nc
 	return eng.Run(ctx)
 }
 

@@ -7,19 +7,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
@@ -40,6 +44,10 @@ type env struct {
 	// app's first-run setup (setupNeed) instead of ending the command.
 	firstRun  bool
 	setupNeed *service.FirstRun
+	// nc is the one HTTP client of every platform call (net).
+	nc *netclient.Client
+	// httpWrap, when set (tests), wraps every platform call's round trip.
+	httpWrap func(http.RoundTripper) http.RoundTripper
 }
 
 func (e *env) close() {
@@ -200,6 +208,59 @@ func (e *env) authConfig() auth.Config {
 		RevokeURL: a.RevokeURL, ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectPort: a.RedirectPort}
 }
 
+// net is the one HTTP client of every platform call (sync/netclient): the
+// API, PDF links, the sign-in and its refresh, revocation, webhook
+// registration. It follows [network] proxy and ca_file, the environment's
+// and the system's proxy settings, and the proxy sign-in in the keychain.
+// The first-run setup, with a [network] value to correct, gets one
+// without them (the setup shows the problem).
+func (e *env) net() (*netclient.Client, error) {
+	if e.nc != nil {
+		return e.nc, nil
+	}
+	o := netclient.Options{Proxy: e.cfg.Network.Proxy, CAFile: e.cfg.Network.CAFile, Logger: e.log, Wrap: e.httpWrap,
+		ProxyCredentials: func() (string, string, bool) { return auth.ProxyCredentials(keychainService) }}
+	nc, err := netclient.New(o)
+	if err != nil && e.setupNeed != nil {
+		o.Proxy, o.CAFile = "", ""
+		nc, err = netclient.New(o)
+	}
+	if err != nil {
+		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
+	e.nc = nc
+	return nc, nil
+}
+
+// withNet is ctx carrying the one client for the sign-in calls.
+func (e *env) withNet(ctx context.Context) (context.Context, *netclient.Client, error) {
+	nc, err := e.net()
+	if err != nil {
+		return ctx, nil, err
+	}
+	return auth.WithClient(ctx, nc.HTTP()), nc, nil
+}
+
+// sayClockSkew writes, once, that this PC's clock is off the platform's
+// (its Date header) by more than two minutes.
+func sayClockSkew(nc *netclient.Client, eng *engine.Engine) {
+	nc.OnClockSkew(func(d time.Duration) {
+		key := activity.ClockAhead
+		if d < 0 {
+			key, d = activity.ClockBehind, -d
+		}
+		eng.Note(context.Background(), engine.LevelWarn, clinicsync.NewText(key, int((d+30*time.Second)/time.Minute)))
+	})
+}
+
+// watch makes eng pass at once when the PC resumes from sleep or its
+// network comes back (then the system's proxy settings are read again).
+func (e *env) watch(ctx context.Context, nc *netclient.Client, eng *engine.Engine) {
+	wake := make(chan string, 1)
+	eng.WakeOn(wake)
+	go netclient.Watch(ctx, netclient.WatchOptions{Logger: e.log, OnNetwork: nc.Reload}, wake)
+}
+
 // tokenSource gives the API credentials: CLINICSYNC_ACCESS_TOKEN when set
 // (automation; never stored, as gh does with GH_TOKEN), else the sign-in
 // kept in the OS keychain, refreshed as needed.
@@ -214,21 +275,31 @@ func (e *env) tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 	if saved == nil {
 		return nil, exitf(exitConfig, "not signed in: run `clinicsync login` (or set CLINICSYNC_ACCESS_TOKEN for automation)")
 	}
+	ctx, _, err = e.withNet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log), nil
 }
 
 // engine builds the API client and the engine from the configuration.
 func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error) {
+	nc, err := e.net()
+	if err != nil {
+		return nil, nil, err
+	}
 	ts, err := e.tokenSource(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
-		UserAgent: "ClinicSync/" + version, Logger: e.log})
+		UserAgent: "ClinicSync/" + version, Logger: e.log, HTTPClient: nc.HTTP()})
 	if err != nil {
 		return nil, nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
-	return e.newEngine(client), client, nil
+	eng := e.newEngine(client)
+	sayClockSkew(nc, eng)
+	return eng, client, nil
 }
 
 // newEngine builds the engine on client from the configuration, notes and
@@ -322,26 +393,32 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 		ts  oauth2.TokenSource
 		src *auth.Source
 	)
+	netCtx, nc, err := e.withNet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if tok := strings.TrimSpace(os.Getenv("CLINICSYNC_ACCESS_TOKEN")); tok != "" {
 		ts = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
 	} else {
-		src = auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log)
+		src = auth.NewSource(netCtx, e.authConfig(), e.keychain(), e.log)
 		ts = src
 	}
 	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
-		UserAgent: "ClinicSync/" + version, Logger: e.log})
+		UserAgent: "ClinicSync/" + version, Logger: e.log, HTTPClient: nc.HTTP()})
 	if err != nil && e.setupNeed != nil {
 		// The setup shows the address's problem and cannot finish until
 		// the file is corrected: the engine never runs with this client.
 		client, err = askara.New(askara.Options{BaseURL: config.Default().Askara.APIURL, TokenSource: ts,
-			UserAgent: "ClinicSync/" + version, Logger: e.log})
+			UserAgent: "ClinicSync/" + version, Logger: e.log, HTTPClient: nc.HTTP()})
 	}
 	if err != nil {
 		return nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	eng := e.newEngine(client)
+	sayClockSkew(nc, eng)
+	e.watch(ctx, nc, eng)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
-		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(),
+		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
 		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
 		FirstRun: e.setupNeed, Log: e.log}), nil
 }

@@ -44,8 +44,11 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "The client secret is kept in the keychain.")
 	}
 	cfg := e.authConfig()
+	ctx, nc, err := e.withNet(ctx)
+	if err != nil {
+		return err
+	}
 	var tok *oauth2.Token
-	var err error
 	if *device {
 		tok, err = auth.LoginDevice(ctx, cfg, e.stdout)
 	} else {
@@ -59,7 +62,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	account := ""
-	if client, cerr := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL,
+	if client, cerr := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, HTTPClient: nc.HTTP(),
 		TokenSource: oauth2.StaticTokenSource(tok), UserAgent: "ClinicSync/" + version}); cerr == nil {
 		if me, merr := client.Me(ctx); merr == nil {
 			account = me.String()
@@ -92,6 +95,10 @@ func cmdLogout(ctx context.Context, e *env, args []string) error {
 	if saved == nil {
 		fmt.Fprintln(e.stdout, "Not signed in.")
 		return nil
+	}
+	ctx, _, err = e.withNet(ctx)
+	if err != nil {
+		return err
 	}
 	if err := auth.Revoke(ctx, e.authConfig(), saved.RefreshToken); err != nil {
 		fmt.Fprintf(e.stderr, "clinicsync: %s The sign-in is removed from this computer anyway.\n", clinicsync.ErrorMessage(err))

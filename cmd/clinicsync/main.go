@@ -60,6 +60,7 @@ func commands() []command {
 		{"retry", "UUID", "manual retry of one document (at most once per 30 s)", cmdRetry},
 		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
 		{"relay", "secret PLATFORM", "keep a webhook signing secret (read from standard input) in the keychain", cmdRelay},
+		{"proxy", "login|logout|show", "keep the proxy's user and password (read from standard input) in the keychain; show the proxy in effect", cmdProxy},
 		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
 		{"demo", "[--headless]", "the tray app against the built-in simulator, in a temporary folder", cmdDemo},
 		{"version", "", "print the version", cmdVersion},

@@ -89,6 +89,13 @@ var (
 	SignedOutWait   = key("Signed out. Documents wait on Askara until someone signs in again.")
 )
 
+// The network (sync/netclient, wired in cmd): the PC's clock disagrees
+// with the platform's Date header by more than 2 minutes; said once.
+var (
+	ClockAhead  = key("This PC's clock is %d minutes ahead of Askara's: sign-in, signed webhooks and download links can fail. Correct this PC's date and time.")
+	ClockBehind = key("This PC's clock is %d minutes behind Askara's: sign-in, signed webhooks and download links can fail. Correct this PC's date and time.")
+)
+
 // reasons are the failure sentences shown in French too: the keys of
 // clinicsync.Error (its Message, or the format given to Errorf, Retryablef
 // or Permanentf) that a clinic sees most. Any other reason stays English
@@ -121,6 +128,24 @@ var reasons = []string{
 	"The file server could not be reached.",
 	"The answer from Askara was interrupted.",
 	"The platform did not answer the confirmation in time.",
+	// The network: proxies, names, certificates (sync/askara's errors.go,
+	// for the API, the file server and the sign-in alike).
+	"The proxy %s asks for a sign-in: enter its user and password in Settings (Proxy sign-in), or run clinicsync proxy login.",
+	"The proxy %s refused the proxy sign-in: correct the user and password in Settings (Proxy sign-in), or run clinicsync proxy login.",
+	"The proxy %s does not allow connections to %s: ask IT to allow it.",
+	"The proxy %s could not connect to %s (HTTP %d).",
+	"The proxy %s (from %s) does not answer: is it running, and is this PC on the clinic's network?",
+	"This PC has no network connection; Clinic Sync tries again when it is back.",
+	"The certificate of %s was issued by %s, which this PC does not trust: a proxy or antivirus that inspects secure connections is probably in the way. Ask IT for its root certificate and set [network] ca_file.",
+	"The certificate of %s is not valid at this PC's date and time: check the clock.",
+	"The name %s could not be found (DNS): check the network connection and the address in the configuration file.",
+	"Askara does not answer at %s: the service may be down, or this network lets programs out only through a proxy (Settings, Proxy). Clinic Sync keeps trying.",
+	// Where a proxy came from (an argument of the sentence above).
+	"the environment (%s)",
+	"the configuration file ([network] proxy)",
+	"the proxy script %s",
+	"the proxy script found by WPAD",
+	"the system proxy settings",
 	// Any error.
 	"The operation was interrupted.",
 	"An internal error occurred.",

@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 )
 
 func french(t *testing.T) map[string]string {
@@ -233,6 +235,24 @@ func TestCommonFailuresReadInFrench(t *testing.T) {
 	_, errRefused := client(pdfs.URL, true).ListUnsynchronized(ctx)
 	_, errNoToken := client(pdfs.URL, false).ListUnsynchronized(ctx)
 	_, errUnreachable := client(closed.URL, true).ListUnsynchronized(ctx)
+	// A proxy from the system's settings that does not answer (the closed
+	// port), on the way to a platform on the internet.
+	nc, err := netclient.New(netclient.Options{Getenv: func(string) string { return "" },
+		Addrs: func() ([]net.Addr, error) {
+			return []net.Addr{&net.IPNet{IP: net.IPv4(192, 0, 2, 10), Mask: net.CIDRMask(24, 32)}}, nil
+		},
+		System: func() netclient.SystemSettings {
+			return netclient.SystemSettings{Manual: map[string]string{"": strings.TrimPrefix(closed.URL, "http://")}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaProxy, err := askara.New(askara.Options{BaseURL: "https://api.askara.ai", MaxAttempts: 1, HTTPClient: nc.HTTP(),
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}), Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errProxyDown := viaProxy.ListUnsynchronized(ctx)
 	for _, c := range []struct {
 		name string
 		err  error
@@ -246,6 +266,8 @@ func TestCommonFailuresReadInFrench(t *testing.T) {
 		{"token refused", errRefused, "Askara a refusé le jeton d'accès ; connectez-vous de nouveau."},
 		{"signed out", errNoToken, "Non connecté à Askara ; connectez-vous de nouveau."},
 		{"platform unreachable", errUnreachable, "Rien ne répond à " + closed.URL + " : le simulateur ou le serveur est-il lancé ?"},
+		{"proxy down", errProxyDown, "Le proxy " + strings.TrimPrefix(closed.URL, "http://") +
+			" (d'après les réglages de proxy du système) ne répond pas : est-il en marche, et ce PC est-il sur le réseau du cabinet ?"},
 		{"interrupted", context.Canceled, "L'opération a été interrompue."},
 	} {
 		if c.err == nil {

@@ -153,7 +153,7 @@ func (c *Client) once(ctx context.Context, cl call, floor time.Time) (*clinicsyn
 	resp, err := c.api.Do(req)
 	if err != nil {
 		c.limit.done(nil, c.now())
-		e := transportError(ctx, err, cl.url)
+		e := transportError(ctx, err, cl.url, false)
 		c.log.Debug("askara request failed", "method", cl.method, "path", cl.url.Path,
 			"page", cl.url.Query().Get("page"), "code", e.Code)
 		return e, tok, nil

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 )
 
 // Defaults of Options.
@@ -47,7 +47,11 @@ const (
 type Options struct {
 	BaseURL     string             // e.g. https://api.askara.ai (staging, simulator)
 	TokenSource oauth2.TokenSource // Authorization: Bearer; nil makes every API call fail with ESignedOut
-	HTTPClient  *http.Client       // optional; default: dial 10s, TLS 10s, response header 30s, no overall timeout
+	// HTTPClient is the one client of every platform call (sync/netclient's
+	// HTTP()); default: a netclient with the environment's and the
+	// system's proxy. Its Timeout bounds each API request; PDF downloads
+	// have none (their body is watched for stalls instead).
+	HTTPClient  *http.Client
 	UserAgent   string
 	PageSize    int // itemsPerPage asked, default and max 100
 	MaxAttempts int // per call for transient failures, default 4
@@ -163,9 +167,14 @@ func New(o Options) (*Client, error) {
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		nc, err := netclient.New(netclient.Options{Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		hc = nc.HTTP()
 	}
 	api, files := *hc, *hc
+	files.Timeout = 0 // a large PDF on a slow line: stall detection instead (StallAfter)
 	api.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 || !sameOrigin(req.URL, c.base) {
 			return http.ErrUseLastResponse // classified as an unexpected redirect
@@ -189,16 +198,6 @@ func (c *Client) Stats() Stats {
 	}
 	s.RateLimit, s.RateLimitRemaining, s.RateLimitReset = c.limit.snapshot()
 	return s
-}
-
-func defaultHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.ExpectContinueTimeout = time.Second
-	t.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: t}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 )
 
 // The fixed sentences of the errors people see.
@@ -135,29 +137,135 @@ func classify(status int, body []byte, o op, u *url.URL, secret string) *clinics
 }
 
 // transportError classifies a failed round trip (no HTTP answer): to the
-// API at api, or, with api nil, to the file server of a pre-signed link.
-func transportError(ctx context.Context, err error, api *url.URL) *clinicsync.Error {
+// API at u, or, with file set, to the file server of a pre-signed link at
+// u. It is the one place where a network failure becomes a sentence:
+// sync/auth's sign-in calls come here too (NetworkError). Through
+// sync/netclient the error carries the route (the proxy and where it came
+// from) and whether the PC had a network at all.
+func transportError(ctx context.Context, err error, u *url.URL, file bool) *clinicsync.Error {
 	if ctx.Err() != nil {
 		return canceled(ctx.Err())
 	}
 	err = redactErr(err)
-	if api == nil {
-		return clinicsync.Retryable(clinicsync.EUnavailable, msgFileHost, err)
+	server := "(link)"
+	if u != nil {
+		server = u.Scheme + "://" + u.Host
 	}
-	server := api.Scheme + "://" + api.Host
-	var ce *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
+	var (
+		re  *netclient.RouteError
+		pa  *netclient.ProxyAuthError
+		ps  *netclient.ProxyStatusError
+		cve *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		hn  x509.HostnameError
+		dns *net.DNSError
+		op  *net.OpError
+	)
+	errors.As(err, &re)
+	errors.As(err, &cve)
+	proxied := re != nil && re.Route.Proxy != nil
 	switch {
-	case errors.As(err, &ce) || errors.As(err, &ua) || errors.As(err, &hn):
+	case errors.As(err, &pa) && pa.Refused:
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgProxyRefused, pa.Proxy)
+	case errors.As(err, &pa):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgProxyAuth, pa.Proxy)
+	case errors.As(err, &ps) && (ps.Status == http.StatusForbidden || ps.Status == http.StatusUnauthorized):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgProxyForbids, ps.Proxy, server)
+	case errors.As(err, &ps):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgProxyStatus, ps.Proxy, server, ps.Status)
+	case re != nil && re.Offline && u != nil && !onLAN(u.Hostname()):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgOffline)
+	case proxied && errors.As(err, &op) && op.Op == "proxyconnect":
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgProxyDown, re.Route.Host(), proxySource(re.Route))
+	case errors.As(err, &ua):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgIntercepted, server, issuer(cve, ua))
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgCertClock, server)
+	case !file && (errors.As(err, &cve) || errors.As(err, &hn) || errors.As(err, &ci)):
 		return clinicsync.Retryablef(clinicsync.EUnavailable, err,
 			"Askara could not be reached securely at %s (certificate problem).", server)
-	case onLAN(api.Hostname()):
+	case !proxied && errors.As(err, &dns) && u != nil && !onLAN(u.Hostname()):
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgDNS, u.Hostname())
+	case file || u == nil:
+		return clinicsync.Retryable(clinicsync.EUnavailable, msgFileHost, err)
+	case onLAN(u.Hostname()):
 		return clinicsync.Retryablef(clinicsync.EUnavailable, err,
 			"Nothing answers at %s: is the simulator or server running?", server)
+	case !proxied && errors.As(err, &op) && op.Op == "dial":
+		return clinicsync.Retryablef(clinicsync.EUnavailable, err, msgDown, server)
 	}
 	return clinicsync.Retryablef(clinicsync.EUnavailable, err,
 		"Askara could not be reached at %s; check the internet connection.", server)
+}
+
+// NetworkError classifies a failed round trip to u for the callers
+// outside this package (sync/auth's sign-in, refresh, device code and
+// revocation): the same sentences as the API's.
+func NetworkError(ctx context.Context, err error, u *url.URL) *clinicsync.Error {
+	return transportError(ctx, err, u, false)
+}
+
+// The sentences of network failures (activity reasons, translated).
+const (
+	msgProxyAuth    = "The proxy %s asks for a sign-in: enter its user and password in Settings (Proxy sign-in), or run clinicsync proxy login."
+	msgProxyRefused = "The proxy %s refused the proxy sign-in: correct the user and password in Settings (Proxy sign-in), or run clinicsync proxy login."
+	msgProxyForbids = "The proxy %s does not allow connections to %s: ask IT to allow it."
+	msgProxyStatus  = "The proxy %s could not connect to %s (HTTP %d)."
+	msgProxyDown    = "The proxy %s (from %s) does not answer: is it running, and is this PC on the clinic's network?"
+	msgOffline      = "This PC has no network connection; Clinic Sync tries again when it is back."
+	msgIntercepted  = "The certificate of %s was issued by %s, which this PC does not trust: a proxy or antivirus that inspects secure connections is probably in the way. Ask IT for its root certificate and set [network] ca_file."
+	msgCertClock    = "The certificate of %s is not valid at this PC's date and time: check the clock."
+	msgDNS          = "The name %s could not be found (DNS): check the network connection and the address in the configuration file."
+	msgDown         = "Askara does not answer at %s: the service may be down, or this network lets programs out only through a proxy (Settings, Proxy). Clinic Sync keeps trying."
+)
+
+// Where a proxy came from, as translatable phrases (activity reasons).
+const (
+	srcEnv    = "the environment (%s)"
+	srcConfig = "the configuration file ([network] proxy)"
+	srcPAC    = "the proxy script %s"
+	srcWPAD   = "the proxy script found by WPAD"
+	srcSystem = "the system proxy settings"
+)
+
+// proxySource says where a proxy came from, as a translatable phrase.
+func proxySource(r netclient.Route) clinicsync.Text {
+	switch r.Source {
+	case netclient.SourceEnv:
+		return clinicsync.NewText(srcEnv, r.Detail)
+	case netclient.SourceConfig:
+		return clinicsync.NewText(srcConfig)
+	case netclient.SourcePAC:
+		if r.Detail != "" {
+			return clinicsync.NewText(srcPAC, r.Detail)
+		}
+		return clinicsync.NewText(srcWPAD)
+	}
+	return clinicsync.NewText(srcSystem)
+}
+
+// issuer names who issued a certificate this PC does not trust: the
+// issuer of the last certificate the server presented (the root an
+// inspecting proxy or antivirus signs with), in quotes.
+func issuer(cve *tls.CertificateVerificationError, ua x509.UnknownAuthorityError) string {
+	var c *x509.Certificate
+	if cve != nil && len(cve.UnverifiedCertificates) > 0 {
+		c = cve.UnverifiedCertificates[len(cve.UnverifiedCertificates)-1]
+	} else if ua.Cert != nil {
+		c = ua.Cert
+	}
+	if c == nil {
+		return "“an unknown issuer”"
+	}
+	name := c.Issuer.CommonName
+	if name == "" && len(c.Issuer.Organization) > 0 {
+		name = c.Issuer.Organization[0]
+	}
+	if name == "" {
+		name = c.Issuer.String()
+	}
+	return "“" + sanitize(name, "") + "”"
 }
 
 // onLAN reports whether host is this computer or on the clinic's network

@@ -128,7 +128,7 @@ func TestErrorSentenceNamesWhatWasAsked(t *testing.T) {
 }
 
 // When nothing answers, the sentence names the server asked; only a
-// server on the internet gets advice about the internet connection: a
+// server on the internet gets advice about the service or a proxy: a
 // loopback or LAN address is the simulator or a server in the clinic.
 func TestUnreachableNamesTheServerAndFitsIt(t *testing.T) {
 	// Nothing listens on this loopback port any more: a real refusal.
@@ -146,8 +146,8 @@ func TestUnreachableNamesTheServerAndFitsIt(t *testing.T) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
 	}}}
 	for base, want := range map[string]string{
-		"https://api.askara.ai/v2":       "Askara could not be reached at https://api.askara.ai; check the internet connection.",
-		"https://staging.askara.ai:8443": "Askara could not be reached at https://staging.askara.ai:8443; check the internet connection.",
+		"https://api.askara.ai/v2":       "Askara does not answer at https://api.askara.ai: " + downTail,
+		"https://staging.askara.ai:8443": "Askara does not answer at https://staging.askara.ai:8443: " + downTail,
 		"http://192.168.1.20:8700":       "Nothing answers at http://192.168.1.20:8700: is the simulator or server running?",
 		"http://10.0.4.2":                "Nothing answers at http://10.0.4.2: is the simulator or server running?",
 		"http://172.16.9.9":              "Nothing answers at http://172.16.9.9: is the simulator or server running?",
@@ -164,3 +164,5 @@ func TestUnreachableNamesTheServerAndFitsIt(t *testing.T) {
 		}
 	}
 }
+
+const downTail = "the service may be down, or this network lets programs out only through a proxy (Settings, Proxy). Clinic Sync keeps trying."

@@ -65,7 +65,7 @@ func (c *Client) openOnce(ctx context.Context, u *url.URL) (io.ReadCloser, *clin
 	resp, err := c.files.Do(req)
 	if err != nil {
 		cancel()
-		e := transportError(ctx, err, nil)
+		e := transportError(ctx, err, u, true)
 		c.log.Debug("pdf download failed", "host", u.Host, "code", e.Code)
 		return nil, e, 0
 	}

@@ -24,6 +24,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/askara"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 )
 
 // Config is the OAuth client: endpoints and credentials.
@@ -190,7 +192,45 @@ func tokenError(prefix, key string, err error) error {
 			}
 		}
 	}
+	if ne := networkCause(err); ne != nil {
+		return ne
+	}
 	return clinicsync.Retryable(clinicsync.EUnavailable, prefix+": Askara's sign-in service could not be reached.", errors.New(scrubRetrieve(err)))
+}
+
+// networkCause is the sentence of a sign-in call that got no answer
+// through sync/netclient (a proxy that asks for a sign-in, a certificate
+// from an inspecting proxy, no network...), from sync/askara's one
+// classifier of network failures; nil for any other error.
+func networkCause(err error) *clinicsync.Error {
+	var re *netclient.RouteError
+	var ue *url.Error
+	if !errors.As(err, &re) || !errors.As(err, &ue) {
+		return nil
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil || u.Host == "" {
+		return nil
+	}
+	return askara.NetworkError(context.Background(), err, u)
+}
+
+// WithClient returns ctx carrying hc for every sign-in call (x/oauth2's
+// token, refresh and device-code requests, and Revoke): the one client of
+// sync/netclient, with the clinic's proxy.
+func WithClient(ctx context.Context, hc *http.Client) context.Context {
+	if hc == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, oauth2.HTTPClient, hc)
+}
+
+// httpClient is the client ctx carries (WithClient), else Go's default.
+func httpClient(ctx context.Context) *http.Client {
+	if hc, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && hc != nil {
+		return hc
+	}
+	return http.DefaultClient
 }
 
 func clean(s string) string {
@@ -250,7 +290,8 @@ func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, e
 	return tok, nil
 }
 
-// Revoke tells the server to end the grant of a refresh token (RFC 7009).
+// Revoke tells the server to end the grant of a refresh token (RFC 7009),
+// with the client ctx carries (WithClient).
 func Revoke(ctx context.Context, c Config, refreshToken string) error {
 	if c.RevokeURL == "" || refreshToken == "" {
 		return nil
@@ -264,8 +305,11 @@ func Revoke(ctx context.Context, c Config, refreshToken string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient(ctx).Do(req)
 	if err != nil {
+		if ne := networkCause(err); ne != nil {
+			return ne
+		}
 		return clinicsync.Retryable(clinicsync.EUnavailable, "Askara could not be told about the sign-out.", errors.New("revoke endpoint unreachable"))
 	}
 	resp.Body.Close()

@@ -392,3 +392,24 @@ func TestTokenEndpointErrorsNameTheEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// The proxy sign-in round-trips through the keychain, and is removed.
+func TestProxyCredentialsInKeychain(t *testing.T) {
+	const service = "Clinic Sync proxy test"
+	t.Cleanup(func() { SetProxyCredentials(service, "", "") })
+	if _, _, ok := ProxyCredentials(service); ok {
+		t.Fatal("a proxy sign-in before any was kept")
+	}
+	if err := SetProxyCredentials(service, `CLINIC\nurse`, "s3cr:et\n"); err != nil {
+		t.Fatal(err)
+	}
+	if u, p, ok := ProxyCredentials(service); !ok || u != `CLINIC\nurse` || p != "s3cr:et\n" {
+		t.Fatalf("read back %q %q %v", u, p, ok)
+	}
+	if err := SetProxyCredentials(service, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := ProxyCredentials(service); ok {
+		t.Fatal("still there after removal")
+	}
+}

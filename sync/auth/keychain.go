@@ -217,3 +217,46 @@ func SetWebhookSecret(service, platform, secret string) error {
 	}
 	return keychainError(keyring.Set(service, webhookSecretUser(platform), secret))
 }
+
+// proxyUser is the keychain entry of the proxy sign-in (one for the
+// clinic's proxy, whichever address the system or a script names).
+const proxyUser = "proxy"
+
+type proxySignIn struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// ProxyCredentials returns the proxy sign-in kept in the keychain:
+// CLINICSYNC_PROXY_USER and CLINICSYNC_PROXY_PASSWORD when both are set
+// (headless use), else the keychain's; ok false when there is none.
+func ProxyCredentials(service string) (user, password string, ok bool) {
+	if u, p := os.Getenv("CLINICSYNC_PROXY_USER"), os.Getenv("CLINICSYNC_PROXY_PASSWORD"); u != "" && p != "" {
+		return u, p, true
+	}
+	v, err := keyring.Get(service, proxyUser)
+	if err != nil {
+		return "", "", false
+	}
+	var s proxySignIn
+	if json.Unmarshal([]byte(v), &s) != nil || s.User == "" {
+		return "", "", false
+	}
+	return s.User, s.Password, true
+}
+
+// SetProxyCredentials keeps the proxy sign-in in the keychain (an empty
+// user deletes it). A Windows domain user is written DOMAIN\user.
+func SetProxyCredentials(service, user, password string) error {
+	if user == "" {
+		if err := keyring.Delete(service, proxyUser); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+			return keychainError(err)
+		}
+		return nil
+	}
+	b, err := json.Marshal(proxySignIn{User: user, Password: password})
+	if err != nil {
+		return err
+	}
+	return keychainError(keyring.Set(service, proxyUser, string(b)))
+}

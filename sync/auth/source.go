@@ -32,8 +32,8 @@ type Source struct {
 	failedRT  string // the refresh token the server refused
 }
 
-// NewSource builds a Source. ctx may carry an *http.Client under
-// oauth2.HTTPClient for the token endpoint.
+// NewSource builds a Source. ctx carries the HTTP client for the token
+// endpoint (WithClient): the one client of sync/netclient.
 func NewSource(ctx context.Context, cfg Config, store TokenStore, log *slog.Logger) *Source {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -122,6 +122,9 @@ func (s *Source) refreshLocked() (*oauth2.Token, error) {
 			s.tok = nil
 			s.log.Debug("refresh refused", "error_code", re.ErrorCode)
 			return nil, s.signedOut
+		}
+		if ne := networkCause(err); ne != nil {
+			return nil, ne
 		}
 		return nil, clinicsync.Retryable(clinicsync.EUnavailable, "Askara's sign-in service could not be reached.", errors.New(scrubRetrieve(err)))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 )
 
 // Duration is a time.Duration written as "45s", "2m" in TOML.
@@ -44,6 +45,19 @@ type Config struct {
 	Notes       Notes       `toml:"notes"`
 	Relay       Relay       `toml:"relay"`
 	App         App         `toml:"app"`
+	Network     Network     `toml:"network"`
+}
+
+// Network is how Clinic Sync reaches the platforms (sync/netclient).
+type Network struct {
+	// Proxy: "" follows the system's proxy settings (Windows Internet
+	// Options, PAC and WPAD included; macOS System Settings), "direct"
+	// uses none, "http://host:port" that proxy. HTTP(S)_PROXY and
+	// NO_PROXY, when set, win over both.
+	Proxy string `toml:"proxy"`
+	// CAFile is a PEM bundle trusted in addition to the system's roots:
+	// the root of a proxy or antivirus that inspects TLS.
+	CAFile string `toml:"ca_file"`
 }
 
 // Notes is the clinical-notes pipeline.
@@ -267,6 +281,19 @@ func (c Config) Problems() []Problem {
 			u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()))
 		if !ok {
 			add("relay.public_url", "%q must be an https URL (the address your proxy or tunnel forwards to the relay)", c.Relay.Public)
+		}
+	}
+	if p := strings.TrimSpace(c.Network.Proxy); p != "" && !strings.EqualFold(p, "direct") {
+		if _, err := netclient.ParseProxy(p); err != nil {
+			// The value is not repeated: it may hold a password.
+			add("network.proxy", "must be empty (the system's proxy), \"direct\" or an address such as http://proxy.clinic.lan:3128, without a user name or password (clinicsync proxy login keeps those)")
+		}
+	}
+	if f := strings.TrimSpace(c.Network.CAFile); f != "" {
+		if !isAbs(f) {
+			add("network.ca_file", "%q must be an absolute path to a PEM file", c.Network.CAFile)
+		} else if _, err := os.Stat(f); err != nil {
+			add("network.ca_file", "%q cannot be read", c.Network.CAFile)
 		}
 	}
 	if !slices.Contains(Languages, c.App.Language) {

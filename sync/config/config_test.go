@@ -106,3 +106,47 @@ func TestLoadFileSaysWhichKeysTheFileSets(t *testing.T) {
 		t.Fatalf("unknown key: %v %v", set, err)
 	}
 }
+
+// [network]: proxy is empty (the system's), "direct" or an http address
+// without credentials; ca_file an absolute path to a file that exists.
+// Both read from the file and round-trip.
+func TestNetworkSection(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "inspect.pem")
+	os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600)
+	path := filepath.Join(dir, "config.toml")
+	os.WriteFile(path, []byte("[network]\nproxy = \"http://proxy.clinic.lan:3128\"\nca_file = '"+ca+"'\n"), 0o600)
+	c, set, err := LoadFile(path)
+	if err != nil || !set["network.proxy"] || c.Network.Proxy != "http://proxy.clinic.lan:3128" || c.Network.CAFile != ca {
+		t.Fatalf("read: %+v %v %v", c.Network, set, err)
+	}
+	for _, p := range []string{"", "direct", "DIRECT", "proxy.clinic.lan:8080", "http://10.0.0.1:3128"} {
+		c.Network.Proxy = p
+		for _, pr := range c.Problems() {
+			if strings.HasPrefix(pr.Key, "network.") {
+				t.Errorf("%q: %s %s", p, pr.Key, pr.Message)
+			}
+		}
+	}
+	for _, bad := range []struct{ proxy, ca, key string }{
+		{"http://nurse:s3cret@proxy:3128", "", "network.proxy"},
+		{"socks5://proxy:1080", "", "network.proxy"},
+		{"https://proxy:3128/path", "", "network.proxy"},
+		{"", "relative.pem", "network.ca_file"},
+		{"", filepath.Join(dir, "missing.pem"), "network.ca_file"},
+	} {
+		c.Network = Network{Proxy: bad.proxy, CAFile: bad.ca}
+		found := false
+		for _, pr := range c.Problems() {
+			if pr.Key == bad.key {
+				found = true
+				if strings.Contains(pr.Message, "s3cret") {
+					t.Errorf("%+v: %s", bad, pr.Message)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%+v: no problem for %s", bad, bad.key)
+		}
+	}
+}

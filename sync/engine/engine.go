@@ -126,6 +126,9 @@ type Engine struct {
 
 	passMu sync.Mutex // one pass at a time
 	wake   chan struct{}
+	// resumed says the PC woke from sleep or its network came back
+	// (WakeOn); nil: never.
+	resumed <-chan string
 
 	linkMu sync.Mutex
 	links  map[string]string // uuid -> pre-signed PDF link, memory only
@@ -269,6 +272,12 @@ func (e *Engine) SyncNow() {
 	default:
 	}
 }
+
+// WakeOn makes the run loop start a pass as soon as ch says the PC
+// resumed from sleep or its network came back (sync/netclient's Watch),
+// instead of waiting out the poll interval or a failure's backoff. Call it
+// before Run.
+func (e *Engine) WakeOn(ch <-chan string) { e.resumed = ch }
 
 // Pause stops automatic passes until Resume.
 func (e *Engine) Pause() {
@@ -985,6 +994,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-t.C:
 		case <-e.wake:
 			t.Stop()
+		case why := <-e.resumed:
+			t.Stop()
+			e.log.Info("pass now", "why", why, "instead_of_waiting", wait.Round(time.Second))
 		}
 	}
 }

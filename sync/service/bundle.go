@@ -49,13 +49,15 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 			return []byte("Clinic Sync support bundle.\n" +
 				"status.json: state, counts, account; config.toml: settings (the client secret is left out);\n" +
 				"activity.log: the activity log, newest first; documents.csv: every document's state and reason;\n" +
-				"debug.log: the end of the debug log, if one is kept. No token, secret or note text is included.\n"), nil
+				"network.txt: the proxy in effect for Askara and where it came from;\n" +
+				"debug.log: the end of the debug log, if one is kept. No token, secret, password or note text is included.\n"), nil
 		}},
 		{"version.txt", func() ([]byte, error) {
 			return fmt.Appendf(nil, "clinicsync %s\n%s %s/%s\n", st.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH), nil
 		}},
 		{"status.json", func() ([]byte, error) { return json.MarshalIndent(st, "", "  ") }},
 		{"config.toml", s.bundleConfig},
+		{"network.txt", s.bundleNetwork},
 		{"activity.log", func() ([]byte, error) { return s.bundleActivity(ctx) }},
 		{"documents.csv", func() ([]byte, error) { return s.bundleDocuments(ctx) }},
 		{"debug.log", s.bundleDebugLog},
@@ -83,6 +85,24 @@ func (s *Service) bundleConfig() ([]byte, error) {
 	var buf bytes.Buffer
 	err := toml.NewEncoder(&buf).Encode(c)
 	return buf.Bytes(), err
+}
+
+// bundleNetwork says how Askara is reached: the proxy for the API and the
+// token endpoint and where each came from, ca_file, and whether a proxy
+// sign-in is kept (never the sign-in itself).
+func (s *Service) bundleNetwork() ([]byte, error) {
+	c := s.Settings()
+	var buf bytes.Buffer
+	if s.p.Net == nil {
+		buf.WriteString("The default HTTP client is in use (no network settings applied).\n")
+		return buf.Bytes(), nil
+	}
+	fmt.Fprintf(&buf, "API %s: %s\n", c.Askara.APIURL, s.p.Net.Route(c.Askara.APIURL))
+	fmt.Fprintf(&buf, "Token endpoint %s: %s\n", c.Askara.TokenURL, s.p.Net.Route(c.Askara.TokenURL))
+	fmt.Fprintf(&buf, "[network] proxy: %q\n", c.Network.Proxy)
+	fmt.Fprintf(&buf, "[network] ca_file: %q\n", c.Network.CAFile)
+	fmt.Fprintf(&buf, "Proxy sign-in kept in the keychain: %v\n", s.ProxySignedIn())
+	return buf.Bytes(), nil
 }
 
 func (s *Service) bundleActivity(ctx context.Context) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 )
 
@@ -52,7 +54,10 @@ type Parts struct {
 	// configuration file is missing or has problems): the engine waits
 	// until Apply saves a valid configuration. See NeedsFirstRun.
 	FirstRun *FirstRun
-	Log      *slog.Logger
+	// Net is the one HTTP client of every platform call (sync/netclient);
+	// nil: askara's default.
+	Net *netclient.Client
+	Log *slog.Logger
 }
 
 // FirstRun is what the first-run setup starts from.
@@ -336,6 +341,11 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.mu.Lock()
 	s.cfg = c
 	s.mu.Unlock()
+	if s.p.Net != nil && c.Network != old.Network {
+		if err := s.p.Net.Configure(c.Network.Proxy, c.Network.CAFile); err != nil {
+			s.log.Warn("network settings", "code", clinicsync.ErrorCode(err))
+		}
+	}
 	ec := s.p.Engine.Config()
 	ec.SoftwareID = c.Destination.SoftwareID
 	ec.PollInterval = c.Askara.PollInterval.Duration
@@ -443,13 +453,14 @@ func (s *Service) SignIn(ctx context.Context) error {
 	s.mu.Unlock()
 	defer cancel()
 	cfg := s.p.AuthConfig()
+	ctx = auth.WithClient(ctx, s.httpClient())
 	tok, err := auth.LoginBrowser(ctx, cfg, auth.BrowserOptions{Open: s.p.OpenURL, Out: io.Discard, Timeout: 5 * time.Minute})
 	if err != nil {
 		return err
 	}
 	var me askara.Me
 	client, err := askara.New(askara.Options{BaseURL: s.cfgAPI(), TokenSource: oauth2.StaticTokenSource(tok),
-		UserAgent: "ClinicSync/" + s.p.Version})
+		UserAgent: "ClinicSync/" + s.p.Version, HTTPClient: s.httpClient()})
 	if err == nil {
 		me, err = client.Me(ctx)
 	}
@@ -496,7 +507,7 @@ func (s *Service) SignOut(ctx context.Context) error {
 	}
 	saved, err := s.p.Keychain.Load()
 	if err == nil && saved != nil {
-		if rerr := auth.Revoke(ctx, s.p.AuthConfig(), saved.RefreshToken); rerr != nil {
+		if rerr := auth.Revoke(auth.WithClient(ctx, s.httpClient()), s.p.AuthConfig(), saved.RefreshToken); rerr != nil {
 			s.log.Debug("revoke", "code", clinicsync.ErrorCode(rerr))
 		}
 	}
@@ -509,4 +520,38 @@ func (s *Service) SignOut(ctx context.Context) error {
 	s.mu.Unlock()
 	s.p.Engine.SetSignedOut(true, activity.SignedOutWait)
 	return nil
+}
+
+// httpClient is the one client of platform calls (nil without Parts.Net:
+// askara's and auth's defaults).
+func (s *Service) httpClient() *http.Client {
+	if s.p.Net == nil {
+		return nil
+	}
+	return s.p.Net.HTTP()
+}
+
+// Proxy describes the way to the Askara API now: the proxy in effect for
+// its URL and where it came from (the environment, the configuration
+// file, the system's settings or its script), or direct. For Diagnostics
+// and the support bundle; it never holds credentials. It may run the
+// system's proxy script: call it off the UI goroutine.
+func (s *Service) Proxy() string {
+	if s.p.Net == nil {
+		return ""
+	}
+	return s.p.Net.Route(s.cfgAPI()).String()
+}
+
+// SetProxyCredentials keeps the proxy sign-in (user and password) in the
+// keychain, never in the settings file; an empty user removes it. A proxy
+// that asks (407) gets it on its next request.
+func (s *Service) SetProxyCredentials(user, password string) error {
+	return auth.SetProxyCredentials(KeychainService, user, password)
+}
+
+// ProxySignedIn reports whether a proxy sign-in is kept (not what it is).
+func (s *Service) ProxySignedIn() bool {
+	_, _, ok := auth.ProxyCredentials(KeychainService)
+	return ok
 }

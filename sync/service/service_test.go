@@ -23,6 +23,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -385,5 +386,56 @@ func TestFirstRunKeepsAnUnreadableFile(t *testing.T) {
 	c.Destination.PatientFolder = "{NOPE}"
 	if NeedsFirstRun(c, both, nil) == nil {
 		t.Fatal("no setup for a file with a problem")
+	}
+}
+
+// Diagnostics and the support bundle say which proxy reaches Askara and
+// where it came from, never its password nor the proxy sign-in kept.
+func TestBundleSaysTheProxyWithoutCredentials(t *testing.T) {
+	nc, err := netclient.New(netclient.Options{System: func() netclient.SystemSettings { return netclient.SystemSettings{} },
+		Getenv: func(k string) string {
+			if k == "HTTPS_PROXY" {
+				return "http://nurse:s3cret@proxy.clinic.lan:3128"
+			}
+			return ""
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, sim.Options{Documents: 1, Seed: 3}, func(p *Parts) { p.Net = nc; p.Config.Askara.APIURL = "https://api.askara.ai" })
+	if err := r.svc.SetProxyCredentials(`CLINIC\nurse`, "kept-pa55word"); err != nil {
+		t.Fatal(err)
+	}
+	defer r.svc.SetProxyCredentials("", "")
+	want := "http://proxy.clinic.lan:3128, from the environment (HTTPS_PROXY)"
+	if got := r.svc.Proxy(); got != want {
+		t.Errorf("Proxy() = %q, want %q", got, want)
+	}
+	var buf bytes.Buffer
+	if err := r.svc.ExportBundle(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	network := ""
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, secret := range []string{"s3cret", "kept-pa55word"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds a proxy password", f.Name)
+			}
+		}
+		if f.Name == "network.txt" {
+			network = string(b)
+		}
+	}
+	for _, line := range []string{"API https://api.askara.ai: " + want, "Proxy sign-in kept in the keychain: true"} {
+		if !strings.Contains(network, line) {
+			t.Errorf("network.txt lacks %q:\n%s", line, network)
+		}
 	}
 }

@@ -5,7 +5,12 @@
 # ProcessPrng stub), then TestWineSmoke (cmd/clinicsync/wine_test.go, build
 # tag `wine`): clinicsync.exe built with GOOS=windows CGO_ENABLED=0 runs
 # `sync` twice under Wine against the simulator and must write below
-# C:\Clinic\YourSoftware\Documents\Patients and report those Windows paths.
+# C:\Clinic\YourSoftware\Documents\Patients and report those Windows paths;
+# and TestWineSystemProxy (wineproxy_test.go): with no proxy variable, the
+# same exe reaches the simulator at https://api.askara.test only through a
+# test proxy named by the registry's Internet Settings (ProxyEnable and
+# ProxyServer, then an AutoConfigURL script that Wine's WinHTTP runs), and
+# names that proxy once it is stopped.
 #
 # Needs: wine64 and gcc-mingw-w64-x86-64 (Debian 12:
 #   apt-get install --no-install-recommends wine64 gcc-mingw-w64-x86-64),
@@ -51,6 +56,6 @@ printf 'windows-smoke: prefix with the ProcessPrng stub in %s s (%s, %s)\n' "$(s
 
 cd "$repo"
 # CGO_ENABLED=0: the test package then builds without Fyne's cgo driver.
-CGO_ENABLED=0 "$GO" test -tags wine -run '^TestWineSmoke$' -count=1 -v -timeout 10m ./cmd/clinicsync/
+CGO_ENABLED=0 "$GO" test -tags wine -run '^(TestWineSmoke|TestWineSystemProxy)$' -count=1 -v -timeout 10m ./cmd/clinicsync/
 t2=$(ms)
 printf 'windows-smoke: test in %s s; %s s in all\n' "$(secs $((t2 - t1)))" "$(secs $((t2 - t0)))"
