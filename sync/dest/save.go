@@ -36,13 +36,9 @@ type SaveRequest struct {
 	Text bool
 }
 
-// Result is where a document landed.
-type Result struct {
-	Path           string // absolute OS path of the final file
-	Size           int64
-	SHA256         string // hex
-	AlreadyPresent bool   // an identical file was already there: nothing written
-}
+// Result is where a document landed; its Path is the absolute OS path of
+// the final file.
+type Result = clinicsync.Placed
 
 const (
 	tempPrefix = ".clinicsync-"

@@ -3,7 +3,7 @@ package engine
 import (
 	"time"
 
-	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync"
 )
 
 // Config is what the engine needs to know beyond its parts.
@@ -56,27 +56,27 @@ func (e *Engine) Config() Config {
 	return c
 }
 
-// Layout returns the destination layout in use.
-func (e *Engine) Layout() dest.Layout {
-	_, l := e.conf()
-	return l
+// Destination returns the destination in use.
+func (e *Engine) Destination() clinicsync.Destination {
+	_, d := e.conf()
+	return d
 }
 
-// conf returns the configuration and layout as they are now; a pass or a
-// delivery works with one copy from start to end.
-func (e *Engine) conf() (Config, dest.Layout) {
+// conf returns the configuration and destination as they are now; a pass
+// or a delivery works with one copy from start to end.
+func (e *Engine) conf() (Config, clinicsync.Destination) {
 	e.confMu.RLock()
 	defer e.confMu.RUnlock()
-	return e.cfg, e.layout
+	return e.cfg, e.dst
 }
 
 // Reconfigure applies new settings without a restart: the next document
-// written uses the new layout and the run loop recomputes its next pass.
-// Documents already written stay where they are.
-func (e *Engine) Reconfigure(cfg Config, layout dest.Layout) {
+// written uses the new destination and the run loop recomputes its next
+// pass. Documents already written stay where they are.
+func (e *Engine) Reconfigure(cfg Config, dst clinicsync.Destination) {
 	cfg.defaults()
 	e.confMu.Lock()
-	e.cfg, e.layout = cfg, layout
+	e.cfg, e.dst = cfg, dst
 	e.confMu.Unlock()
 	e.SyncNow()
 }

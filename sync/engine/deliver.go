@@ -2,13 +2,11 @@ package engine
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
-	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 )
 
@@ -22,10 +20,8 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err != nil {
 		return err
 	}
-	_, layout := e.conf()
-	relDir := layout.PatientDir(it.Patient)
-	absDir := filepath.Join(layout.Root, relDir)
-	if err := e.store.MarkDownloading(ctx, it.UUID, absDir); err != nil {
+	_, dst := e.conf()
+	if err := e.store.MarkDownloading(ctx, it.UUID, dst.Staging(it.Document())); err != nil {
 		return err
 	}
 	failpoint.Hit(failpoint.EngineDownloading)
@@ -41,8 +37,8 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 	if err != nil {
 		return err
 	}
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: relDir,
-		FileName: e.fileName(it), UUID: it.UUID, Body: body, Prev: it.FinalPath})
+	r, err := dst.Place(ctx, clinicsync.DocumentFile{Document: it.Document(),
+		Name: e.fileName(dst, it), Body: body, Prev: it.FinalPath})
 	body.Close()
 	if err != nil {
 		return err
@@ -66,8 +62,8 @@ func (e *Engine) deliver(ctx context.Context, it store.Item, res *PassResult) er
 
 // fileIntact reports whether the recorded final file is on disk unchanged.
 func (e *Engine) fileIntact(it store.Item) bool {
-	sha, size, err := dest.HashFile(it.FinalPath)
-	return err == nil && size == it.Size && sha == it.SHA256
+	_, dst := e.conf()
+	return dst.Intact(it.FinalPath, it.Size, it.SHA256)
 }
 
 func (e *Engine) confirm(ctx context.Context, it store.Item, res *PassResult) error {

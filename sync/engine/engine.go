@@ -1,7 +1,7 @@
 // Package engine is Clinic Sync's orchestrator: one reconcile pass lists the
 // platform's unsynchronized documents, downloads each into the destination
-// folder, records every step in the store and confirms the outcome to the
-// platform. It runs passes on a timer and on demand, retries transient
+// (a clinicsync.Destination: the practice software's folder), records every
+// step in the store and confirms the outcome to the platform. It runs passes on a timer and on demand, retries transient
 // failures with capped backoff, enforces the 30-second manual-retry rule,
 // and publishes typed events and snapshots for the UI and the CLI. It never
 // imports Fyne.
@@ -17,14 +17,13 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
-	"github.com/clinicsync/clinicsync/sync/dest"
 )
 
 // Engine ties the store, the platform and the destination together.
 type Engine struct {
-	confMu sync.RWMutex // guards cfg and layout, which Reconfigure changes
+	confMu sync.RWMutex // guards cfg and dst, which Reconfigure changes
 	cfg    Config
-	layout dest.Layout
+	dst    clinicsync.Destination
 
 	store  *store.Store
 	remote clinicsync.Remote
@@ -55,13 +54,14 @@ type Engine struct {
 	lastPruneAt time.Time    // run loop only
 }
 
-// New builds an engine. log receives debug lines without PHI or secrets.
-func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layout, log *slog.Logger) *Engine {
+// New builds an engine that writes to dst (for the practice software's
+// folder, a dest.Layout). log receives debug lines without PHI or secrets.
+func New(cfg Config, st *store.Store, remote clinicsync.Remote, dst clinicsync.Destination, log *slog.Logger) *Engine {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, store: st, remote: remote, layout: layout, bus: NewBus(), log: log,
+	e := &Engine{cfg: cfg, store: st, remote: remote, dst: dst, bus: NewBus(), log: log,
 		Now: time.Now, wake: make(chan struct{}, 1), links: map[string]string{}}
 	e.snap.Counts = map[clinicsync.ItemState]int{}
 	e.inflight = map[string]bool{}

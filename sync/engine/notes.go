@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
-	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/notes"
 )
 
@@ -21,10 +19,6 @@ import (
 // (the documents' template and sanitising), or in the Inbox folder under
 // the root when the platform sends no patient (Nabla, SOAPNoteAPI). Notes
 // come from Askara's notes list (polled with a cursor) and from webhooks.
-
-// InboxFolder is where notes without a patient land, below the root (one of
-// dest.ReservedRootNames: no patient folder takes it).
-const InboxFolder = dest.InboxFolder
 
 // NoteLister lists Askara notes created at or after a time, oldest first
 // (cmd adapts *askara.Client).
@@ -114,18 +108,14 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
+	_, dst := e.conf()
 	if seen && prev.State == "saved" && !updated {
-		if _, size, err := dest.HashFile(prev.Path); err == nil && size == prev.Size {
+		if dst.Intact(prev.Path, prev.Size, "") { // the size only
 			return "already saved", nil
 		}
 	}
-	_, layout := e.conf()
-	rel := InboxFolder
-	if n.Patient != nil {
-		rel = layout.PatientDir(*n.Patient)
-	}
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: notes.FileName(n), UUID: noteKey(n),
-		Body: bytes.NewReader(notes.Render(n)), Prev: prev.Path, Text: true})
+	r, err := dst.SaveNote(ctx, clinicsync.NoteFile{Patient: n.Patient, Name: notes.FileName(n), Key: noteKey(n),
+		Body: notes.Render(n), Prev: prev.Path})
 	if err != nil {
 		row.State, row.Error, row.Path = "failed", clinicsync.ErrorMessage(err), prev.Path
 		if perr := e.store.NotePut(ctx, row); perr != nil {
@@ -265,18 +255,13 @@ func (e *Engine) EnableNotes(on bool) {
 	e.notes.enabled = on
 }
 
-// SaveEventFile writes an event's JSON, as received, to Inbox/<Platform>
-// below the root, named from the date, the event and a short id.
+// SaveEventFile writes an event's JSON, as received, to the destination
+// (the folder: Inbox/<Platform> below the root), named from the date, the
+// event and a short id.
 func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
-	_, layout := e.conf()
+	_, dst := e.conf()
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])
-	name := dest.SanitizeComponent(fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8]), 120)
-	rel := filepath.Join(InboxFolder, dest.SanitizeComponent(sourceName(platform), 40))
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: name, UUID: key,
-		Body: bytes.NewReader(body), Text: true})
-	if err != nil {
-		return "", err
-	}
-	return r.Path, nil
+	name := fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8])
+	return dst.SaveEvent(ctx, clinicsync.EventFile{Platform: sourceName(platform), Name: name, Key: key, Body: body})
 }

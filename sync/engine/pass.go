@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
-	"github.com/clinicsync/clinicsync/sync/dest"
 )
 
 // PassResult counts what one pass did.
@@ -32,9 +30,10 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover interrupted downloads: %w", err)
 	}
+	_, dst := e.conf()
 	for _, it := range items {
 		if it.TempDir != "" {
-			n, err := dest.RemoveTemps(it.TempDir, it.UUID)
+			n, err := dst.Recover(it.TempDir, it.UUID)
 			if err != nil {
 				e.log.Warn("remove temp files", "item", it.UUID, "err", err)
 				continue
@@ -191,10 +190,6 @@ func listingFingerprint(d clinicsync.Document) string {
 // checkDestination refuses to start a pass when the root folder is not
 // there, so one unplugged share does not fail every document.
 func (e *Engine) checkDestination() error {
-	_, layout := e.conf()
-	fi, err := os.Stat(layout.Root)
-	if err != nil || !fi.IsDir() {
-		return clinicsync.Retryablef(clinicsync.EDestination, err, "Destination folder %s is not reachable.", layout.Root)
-	}
-	return nil
+	_, dst := e.conf()
+	return dst.Reachable()
 }
