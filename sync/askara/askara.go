@@ -95,9 +95,9 @@ type Client struct {
 	files     *http.Client // PDF links; never carries the token
 	ua        string
 	pageSize  int
-	attempts  int
+	retry     clinicsync.RetryPolicy // a transient failure of one call
+	throttle  clinicsync.RetryPolicy // the rate limit's waits
 	stall     time.Duration
-	maxWait   time.Duration
 	maxPages  int
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
@@ -130,9 +130,7 @@ func New(o Options) (*Client, error) {
 		ts:       o.TokenSource,
 		ua:       o.UserAgent,
 		pageSize: o.PageSize,
-		attempts: o.MaxAttempts,
 		stall:    o.StallAfter,
-		maxWait:  o.MaxWait,
 		maxPages: o.MaxPages,
 		now:      o.Now,
 		sleep:    o.Sleep,
@@ -144,14 +142,16 @@ func New(o Options) (*Client, error) {
 	if c.pageSize <= 0 || c.pageSize > MaxPageSize {
 		c.pageSize = DefaultPageSize
 	}
-	if c.attempts <= 0 {
-		c.attempts = DefaultMaxAttempts
+	attempts, maxWait := o.MaxAttempts, o.MaxWait
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
 	}
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	c.retry, c.throttle = retryPolicy(attempts), throttlePolicy(attempts, maxWait)
 	if c.stall <= 0 {
 		c.stall = DefaultStallAfter
-	}
-	if c.maxWait <= 0 {
-		c.maxWait = DefaultMaxWait
 	}
 	if c.maxPages <= 0 {
 		c.maxPages = DefaultMaxPages

@@ -1,19 +1,36 @@
 package engine
 
-import (
-	"math/rand/v2"
-	"time"
-)
+import "github.com/clinicsync/clinicsync"
 
-// backoff is the delay before automatic attempt n+1: base doubling per
-// attempt, capped, with ±20 % jitter, and never shorter than the server's
-// Retry-After.
-func (e *Engine) backoff(attempts int, after time.Duration) time.Duration {
-	d := e.Config().BackoffBase
-	for i := 0; i < attempts && d < e.Config().BackoffMax; i++ {
-		d *= 2
+// The engine's retry policies, from its Config. Whether an error is
+// retried at all is on the error (clinicsync.IsRetryable, IsFatal).
+
+// spread is the jitter of the engine's automatic retries: ±20 %, so that
+// the clinics that failed together do not come back together.
+var spread = clinicsync.Jitter{Min: 0.8, Max: 1.2}
+
+// docRetry is the automatic retry of a failed document: BackoffBase (30 s)
+// doubling per attempt up to BackoffMax (30 min), jittered, and never
+// before the server's Retry-After.
+func (c Config) docRetry() clinicsync.RetryPolicy {
+	return clinicsync.RetryPolicy{Base: c.BackoffBase, Max: c.BackoffMax, Jitter: spread}
+}
+
+// quickRetry is the one quick retry, inside the pass, of a document's
+// transient failure, QuickRetryDelay after it (none when that is
+// negative): it smooths over a dropped connection before the document is
+// called failed and the platform is told.
+func (c Config) quickRetry() clinicsync.RetryPolicy {
+	p := clinicsync.RetryPolicy{Base: c.QuickRetryDelay, Attempts: 2}
+	if c.QuickRetryDelay <= 0 {
+		p.Attempts = 1
 	}
-	d = min(d, e.Config().BackoffMax)
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return max(d, after)
+	return p
+}
+
+// passRetry is the run loop's wait after failed passes in a row: twice
+// the poll interval, doubling up to 8 times it, jittered, and never before
+// the server's Retry-After.
+func (c Config) passRetry() clinicsync.RetryPolicy {
+	return clinicsync.RetryPolicy{Base: 2 * c.PollInterval, Max: 8 * c.PollInterval, Jitter: spread}
 }

@@ -64,7 +64,7 @@ func (e *Engine) fail(ctx context.Context, it store.Item, err error, res *PassRe
 	var next time.Time
 	var merr error
 	if retryable {
-		next = e.Now().Add(e.backoff(cur.Attempts, after))
+		next = e.Now().Add(e.Config().docRetry().Delay(cur.Attempts, after))
 		merr = e.store.MarkFailed(ctx, it.UUID, code, reason, next)
 	} else {
 		merr = e.store.MarkFailedPermanently(ctx, it.UUID, code, reason, e.recheckAt(cur.FailedSince))
@@ -96,7 +96,7 @@ func (e *Engine) report(ctx context.Context, uuid string, res *PassResult) error
 	if err := e.remote.SetStatus(ctx, uuid, clinicsync.Status{Success: false, Error: it.LastError,
 		Directory: cfg.SoftwareID}); err != nil {
 		e.log.Debug("failure report deferred", "item", uuid, "code", clinicsync.ErrorCode(err))
-		if isFatal(err) {
+		if clinicsync.IsFatal(err) {
 			return err
 		}
 		return nil // reported by a later pass

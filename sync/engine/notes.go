@@ -167,7 +167,7 @@ func (e *Engine) PollNotes(ctx context.Context) (saved int, err error) {
 	for _, n := range list {
 		out, err := e.SaveNote(ctx, n)
 		if err != nil {
-			if isFatal(err) || clinicsync.ErrorCode(err) == clinicsync.EDestination {
+			if clinicsync.IsFatal(err) || clinicsync.ErrorCode(err) == clinicsync.EDestination {
 				return saved, err // the cursor stays: the next poll tries again
 			}
 			continue

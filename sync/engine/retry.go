@@ -33,7 +33,7 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 	}
 	var res PassResult
 	if it.FinalPath == "" || !e.fileIntact(it) {
-		if _, err := e.link(ctx, uuid, true); err != nil && isFatal(err) {
+		if _, err := e.link(ctx, uuid, true); err != nil && clinicsync.IsFatal(err) {
 			return 0, err
 		}
 	}

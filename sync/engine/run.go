@@ -9,7 +9,8 @@ import (
 
 // Run recovers interrupted work, then runs passes every poll interval, on
 // SyncNow, and when a scheduled retry is due, until ctx ends. A failing pass
-// backs off (doubling, capped at the poll interval × 8) instead of hammering.
+// backs off (Config.passRetry: doubling, capped at the poll interval × 8)
+// instead of hammering.
 func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Recover(ctx); err != nil {
 		return err
@@ -39,10 +40,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if err != nil {
 				failures++
-				wait = min(cfg.PollInterval<<min(failures, 3), cfg.PollInterval*8)
-				if ok, after := clinicsync.IsRetryable(err); ok && after > wait {
-					wait = after
+				var after time.Duration
+				if ok, ra := clinicsync.IsRetryable(err); ok {
+					after = ra
 				}
+				wait = cfg.passRetry().Delay(failures-1, after)
 			} else {
 				failures = 0
 				if nd, err := e.store.NextDue(ctx); err == nil && !nd.IsZero() {

@@ -62,16 +62,6 @@ feed:
 	return ctx.Err()
 }
 
-// isFatal tells errors that stop the whole pass (no point trying the other
-// documents) from errors of one document.
-func isFatal(err error) bool {
-	switch clinicsync.ErrorCode(err) {
-	case clinicsync.EUnauthorized, clinicsync.ESignedOut, clinicsync.ECanceled:
-		return true
-	}
-	return false
-}
-
 // process takes one document as far as it can go. It returns an error only
 // when the whole pass must stop.
 func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) error {
@@ -91,13 +81,15 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 	}
 	err := e.deliver(ctx, it, res)
 	var ce *confirmError
-	if err != nil && !isFatal(err) && !(errors.As(err, &ce) && confirmWithin(ctx) > 0) {
-		if ok, _ := clinicsync.IsRetryable(err); ok && e.Config().QuickRetryDelay > 0 {
-			// One quick retry smooths over a dropped connection before the
-			// document is called failed and the platform is told.
+	// A fatal error stops the whole pass: no point trying the other
+	// documents, nor this one again.
+	if err != nil && !clinicsync.IsFatal(err) && !(errors.As(err, &ce) && confirmWithin(ctx) > 0) {
+		if ok, _ := clinicsync.IsRetryable(err); ok && e.Config().quickRetry().Again(1) {
+			// Retry-After is not waited for here: the document's own
+			// backoff honours it if this attempt fails too.
 			e.quickRetries.Add(1)
 			select {
-			case <-time.After(e.Config().QuickRetryDelay):
+			case <-time.After(e.Config().quickRetry().Delay(0, 0)):
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -110,7 +102,7 @@ func (e *Engine) process(ctx context.Context, it store.Item, res *PassResult) er
 	if err == nil {
 		return nil
 	}
-	if isFatal(err) {
+	if clinicsync.IsFatal(err) {
 		// Not this document's fault: leave it to the next pass.
 		if rerr := e.store.ReleaseDownloading(context.WithoutCancel(ctx), it.UUID); rerr != nil {
 			e.log.Warn("release document", "item", it.UUID, "err", rerr)
