@@ -15,6 +15,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/notes"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // Clinical notes: each note becomes a text file in its patient's folder
@@ -71,20 +72,6 @@ func noteKey(n notes.Note) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func sourceName(s string) string {
-	switch s {
-	case "askara":
-		return "Askara"
-	case "nabla":
-		return "Nabla"
-	case "soapnoteapi":
-		return "SOAPNoteAPI"
-	case "azodha":
-		return "Azodha"
-	}
-	return s
-}
-
 // SaveNote writes one note (or records a failed one). A note already saved
 // is left alone unless it was updated since (updatedAt newer): then its
 // file is replaced and the log says so. It returns what was done.
@@ -110,7 +97,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		if err := e.store.NotePut(ctx, row); err != nil {
 			return "", err
 		}
-		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, sourceName(n.Source), n.ID, n.Error)
+		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, platforms.DisplayName(n.Source), n.ID, n.Error)
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
@@ -140,7 +127,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 	}
 	switch {
 	case updated:
-		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, sourceName(n.Source))
+		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, platforms.DisplayName(n.Source))
 		return "updated", nil
 	case r.AlreadyPresent:
 		return "already on disk", nil
@@ -272,7 +259,7 @@ func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, 
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])
 	name := dest.SanitizeComponent(fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8]), 120)
-	rel := filepath.Join(InboxFolder, dest.SanitizeComponent(sourceName(platform), 40))
+	rel := filepath.Join(InboxFolder, dest.SanitizeComponent(platforms.DisplayName(platform), 40))
 	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: name, UUID: key,
 		Body: bytes.NewReader(body), Text: true})
 	if err != nil {
