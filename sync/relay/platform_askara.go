@@ -20,12 +20,8 @@ import (
 )
 
 // Askara: new documents, synchronisation requests and notes. Its own
-// signature scheme is not documented: a delivery is verified when the
-// clinic's proxy re-signs it with Standard Webhooks. Its lane takes up to
-// askaraLane deliveries at once (each may download a PDF), never two for
-// one document.
-const askaraLane = 4
-
+// signature scheme is not documented (AskaraVerificationNote): a delivery
+// is verified when the clinic's proxy re-signs it with Standard Webhooks.
 func init() {
 	register("askara", platform{
 		schemes: []func(string, time.Duration) (Verifier, error){StandardWebhooks},
@@ -34,8 +30,13 @@ func init() {
 	})
 }
 
-// AskaraVerificationNote is the same for Askara, whose guide says to
-// validate webhook signatures "if implemented" and documents no scheme.
+// askaraLane is how many Askara deliveries are processed at once (each may
+// download a PDF); never two for one document (askaraResource).
+const askaraLane = 4
+
+// AskaraVerificationNote says how Askara deliveries are verified: its
+// guide says to validate webhook signatures "if implemented" and documents
+// no scheme.
 const AskaraVerificationNote = "Askara does not document a webhook signature. A delivery is verified " +
 	"only when your proxy re-signs it with Standard Webhooks (a whsec_ secret); " +
 	"without a secret, deliveries can only be accepted unsigned, on this computer, if you choose to."
