@@ -312,6 +312,8 @@ func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
 	eng.SetNotes(&askara.NoteSource{Client: client}, e.cfg.Notes.Enabled)
 	eng.SetRetention(e.cfg.Sync.RetentionDays)
+	// A listed document or note that cannot be used is said, not dropped.
+	client.OnUnusable(func(t clinicsync.Text) { eng.Note(context.Background(), engine.LevelWarn, t) })
 	return eng
 }
 

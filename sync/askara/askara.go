@@ -26,6 +26,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/netclient"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // Defaults of Options.
@@ -79,7 +80,7 @@ type Stats struct {
 	Retries        int64 // attempts repeated after a transient failure (API and PDF)
 	RateLimitWaits int64 // waits imposed by the rate limit (pacing, empty bucket, 429)
 	Throttled429   int64 // 429 answers received
-	SkippedItems   int64 // listed items dropped because they carry no uuid or are not objects
+	SkippedItems   int64 // listed items dropped because they carry no usable uuid or are not objects (see OnUnusable)
 
 	// The last rate-limit state the API reported (zero when unknown).
 	RateLimit          int
@@ -109,7 +110,8 @@ type Client struct {
 	nWaits    atomic.Int64
 	n429      atomic.Int64
 	nSkipped  atomic.Int64
-	links     linkOrigins // origins of PDF links in the API's answers (trust.go)
+	unusable  unusableItems // unusable.go
+	links     linkOrigins   // origins of PDF links in the API's answers (trust.go)
 }
 
 var _ clinicsync.Remote = (*Client)(nil)
@@ -243,7 +245,7 @@ func (c *Client) endpoint(escapedPath string) *url.URL {
 // documentPath is /documents/{uuid} with uuid escaped, or an error for an
 // identifier that cannot name a document.
 func (c *Client) documentPath(uuid string) (string, error) {
-	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > 512 {
+	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > wire.MaxIDLength {
 		return "", clinicsync.Errorf(clinicsync.EInvalid, "The document has no usable identifier.")
 	}
 	return "/documents/" + url.PathEscape(uuid), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/notes"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // Clinical notes: each note becomes a text file in its patient's folder
@@ -65,20 +66,6 @@ func noteKey(n notes.Note) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func sourceName(s string) string {
-	switch s {
-	case "askara":
-		return "Askara"
-	case "nabla":
-		return "Nabla"
-	case "soapnoteapi":
-		return "SOAPNoteAPI"
-	case "azodha":
-		return "Azodha"
-	}
-	return s
-}
-
 // SaveNote writes one note (or records a failed one). A note already saved
 // is left alone unless it was updated since (updatedAt newer): then its
 // file is replaced and the log says so. It returns what was done.
@@ -104,7 +91,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		if err := e.store.NotePut(ctx, row); err != nil {
 			return "", err
 		}
-		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, sourceName(n.Source), n.ID, n.Error)
+		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, platforms.DisplayName(n.Source), n.ID, n.Error)
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
@@ -130,7 +117,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 	}
 	switch {
 	case updated:
-		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, sourceName(n.Source))
+		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, platforms.DisplayName(n.Source))
 		return "updated", nil
 	case r.AlreadyPresent:
 		return "already on disk", nil
@@ -263,5 +250,5 @@ func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, 
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])
 	name := fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8])
-	return dst.SaveEvent(ctx, clinicsync.EventFile{Platform: sourceName(platform), Name: name, Key: key, Body: body})
+	return dst.SaveEvent(ctx, clinicsync.EventFile{Platform: platforms.DisplayName(platform), Name: name, Key: key, Body: body})
 }
