@@ -193,13 +193,20 @@ const quitDrain = 150 * time.Millisecond
 //     on its closed queue ("send on closed channel"). So the view-model
 //     stops and the gate shuts before the app quits: nothing of ours calls
 //     fyne.Do after that (see also forgoExitSave).
+//
+// It ends the loop with the driver's Quit, not the app's: the app's closes
+// every window first, which glfw refuses ("The GLFW library is not
+// initialized", a panic) once the loop has stopped, and on SIGTERM Fyne's
+// glfw driver stops it by itself (its catchTerm queues the driver's Quit)
+// while this drain waits. The driver's Quit only ends the loop, touches no
+// window, and does nothing the second time.
 func (u *UI) Quit() {
 	u.quitOnce.Do(func() {
 		u.win.Hide()
 		u.stop()
 		time.AfterFunc(quitDrain, func() {
 			u.gate.shut()
-			u.gate.do(u.app.Quit)
+			u.gate.do(u.app.Driver().Quit)
 		})
 	})
 }

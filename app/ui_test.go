@@ -614,7 +614,19 @@ type quitApp struct {
 	quits atomic.Int32
 }
 
-func (a *quitApp) Quit() { a.quits.Add(1) }
+// quitDriver counts the driver's Quit, which ends Fyne's loop.
+type quitDriver struct {
+	fyne.Driver
+	quits *atomic.Int32
+}
+
+func (d quitDriver) Quit() { d.quits.Add(1) }
+
+func (a *quitApp) Driver() fyne.Driver { return quitDriver{a.App.Driver(), &a.quits} }
+
+// Quit is the app's: it closes every window, which panics once Fyne's loop
+// has stopped (after a SIGTERM Fyne handles itself); UI.Quit must not use it.
+func (a *quitApp) Quit() { panic("UI.Quit called the app's Quit") }
 
 // Quit hides the window, quits the app once after the drain, and from then
 // on drops UI work; Fyne's exit-time preferences save (which races its
