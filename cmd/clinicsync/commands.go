@@ -13,6 +13,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 func cmdVersion(_ context.Context, e *env, args []string) error {
@@ -76,7 +77,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := eng.Events().Subscribe(engine.Activity)
+	sub := e.events().Subscribe(events.Activity)
 	defer sub.Unsubscribe()
 	go func() {
 		for ev := range sub.C {
@@ -94,7 +95,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	if e.cfg.Relay.Enabled {
 		m := e.relay(eng, client)
-		if err := m.Apply(ctx, e.cfg.Relay); err != nil {
+		if err := m.Apply(ctx, e.runtime().Relay); err != nil {
 			return exitf(exitConfig, "webhook relay: %s", clinicsync.ErrorMessage(err))
 		}
 		defer func() {

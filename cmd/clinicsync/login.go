@@ -62,7 +62,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	account := ""
-	if client, cerr := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, HTTPClient: nc.HTTP(),
+	if client, cerr := askara.New(askara.Options{BaseURL: e.runtime().API, HTTPClient: nc.HTTP(),
 		TokenSource: oauth2.StaticTokenSource(tok), UserAgent: "ClinicSync/" + version}); cerr == nil {
 		if me, merr := client.Me(ctx); merr == nil {
 			account = me.String()

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 )
 
@@ -120,7 +122,7 @@ type Engine struct {
 
 	store  *store.Store
 	remote clinicsync.Remote
-	bus    *Bus
+	bus    *events.Bus
 	log    *slog.Logger
 	Now    func() time.Time
 
@@ -147,21 +149,23 @@ type Engine struct {
 	lastPruneAt time.Time    // run loop only
 }
 
-// New builds an engine. log receives debug lines without PHI or secrets.
-func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layout, log *slog.Logger) *Engine {
+// New builds an engine. It publishes on bus, which cmd (or a test rig)
+// made and hands to the other parts too (nil: nothing is published). log
+// receives debug lines without PHI or secrets.
+func New(cfg Config, st *store.Store, remote clinicsync.Remote, layout dest.Layout, bus *events.Bus, log *slog.Logger) *Engine {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, store: st, remote: remote, layout: layout, bus: NewBus(), log: log,
+	e := &Engine{cfg: cfg, store: st, remote: remote, layout: layout, bus: bus, log: log,
 		Now: time.Now, wake: make(chan struct{}, 1), links: map[string]string{}}
 	e.snap.Counts = map[clinicsync.ItemState]int{}
 	e.inflight = map[string]bool{}
 	return e
 }
 
-// Events is the engine's event bus.
-func (e *Engine) Events() *Bus { return e.bus }
+// Events is the bus the engine publishes on.
+func (e *Engine) Events() *events.Bus { return e.bus }
 
 // Config returns the engine's configuration (with defaults applied).
 func (e *Engine) Config() Config {
@@ -223,16 +227,22 @@ func (e *Engine) statusLocked() Status {
 }
 
 // update changes the snapshot under the lock and publishes StatusChanged
-// only when the status really changed.
+// only when the status really changed, SnapshotChanged when anything the
+// snapshot shows did (f replaces Counts, never changes it in place).
 func (e *Engine) update(f func(s *Snapshot)) {
 	e.mu.Lock()
+	before := e.snap
 	f(&e.snap)
 	st := e.statusLocked()
 	changed := st != e.lastStatus
 	e.lastStatus = st
+	moved := changed || !reflect.DeepEqual(before, e.snap)
 	e.mu.Unlock()
 	if changed {
-		e.bus.Publish(Event{Type: StatusChanged, Status: st, Message: string(st)})
+		e.bus.Publish(events.Event{Type: events.StatusChanged, Status: string(st), Message: string(st)})
+	}
+	if moved {
+		e.bus.Publish(events.Event{Type: events.SnapshotChanged})
 	}
 }
 
@@ -258,11 +268,11 @@ func (e *Engine) note(ctx context.Context, level, item string, t clinicsync.Text
 	if _, err := e.store.LogText(context.WithoutCancel(ctx), level, item, t); err != nil {
 		e.log.Warn("activity log write failed", "err", err)
 	}
-	e.bus.Publish(Event{Type: Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
+	e.bus.Publish(events.Event{Type: events.Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
 }
 
 func (e *Engine) itemChanged(uuid string, st clinicsync.ItemState, msg string) {
-	e.bus.Publish(Event{Type: ItemChanged, Item: uuid, State: st, Message: msg})
+	e.bus.Publish(events.Event{Type: events.ItemChanged, Item: uuid, State: st, Message: msg})
 }
 
 // SyncNow asks the run loop for a pass as soon as possible.
@@ -342,7 +352,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	defer e.passMu.Unlock()
 	start := e.Now()
 	e.update(func(s *Snapshot) { s.Syncing = true; s.LastPassStart = start })
-	e.bus.Publish(Event{Type: PassStarted})
+	e.bus.Publish(events.Event{Type: events.PassStarted})
 	res, err := e.pass(ctx)
 	end := e.Now()
 	msg, code, text := "", "", clinicsync.Text{}
@@ -373,7 +383,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	if err == nil {
 		_ = e.store.SetCursor(context.WithoutCancel(ctx), "last_pass_ok", end.UTC().Format(time.RFC3339))
 	}
-	e.bus.Publish(Event{Type: PassFinished, Message: msg})
+	e.bus.Publish(events.Event{Type: events.PassFinished, Message: msg})
 	e.log.Debug("pass finished", "listed", res.Listed, "written", res.Written, "confirmed", res.Confirmed,
 		"failed", res.Failed, "took", end.Sub(start), "err", err)
 	return res, err

@@ -30,6 +30,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/failpoint"
 	"github.com/clinicsync/clinicsync/sync/notes"
 )
@@ -76,6 +77,9 @@ type Options struct {
 	Sink        Sink
 	Log         *slog.Logger // debug lines, no PHI
 	Now         func() time.Time
+	// Events receives RelayChanged when a delivery is accepted or refused
+	// (nil: none).
+	Events *events.Bus
 }
 
 // Server is a running relay.
@@ -510,6 +514,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.Accepted++
 		s.stats.LastDelivery = d.ReceivedAt
 		s.mu.Unlock()
+		s.o.Events.Publish(events.Event{Type: events.RelayChanged})
 		answer(w, http.StatusOK, map[string]any{"status": "accepted", "id": d.ID})
 	}
 }
@@ -604,6 +609,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, platform string,
 		s.pending[kind] = 0
 	}
 	s.mu.Unlock()
+	s.o.Events.Publish(events.Event{Type: events.RelayChanged})
 	s.log.Debug("relay refused a delivery", "platform", platform, "code", rf.code, "status", rf.status)
 	if write {
 		// The reason is the answer the platform got: it stays English.
