@@ -296,6 +296,16 @@ func (e *env) tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 	return auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log), nil
 }
 
+// reader is the engine over the state database alone, with no platform
+// behind it: the commands that only read state or add a line to the
+// activity log (status, log, login) see it through the engine's queries
+// and view types, as the window does, never through the store. Nothing
+// that needs the platform may be called on it. e.store must be open.
+func (e *env) reader() *engine.Engine {
+	rt := e.runtime()
+	return engine.New(rt.Engine, e.store, nil, rt.Layout, e.events(), e.log)
+}
+
 // engine builds the API client and the engine from the configuration.
 func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error) {
 	nc, err := e.net()
@@ -351,10 +361,10 @@ func (e *env) checkRoot(ctx context.Context) (code int, problem string) {
 
 // savedIn reports whether a document was saved below root before.
 func (e *env) savedIn(ctx context.Context, root string) bool {
-	items, err := e.store.List(ctx, store.ItemFilter{Search: root, Limit: 20,
+	docs, err := e.reader().Documents(ctx, engine.DocumentFilter{Search: root, Limit: 20,
 		States: []clinicsync.ItemState{clinicsync.StateConfirmed, clinicsync.StateSaved}})
-	for _, it := range items {
-		if err == nil && strings.HasPrefix(it.FinalPath, filepath.Clean(root)+string(filepath.Separator)) {
+	for _, d := range docs {
+		if err == nil && strings.HasPrefix(d.Path, filepath.Clean(root)+string(filepath.Separator)) {
 			return true
 		}
 	}
@@ -373,7 +383,7 @@ func volumeExists(path string) bool {
 }
 
 // passExit maps a pass outcome to the documented exit codes.
-func passExit(ctx context.Context, e *env, err error) error {
+func passExit(ctx context.Context, eng *engine.Engine, err error) error {
 	if err != nil {
 		switch clinicsync.ErrorCode(err) {
 		case clinicsync.EUnauthorized, clinicsync.ESignedOut, clinicsync.EConfig, clinicsync.EForbidden:
@@ -387,7 +397,7 @@ func passExit(ctx context.Context, e *env, err error) error {
 		}
 		return exitf(exitFailing, "%s", clinicsync.ErrorMessage(err))
 	}
-	counts, cerr := e.store.Counts(ctx)
+	counts, cerr := eng.Counts(ctx)
 	if cerr != nil {
 		return cerr
 	}
