@@ -98,17 +98,13 @@ fmt:
 vet:
 	$(GO) vet ./...
 
-## fuzz: each fuzz target briefly (its corpus lives in testdata/fuzz)
+## fuzz: every fuzz target briefly, as go test -list finds them in each package with one (their corpora live in testdata/fuzz)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSanitizeComponent$$' -fuzztime $(FUZZTIME) ./sync/dest/
-	$(GO) test -run '^$$' -fuzz '^FuzzPatientDir$$' -fuzztime $(FUZZTIME) ./sync/dest/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCollection$$' -fuzztime $(FUZZTIME) ./sync/askara/
-	@for t in relay:FuzzParseAskara relay:FuzzParseSOAPNoteAPI relay:FuzzParseNabla relay:FuzzParseAzodha \
-	          relay:FuzzVerifyStandardWebhooks relay:FuzzVerifySOAPNoteAPI relay:FuzzVerifyNabla \
-	          notes:FuzzFromAskara notes:FuzzFromNabla notes:FuzzFromSOAPNoteAPI; do \
-	  p=$${t%%:*}; f=$${t#*:}; \
-	  out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./sync/$$p/ 2>&1) || { echo "$$out"; exit 1; }; \
-	  echo "$$f: $$(echo "$$out" | tail -1)"; done
+	@for p in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  list=$$($(GO) test -list '^Fuzz' $$p/ 2>&1) || { echo "$$list"; exit 1; }; \
+	  for f in $$(echo "$$list" | grep '^Fuzz'); do \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p/ 2>&1) || { echo "$$out"; exit 1; }; \
+	    echo "$$p $$f: $$(echo "$$out" | tail -1)"; done; done
 
 ## bench: backlog throughput and API requests per document, peak memory on a 1 GiB PDF, the Activity tab over 1,000,000 rows, each beside a baseline
 bench:

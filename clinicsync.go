@@ -249,6 +249,26 @@ func ErrorMessage(err error) string {
 	return "An internal error occurred."
 }
 
+// Fatal reports whether the error ends more than this attempt: every
+// retry of it, the other documents of the pass, the pass itself. That is
+// so when the sign-in is gone or refused (EUnauthorized, ESignedOut), which
+// no other request can get past until a person signs in, and when the work
+// was canceled (ECanceled). The one list: the platform client and the
+// engine both ask here.
+func (e *Error) Fatal() bool { return fatalCode(e.Code) }
+
+// IsFatal reports whether err is fatal (Error.Fatal); a context's
+// cancellation is, wrapped in an *Error or not.
+func IsFatal(err error) bool { return err != nil && fatalCode(ErrorCode(err)) }
+
+func fatalCode(code string) bool {
+	switch code {
+	case EUnauthorized, ESignedOut, ECanceled:
+		return true
+	}
+	return false
+}
+
 // IsRetryable reports whether a later automatic attempt may succeed, and
 // how long the other side asked us to wait (0 if it did not say).
 func IsRetryable(err error) (bool, time.Duration) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // The Settings tab edits the configuration file an IT person can also
@@ -347,8 +348,8 @@ func (v *settingsView) tapSave() {
 }
 
 // relayPlatformLabels are the platform names as the check group shows them
-// (the configuration's names: they are product names).
-func relayPlatformLabels() []string { return append([]string(nil), config.RelayPlatforms...) }
+// (the configuration's names, from the table of sync/platforms).
+func relayPlatformLabels() []string { return platforms.Names() }
 
 // showRelay says what the relay is doing: where it listens, when it last
 // received a delivery, where Askara delivers (UI goroutine).

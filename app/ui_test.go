@@ -328,7 +328,7 @@ func TestSettingsValidationShowsInPlace(t *testing.T) {
 	if err != nil || c.Destination.Root != other || c.Askara.PollInterval.Duration != 2*time.Minute || c.Network.Proxy != "proxy.clinic.lan:3128" {
 		t.Fatalf("saved %+v %v", c.Destination, err)
 	}
-	if r.eng.Layout().Root != other || r.eng.Config().PollInterval != 2*time.Minute {
+	if l, _ := r.eng.Destination().(dest.Layout); l.Root != other || r.eng.Config().PollInterval != 2*time.Minute {
 		t.Fatal("the engine did not get the new settings")
 	}
 }

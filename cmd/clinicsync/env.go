@@ -303,7 +303,7 @@ func (e *env) tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 // that needs the platform may be called on it. e.store must be open.
 func (e *env) reader() *engine.Engine {
 	rt := e.runtime()
-	return engine.New(rt.Engine, e.store, nil, rt.Layout, e.events(), e.log)
+	return engine.New(rt.Engine, e.store, nil, rt.Destination, e.events(), e.log)
 }
 
 // engine builds the API client and the engine from the configuration.
@@ -330,9 +330,11 @@ func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error
 // retention included.
 func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	rt := e.runtime()
-	eng := engine.New(rt.Engine, e.store, client, rt.Layout, e.events(), e.log)
+	eng := engine.New(rt.Engine, e.store, client, rt.Destination, e.events(), e.log)
 	eng.SetNotes(&askara.NoteSource{Client: client}, rt.Notes)
 	eng.SetRetention(rt.Retention)
+	// A listed document or note that cannot be used is said, not dropped.
+	client.OnUnusable(func(t clinicsync.Text) { eng.Note(context.Background(), engine.LevelWarn, t) })
 	return eng
 }
 

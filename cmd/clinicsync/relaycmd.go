@@ -9,7 +9,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/auth"
-	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // cmdRelay: `clinicsync relay secret PLATFORM` keeps a platform's webhook
@@ -22,9 +22,9 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || pos[0] != "secret" || !slices.Contains(config.RelayPlatforms, pos[1]) {
+	if len(pos) != 2 || pos[0] != "secret" || !slices.Contains(platforms.Names(), pos[1]) {
 		return exitf(exitConfig, "usage: clinicsync relay secret PLATFORM [--delete] < secret.txt  (PLATFORM: %s)",
-			strings.Join(config.RelayPlatforms, ", "))
+			strings.Join(platforms.Names(), ", "))
 	}
 	platform := pos[1]
 	if *del {

@@ -62,6 +62,13 @@ var (
 	NotesFailed     = key("Notes: %s")                                     // reason
 )
 
+// Askara's lists (sync/askara, wired in cmd): an item the document or
+// notes list carries that cannot be used is left out; said once per item.
+var (
+	DocumentUnusable = key("Askara listed a document that cannot be used (%s); it is left out.") // reason: "uuid is missing"
+	NoteUnusable     = key("Askara listed a note that cannot be used: %s It is left out.")       // reason: a sentence
+)
+
 // The webhook relay (sync/relay). A refusal's reason is the answer sent to
 // the platform, in English.
 var (

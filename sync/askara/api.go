@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
@@ -23,13 +22,18 @@ const (
 	maxInlineRetryAfter = time.Minute
 )
 
-func backoff(attempt int) time.Duration {
-	d := backoffBase
-	for i := 1; i < attempt && d < backoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, backoffMax)
-	return d/2 + rand.N(d/2+1)
+// retryPolicy is how one call (an API request, the start of a download)
+// is tried again after a transient failure, in attempts in all.
+func retryPolicy(attempts int) clinicsync.RetryPolicy {
+	return clinicsync.RetryPolicy{Base: backoffBase, Max: backoffMax, Jitter: clinicsync.Jitter{Min: 0.5, Max: 1},
+		Attempts: attempts, MaxRetryAfter: maxInlineRetryAfter}
+}
+
+// throttlePolicy is how a call waits for the rate limit (a 429, an empty
+// bucket): the server's wait, no backoff of its own, up to maxWait, in
+// attempts in all.
+func throttlePolicy(attempts int, maxWait time.Duration) clinicsync.RetryPolicy {
+	return clinicsync.RetryPolicy{Attempts: attempts, MaxRetryAfter: maxWait}
 }
 
 // call is one API request.
@@ -55,10 +59,6 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return nil
 		}
 		switch {
-		case e.Code == clinicsync.ECanceled || e.Code == clinicsync.ESignedOut:
-			return e
-		case resp == nil && e.Code == clinicsync.ERateLimited: // a wait too long to sleep here
-			return e
 		case resp != nil && resp.StatusCode == http.StatusUnauthorized && !refreshed:
 			// The token may have been rotated meanwhile: one more try if the
 			// source now gives another one.
@@ -74,6 +74,10 @@ func (c *Client) do(ctx context.Context, cl call) error {
 				continue
 			}
 			return e
+		case e.Fatal():
+			return e
+		case resp == nil && e.Code == clinicsync.ERateLimited: // a wait too long to sleep here
+			return e
 		case !e.Retryable:
 			return e
 		}
@@ -83,7 +87,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			d := throttleWait(resp.Header, now)
 			e.RetryAfter = d
 			c.limit.block(now.Add(d)) // every other caller waits too
-			if attempt >= c.attempts || d > c.maxWait {
+			if !c.throttle.Again(attempt) || !c.throttle.WaitsOut(d) {
 				return rateLimited(d, e.Err)
 			}
 			c.nRetries.Add(1)
@@ -95,19 +99,18 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			floor = now.Add(d)
 			continue
 		}
-		if attempt >= c.attempts {
+		if !c.retry.Again(attempt) {
 			return e
 		}
-		d := backoff(attempt)
+		var ra time.Duration
 		if resp != nil {
-			if ra := retryAfter(resp.Header, c.now()); ra > 0 {
-				if ra > maxInlineRetryAfter {
-					e.RetryAfter = ra
-					return e
-				}
-				d = max(d, ra)
-			}
+			ra = retryAfter(resp.Header, c.now())
 		}
+		if !c.retry.WaitsOut(ra) {
+			e.RetryAfter = ra
+			return e
+		}
+		d := c.retry.Delay(attempt-1, ra)
 		c.nRetries.Add(1)
 		if err := c.sleep(ctx, d); err != nil {
 			return canceled(err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/netclient"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // Defaults of Options.
@@ -79,7 +80,7 @@ type Stats struct {
 	Retries        int64 // attempts repeated after a transient failure (API and PDF)
 	RateLimitWaits int64 // waits imposed by the rate limit (pacing, empty bucket, 429)
 	Throttled429   int64 // 429 answers received
-	SkippedItems   int64 // listed items dropped because they carry no uuid or are not objects
+	SkippedItems   int64 // listed items dropped because they carry no usable uuid or are not objects (see OnUnusable)
 
 	// The last rate-limit state the API reported (zero when unknown).
 	RateLimit          int
@@ -95,9 +96,9 @@ type Client struct {
 	files     *http.Client // PDF links; never carries the token
 	ua        string
 	pageSize  int
-	attempts  int
+	retry     clinicsync.RetryPolicy // a transient failure of one call
+	throttle  clinicsync.RetryPolicy // the rate limit's waits
 	stall     time.Duration
-	maxWait   time.Duration
 	maxPages  int
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
@@ -109,7 +110,8 @@ type Client struct {
 	nWaits    atomic.Int64
 	n429      atomic.Int64
 	nSkipped  atomic.Int64
-	links     linkOrigins // origins of PDF links in the API's answers (trust.go)
+	unusable  unusableItems // unusable.go
+	links     linkOrigins   // origins of PDF links in the API's answers (trust.go)
 }
 
 var _ clinicsync.Remote = (*Client)(nil)
@@ -130,9 +132,7 @@ func New(o Options) (*Client, error) {
 		ts:       o.TokenSource,
 		ua:       o.UserAgent,
 		pageSize: o.PageSize,
-		attempts: o.MaxAttempts,
 		stall:    o.StallAfter,
-		maxWait:  o.MaxWait,
 		maxPages: o.MaxPages,
 		now:      o.Now,
 		sleep:    o.Sleep,
@@ -144,14 +144,16 @@ func New(o Options) (*Client, error) {
 	if c.pageSize <= 0 || c.pageSize > MaxPageSize {
 		c.pageSize = DefaultPageSize
 	}
-	if c.attempts <= 0 {
-		c.attempts = DefaultMaxAttempts
+	attempts, maxWait := o.MaxAttempts, o.MaxWait
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
 	}
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	c.retry, c.throttle = retryPolicy(attempts), throttlePolicy(attempts, maxWait)
 	if c.stall <= 0 {
 		c.stall = DefaultStallAfter
-	}
-	if c.maxWait <= 0 {
-		c.maxWait = DefaultMaxWait
 	}
 	if c.maxPages <= 0 {
 		c.maxPages = DefaultMaxPages
@@ -243,7 +245,7 @@ func (c *Client) endpoint(escapedPath string) *url.URL {
 // documentPath is /documents/{uuid} with uuid escaped, or an error for an
 // identifier that cannot name a document.
 func (c *Client) documentPath(uuid string) (string, error) {
-	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > 512 {
+	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > wire.MaxIDLength {
 		return "", clinicsync.Errorf(clinicsync.EInvalid, "The document has no usable identifier.")
 	}
 	return "/documents/" + url.PathEscape(uuid), nil

@@ -652,14 +652,14 @@ func TestDocumentUpdatedAtAndPDFExtras(t *testing.T) {
 		{`{"uuid":"a","pdf":{"url":"u","expiresAt":"2026-03-02T10:00:00Z","signature":"s1","X-Amz-Expires":3600,` +
 			`"thumbnail":"https://f.example/t.png?sig=2","pages":3}}`, "", `{"pages":3,"thumbnail":"https://f.example/t.png"}`},
 	} {
-		d, ok := decodeDocument(json.RawMessage(c.item))
-		if !ok || d.UUID != "a" || d.UpdatedAt != c.updated || d.PDF.Extra != c.extra {
-			t.Errorf("%s: ok %v updatedAt %q extra %q, want %q %q", c.item, ok, d.UpdatedAt, d.PDF.Extra, c.updated, c.extra)
+		d, err := DecodeDocument(json.RawMessage(c.item))
+		if err != nil || d.UUID != "a" || d.UpdatedAt != c.updated || d.PDF.Extra != c.extra {
+			t.Errorf("%s: err %v updatedAt %q extra %q, want %q %q", c.item, err, d.UpdatedAt, d.PDF.Extra, c.updated, c.extra)
 		}
 	}
 	// The same fields in another order and spacing read the same.
-	a, _ := decodeDocument(json.RawMessage(`{"uuid":"a","pdf":{"size":1,"kind":"scan"}}`))
-	b, _ := decodeDocument(json.RawMessage(`{"uuid":"a","pdf":{ "kind" : "scan" , "size" : 1 }}`))
+	a, _ := DecodeDocument(json.RawMessage(`{"uuid":"a","pdf":{"size":1,"kind":"scan"}}`))
+	b, _ := DecodeDocument(json.RawMessage(`{"uuid":"a","pdf":{ "kind" : "scan" , "size" : 1 }}`))
 	if a.PDF.Extra != b.PDF.Extra || a.PDF.Extra == "" {
 		t.Errorf("extras %q and %q", a.PDF.Extra, b.PDF.Extra)
 	}

@@ -8,11 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // DecodeCollection reads one page of a collection in any of the three
@@ -99,42 +99,66 @@ func decodeCollection(r io.Reader) (items []json.RawMessage, next string, array 
 	return items, "", false, nil
 }
 
-// decodeDocument reads one listed document leniently: a field of an
-// unexpected type is left empty rather than losing the document. ok is
-// false when the item is not an object or has no uuid.
-func decodeDocument(raw json.RawMessage) (d clinicsync.Document, ok bool) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return d, false
+// DecodeDocument reads one Askara document: a listed item, the answer of
+// GET /documents/{uuid}, or the metadata.document of a webhook event (the
+// relay reads it with this function too). It is the one reader of the
+// format, with the rules of package wire: the uuid is an identifier (a
+// string, at most wire.MaxIDLength bytes, printable) and the item is
+// refused without one; every other field is data, read leniently, so that
+// a field of an unexpected type is left empty rather than losing the
+// document (a numeric externalId is read as its digits, a patient given as
+// a JSON-LD reference "/patients/{uuid}" as that uuid, a pdf given as a
+// link as its url). Fields match their names case-insensitively, as
+// encoding/json does. The error is a *wire.FieldError.
+func DecodeDocument(raw json.RawMessage) (clinicsync.Document, error) {
+	f, err := readDocument(raw)
+	if err != nil {
+		return clinicsync.Document{}, err
 	}
-	return documentFrom(obj)
+	return f.document()
 }
 
-func documentFrom(obj map[string]json.RawMessage) (d clinicsync.Document, ok bool) {
-	if json.Unmarshal(obj["uuid"], &d.UUID) != nil || d.UUID == "" {
-		return clinicsync.Document{}, false
+// documentFields are a document's fields as received.
+type documentFields struct {
+	UUID      json.RawMessage `json:"uuid"`
+	Type      json.RawMessage `json:"type"`
+	State     json.RawMessage `json:"state"`
+	Patient   json.RawMessage `json:"patient"`
+	PDF       json.RawMessage `json:"pdf"`
+	UpdatedAt json.RawMessage `json:"updatedAt"`
+}
+
+// readDocument splits a document into its fields; the error is for an
+// item that is not an object.
+func readDocument(raw []byte) (documentFields, error) {
+	var f documentFields
+	if !wire.IsObject(raw) || json.Unmarshal(raw, &f) != nil {
+		return documentFields{}, &wire.FieldError{Problem: "is not a JSON object"}
 	}
-	d.Type = text(obj["type"])
-	d.State = text(obj["state"])
-	if p := obj["patient"]; len(p) > 0 {
-		var po map[string]json.RawMessage
-		if json.Unmarshal(p, &po) == nil && po != nil {
-			d.Patient = clinicsync.Patient{UUID: text(po["uuid"]), ExternalID: text(po["externalId"]),
-				FirstName: text(po["firstName"]), LastName: text(po["lastName"]), DateOfBirth: text(po["dateOfBirth"])}
-		} else if iri := text(p); iri != "" { // a JSON-LD reference, "/patients/{uuid}"
-			d.Patient.UUID = path.Base(iri)
-		}
+	return f, nil
+}
+
+func (f documentFields) document() (clinicsync.Document, error) {
+	var d clinicsync.Document
+	var err error
+	if d.UUID, err = wire.ID(f.UUID, "uuid"); err != nil {
+		return clinicsync.Document{}, err
 	}
-	if p := obj["pdf"]; len(p) > 0 {
+	d.Type = wire.Text(f.Type)
+	d.State = wire.Text(f.State)
+	if p := wire.Patient(f.Patient); p != nil {
+		d.Patient = *p
+	}
+	if len(f.PDF) > 0 {
 		var po map[string]json.RawMessage
-		if json.Unmarshal(p, &po) == nil && po != nil {
-			d.PDF = clinicsync.PDF{URL: text(po["url"]), FileName: text(po["fileName"]), Extra: pdfExtra(po)}
+		if json.Unmarshal(f.PDF, &po) == nil && po != nil {
+			d.PDF = clinicsync.PDF{URL: wire.Text(po["url"]), FileName: wire.Text(po["fileName"]), Extra: pdfExtra(po)}
 		} else {
-			d.PDF.URL = text(p)
+			d.PDF.URL = wire.Text(f.PDF)
 		}
 	}
-	d.UpdatedAt = text(obj["updatedAt"])
-	return d, true
+	d.UpdatedAt = wire.Text(f.UpdatedAt)
+	return d, nil
 }
 
 // pdfExtra is the pdf object's fields other than url and fileName as
@@ -166,28 +190,11 @@ func pdfExtra(po map[string]json.RawMessage) string {
 	return string(b)
 }
 
-// text is a JSON string, or the literal of a JSON number (ids are sometimes
-// numeric); anything else is "".
-func text(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
 // ListUnsynchronized returns every document not yet synchronized, all pages
 // collected before it returns (the filter is live: confirming while paging
 // would shift pages), de-duplicated by uuid in first-seen order. Items
-// without a uuid are skipped and counted in Stats.SkippedItems.
+// DecodeDocument refuses are skipped, counted in Stats.SkippedItems and
+// reported (OnUnusable).
 //
 // Paging stops at the last page: no next link (Hydra and un-prefixed
 // shapes), a short or empty page (plain arrays), a page that brings no new
@@ -204,9 +211,9 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 
 	var out []clinicsync.Document
 	_, err := walkPages(ctx, c, u, opDocumentList,
-		func(raw json.RawMessage) (clinicsync.Document, string, bool) {
-			d, ok := decodeDocument(raw)
-			return d, d.UUID, ok
+		func(raw json.RawMessage) (clinicsync.Document, string, error) {
+			d, err := DecodeDocument(raw)
+			return d, d.UUID, err
 		},
 		func(d clinicsync.Document) { out = append(out, d) }, nil)
 	if err != nil {
@@ -224,15 +231,15 @@ func (c *Client) GetDocument(ctx context.Context, uuid string) (clinicsync.Docum
 	}
 	var d clinicsync.Document
 	err = c.do(ctx, call{method: http.MethodGet, url: c.endpoint(p), op: opDocument, parse: func(b []byte) error {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(b, &obj) != nil || obj == nil {
+		f, err := readDocument(b)
+		if err != nil {
 			return errors.New("unreadable document")
 		}
-		if _, has := obj["uuid"]; !has { // no uuid at all: the document asked for
-			obj["uuid"], _ = json.Marshal(uuid)
+		if f.UUID == nil { // no uuid at all: the document asked for
+			f.UUID, _ = json.Marshal(uuid)
 		}
-		doc, ok := documentFrom(obj)
-		if !ok {
+		doc, err := f.document()
+		if err != nil {
 			return errors.New("unreadable document")
 		}
 		if doc.UUID != uuid {

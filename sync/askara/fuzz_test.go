@@ -88,7 +88,7 @@ func FuzzDecodeCollection(f *testing.F) {
 			if !json.Valid(it) {
 				t.Fatalf("invalid item %q", it)
 			}
-			if d, ok := decodeDocument(it); ok && d.UUID == "" {
+			if d, err := DecodeDocument(it); err == nil && d.UUID == "" {
 				t.Fatal("a document without uuid was accepted")
 			}
 		}

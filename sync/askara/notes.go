@@ -8,26 +8,31 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/notes"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // Note is one clinical note as Askara serves it (GET /notes,
-// GET /notes/{uuid}; scope read:notes).
+// GET /notes/{uuid}; scope read:notes), read by notes.FromAskara: the one
+// reader of Askara's note format, which the relay uses for new_note events
+// too. A patient given as a JSON-LD reference ("/patients/{uuid}") is a
+// patient with only its uuid.
 type Note struct {
-	UUID      string
-	Type      string // e.g. consultation_summary
-	Content   string
-	CreatedAt time.Time // zero when absent or unreadable
-	UpdatedAt time.Time // zero when absent or unreadable
-	// Patient is nil when the note carries none; a JSON-LD reference
-	// ("/patients/{uuid}") gives a patient with only its UUID.
-	Patient *clinicsync.Patient
-	Raw     json.RawMessage // the item as received
+	notes.Note
+	Raw json.RawMessage // the item as received
+}
+
+// Content is the note's text: the one untitled section FromAskara makes.
+func (n Note) Content() string {
+	if len(n.Sections) == 0 {
+		return ""
+	}
+	return n.Sections[0].Text
 }
 
 // MaxNotes bounds the notes one ListNotes call reads (100 pages of 100).
@@ -57,9 +62,10 @@ var ErrNotesTruncated = errors.New("askara: more notes than one list call reads"
 // again with the last one's CreatedAt (the limit keeps one call from
 // spending the rate-limit bucket). Any other error comes with no notes.
 //
-// A 403 is EForbidden naming the missing read:notes scope; items that are
-// not objects or have no uuid are skipped (Stats.SkippedItems); a body
-// that is not a collection is EBadResponse.
+// A 403 is EForbidden naming the missing read:notes scope; items that
+// notes.FromAskara refuses (not an object, no usable uuid) are skipped,
+// counted in Stats.SkippedItems and reported (OnUnusable); a body that is
+// not a collection is EBadResponse.
 func (c *Client) ListNotes(ctx context.Context, after time.Time) ([]Note, error) {
 	return c.listNotes(ctx, after, MaxNotes)
 }
@@ -78,9 +84,9 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 
 	var out []Note
 	truncated, err := walkPages(ctx, c, u, opNoteList,
-		func(raw json.RawMessage) (Note, string, bool) {
-			n, ok := decodeNote(raw)
-			return n, n.UUID, ok
+		func(raw json.RawMessage) (Note, string, error) {
+			n, err := notes.FromAskara(raw)
+			return Note{Note: n, Raw: append(json.RawMessage(nil), raw...)}, n.ID, err
 		},
 		func(n Note) {
 			if !n.CreatedAt.IsZero() && n.CreatedAt.Before(after) {
@@ -110,76 +116,33 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 // ENotFound, a 403 EForbidden naming the read:notes scope, an unreadable
 // body or another note's body EBadResponse.
 func (c *Client) GetNote(ctx context.Context, uuid string) (Note, error) {
-	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > 512 {
+	if uuid == "" || uuid == "." || uuid == ".." || len(uuid) > wire.MaxIDLength {
 		return Note{}, clinicsync.Errorf(clinicsync.EInvalid, "The note has no usable identifier.")
 	}
 	var out Note
 	err := c.do(ctx, call{method: http.MethodGet, url: c.endpoint("/notes/" + url.PathEscape(uuid)), op: opNote,
-		parse: func(b []byte) error {
+		parse: func(raw []byte) error {
+			b := raw
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(b, &obj) != nil || obj == nil {
 				return errors.New("unreadable note")
 			}
 			if _, has := obj["uuid"]; !has { // no uuid at all: the note asked for
 				obj["uuid"], _ = json.Marshal(uuid)
+				b, _ = json.Marshal(obj)
 			}
-			n, ok := noteFrom(obj)
-			if !ok {
+			n, err := notes.FromAskara(b)
+			if err != nil {
 				return errors.New("unreadable note")
 			}
-			if n.UUID != uuid {
+			if n.ID != uuid {
 				return errors.New("asked for one note, received another")
 			}
-			n.Raw = append(json.RawMessage(nil), bytes.TrimSpace(b)...)
-			out = n
+			out = Note{Note: n, Raw: append(json.RawMessage(nil), bytes.TrimSpace(raw)...)}
 			return nil
 		}})
 	if err != nil {
 		return Note{}, err
 	}
 	return out, nil
-}
-
-// decodeNote reads one listed note leniently (see decodeDocument).
-func decodeNote(raw json.RawMessage) (Note, bool) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return Note{}, false
-	}
-	n, ok := noteFrom(obj)
-	if ok {
-		n.Raw = append(json.RawMessage(nil), raw...)
-	}
-	return n, ok
-}
-
-func noteFrom(obj map[string]json.RawMessage) (n Note, ok bool) {
-	if json.Unmarshal(obj["uuid"], &n.UUID) != nil || n.UUID == "" {
-		return Note{}, false
-	}
-	n.Type = text(obj["type"])
-	n.Content = text(obj["content"])
-	n.CreatedAt = noteTime(text(obj["createdAt"]))
-	n.UpdatedAt = noteTime(text(obj["updatedAt"]))
-	if p := bytes.TrimSpace(obj["patient"]); len(p) > 0 && string(p) != "null" {
-		var po map[string]json.RawMessage
-		if json.Unmarshal(p, &po) == nil && po != nil {
-			n.Patient = &clinicsync.Patient{UUID: text(po["uuid"]), ExternalID: text(po["externalId"]),
-				FirstName: text(po["firstName"]), LastName: text(po["lastName"]), DateOfBirth: text(po["dateOfBirth"])}
-		} else if iri := text(p); iri != "" { // a JSON-LD reference, "/patients/{uuid}"
-			n.Patient = &clinicsync.Patient{UUID: path.Base(iri)}
-		}
-	}
-	return n, true
-}
-
-// noteTime parses an API Platform date-time (RFC 3339, +00:00 offsets,
-// optional fractions; a zone-less one is UTC); zero when it cannot.
-func noteTime(s string) time.Time {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
 }

@@ -66,7 +66,7 @@ func notesClient(t *testing.T, base string, mod func(*Options)) *Client {
 func noteUUIDs(ns []Note) []string {
 	out := make([]string, len(ns))
 	for i, n := range ns {
-		out[i] = n.UUID
+		out[i] = n.ID
 	}
 	return out
 }
@@ -105,13 +105,13 @@ func TestListNotesAllFormats(t *testing.T) {
 				}
 				// Every field, and the item as received.
 				n, w := notes[42], want[42]
-				if n.Type != w.Type || n.Content != w.Content || !n.CreatedAt.Equal(w.CreatedAt) || !n.UpdatedAt.Equal(w.UpdatedAt) ||
+				if n.Type != w.Type || n.Content() != w.Content || !n.CreatedAt.Equal(w.CreatedAt) || !n.UpdatedAt.Equal(w.UpdatedAt) ||
 					n.Patient == nil || n.Patient.UUID != w.Patient.UUID || n.Patient.FirstName != w.Patient.FirstName ||
 					n.Patient.LastName != w.Patient.LastName {
 					t.Fatalf("decoded %+v\nwant %+v", n, w)
 				}
 				var raw map[string]any
-				if err := json.Unmarshal(n.Raw, &raw); err != nil || raw["uuid"] != n.UUID || raw["content"] != n.Content {
+				if err := json.Unmarshal(n.Raw, &raw); err != nil || raw["uuid"] != n.ID || raw["content"] != n.Content() {
 					t.Fatalf("Raw %s: %v", n.Raw, err)
 				}
 				// The query asked: ascending, page size, no after filter.
@@ -229,7 +229,7 @@ func TestNotesWithoutScopeForbidden(t *testing.T) {
 	if notes, err := c.ListNotes(context.Background(), time.Time{}); err != nil || len(notes) != 5 {
 		t.Fatalf("with read:notes: %d, %v", len(notes), err)
 	}
-	if n, err := c.GetNote(context.Background(), uuid); err != nil || n.UUID != uuid {
+	if n, err := c.GetNote(context.Background(), uuid); err != nil || n.ID != uuid {
 		t.Fatalf("GetNote with read:notes: %+v, %v", n, err)
 	}
 }
@@ -245,7 +245,7 @@ func TestGetNote(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n.UUID != w.UUID || n.Content != w.Content || n.Type != "consultation_summary" ||
+		if n.ID != w.UUID || n.Content() != w.Content || n.Type != "consultation_summary" ||
 			!n.CreatedAt.Equal(w.CreatedAt) || !n.UpdatedAt.Equal(w.UpdatedAt) || n.Patient == nil ||
 			n.Patient.UUID != w.Patient.UUID || n.Patient.LastName != w.Patient.LastName {
 			t.Fatalf("%s: got %+v\nwant %+v", format, n, w)
@@ -256,7 +256,7 @@ func TestGetNote(t *testing.T) {
 		}
 		// An updated note shows its new content and updatedAt.
 		s.UpdateNote(w.UUID, "Revised.")
-		if n, err := c.GetNote(context.Background(), w.UUID); err != nil || n.Content != "Revised." || !n.UpdatedAt.After(w.UpdatedAt) {
+		if n, err := c.GetNote(context.Background(), w.UUID); err != nil || n.Content() != "Revised." || !n.UpdatedAt.After(w.UpdatedAt) {
 			t.Fatalf("after UpdateNote: %+v, %v", n, err)
 		}
 
@@ -303,9 +303,9 @@ func TestListNotesBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range more {
-			if !seen[n.UUID] {
-				seen[n.UUID] = true
-				got = append(got, n.UUID)
+			if !seen[n.ID] {
+				seen[n.ID] = true
+				got = append(got, n.ID)
 			}
 		}
 		notes = more
@@ -372,7 +372,7 @@ func TestListNotesHostileServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notes) != 60 || notes[0].UUID != "n59" || notes[59].UUID != "n00" {
+	if len(notes) != 60 || notes[0].ID != "n59" || notes[59].ID != "n00" {
 		t.Fatalf("%d notes: %v", len(notes), noteUUIDs(notes))
 	}
 	if notes[0].Patient == nil || notes[0].Patient.UUID != "p2" {

@@ -17,14 +17,15 @@ import (
 // walkPages reads every page of the collection at u, in the shapes Askara
 // may send (Hydra or un-prefixed next links, or a plain array paged with
 // page=N, a server capping itemsPerPage included). decode reads one item
-// and its id (ok false: the item is skipped and counted); add receives each
+// and its id (an error: the item is skipped, counted and reported, see
+// OnUnusable); add receives each
 // id's item once. The walk ends with the collection, on a page that repeats
 // the previous one or brings nothing new, after maxPages (truncated), or
 // when stop, asked whenever another page exists, says enough (truncated).
 // Next links to another server are refused. o says which list it is, for
 // the error sentences.
 func walkPages[T any](ctx context.Context, c *Client, u *url.URL, o op,
-	decode func(json.RawMessage) (T, string, bool), add func(T), stop func() bool) (truncated bool, err error) {
+	decode func(json.RawMessage) (T, string, error), add func(T), stop func() bool) (truncated bool, err error) {
 	var (
 		kind     = path.Base(u.Path) // "documents", "notes": for the debug log
 		seen     = map[string]bool{}
@@ -58,10 +59,12 @@ func walkPages[T any](ctx context.Context, c *Client, u *url.URL, o op,
 		for _, raw := range items {
 			h.Write(raw)
 			h.Write([]byte{0})
-			v, id, ok := decode(raw)
-			if !ok {
+			v, id, err := decode(raw)
+			if err != nil {
 				c.nSkipped.Add(1)
-				c.log.Debug("askara list item skipped: no uuid", "list", kind, "page", n)
+				// The reason names a field, never a value.
+				c.log.Debug("askara list item skipped", "list", kind, "page", n, "reason", err.Error())
+				c.unusableItem(o, raw, err)
 				continue
 			}
 			ids = append(ids, id)

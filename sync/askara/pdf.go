@@ -33,15 +33,14 @@ func (c *Client) OpenPDF(ctx context.Context, link string) (io.ReadCloser, error
 		if e == nil {
 			return body, nil
 		}
-		if !e.Retryable || e.Code == clinicsync.ECanceled || e.Code == clinicsync.ELinkExpired || attempt >= c.attempts {
+		if !e.Retryable || e.Fatal() || e.Code == clinicsync.ELinkExpired || !c.retry.Again(attempt) {
 			return nil, e
 		}
-		d := backoff(attempt)
-		if ra > maxInlineRetryAfter {
+		if !c.retry.WaitsOut(ra) {
 			e.RetryAfter = ra
 			return nil, e
 		}
-		d = max(d, ra)
+		d := c.retry.Delay(attempt-1, ra)
 		c.nRetries.Add(1)
 		if err := c.sleep(ctx, d); err != nil {
 			return nil, canceled(err)

@@ -145,7 +145,7 @@ func (c *Client) acquire(ctx context.Context, floor time.Time) error {
 			continue
 		case d <= 0:
 			return nil
-		case d > c.maxWait:
+		case !c.throttle.WaitsOut(d):
 			return rateLimited(d, nil)
 		}
 		c.nWaits.Add(1)

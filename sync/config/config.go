@@ -22,6 +22,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/netclient"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // Duration is a time.Duration written as "45s", "2m" in TOML.
@@ -72,7 +73,7 @@ type Relay struct {
 	Listen  string `toml:"listen"`     // host:port, loopback unless every platform has a signing secret
 	Public  string `toml:"public_url"` // the URL the clinic's proxy or tunnel forwards to Listen
 	// Platforms whose /webhooks/<platform> path answers.
-	Platforms []string `toml:"platforms"`
+	Platforms []string `toml:"platforms"` // names of sync/platforms
 	// AllowUnsigned accepts deliveries from a platform with no signing
 	// secret set, on a loopback address only (recorded as unverified).
 	AllowUnsigned bool `toml:"allow_unsigned"`
@@ -106,9 +107,6 @@ func (r Relay) Equal(o Relay) bool {
 	}
 	return true
 }
-
-// RelayPlatforms are the platforms the relay has a path for.
-var RelayPlatforms = []string{"askara", "nabla", "soapnoteapi", "azodha"}
 
 // AzodhaEvents are the webhook events Azodha's guide lists, for choosing
 // which are written as files (AzodhaFiles may name others: Azodha can add
@@ -292,8 +290,8 @@ func (c Config) Problems() []Problem {
 		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)
 	}
 	for _, p := range c.Relay.Platforms {
-		if !slices.Contains(RelayPlatforms, p) {
-			add("relay.platforms", "%q is not one of %s", p, strings.Join(RelayPlatforms, ", "))
+		if _, ok := platforms.Lookup(p); !ok {
+			add("relay.platforms", "%q is not one of %s", p, strings.Join(platforms.Names(), ", "))
 		}
 	}
 	if tol := c.Relay.Tolerance.Duration; tol < 30*time.Second || tol > time.Hour {

@@ -23,6 +23,9 @@
 // temp file that RemoveTemps deletes at the next start (and the folder it
 // was in, which may then be empty).
 //
+// Layout is the folder as a clinicsync.Destination (destination.go): the
+// engine and the notes path write through that interface only.
+//
 // Errors are *clinicsync.Error values with a code, a sentence for a person
 // and the retry intent.
 package dest

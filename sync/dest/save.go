@@ -36,13 +36,9 @@ type SaveRequest struct {
 	Text bool
 }
 
-// Result is where a document landed.
-type Result struct {
-	Path           string // absolute OS path of the final file
-	Size           int64
-	SHA256         string // hex
-	AlreadyPresent bool   // an identical file was already there: nothing written
-}
+// Result is where a document landed; its Path is the absolute OS path of
+// the final file.
+type Result = clinicsync.Placed
 
 const (
 	tempPrefix = ".clinicsync-"
@@ -484,17 +480,21 @@ type lockedError struct {
 func (e *lockedError) Error() string { return e.path + ": " + e.err.Error() }
 func (e *lockedError) Unwrap() error { return e.err }
 
+// lockRetry is how publishing waits for a file another program holds
+// open: 50 ms doubling to 1 s, for lockWait in all.
+var lockRetry = clinicsync.RetryPolicy{Base: 50 * time.Millisecond, Max: time.Second}
+
 // publish places the temp file, retrying with backoff for lockWait while
 // another program holds the target open.
 func publish(ctx context.Context, dir, name, uuid, tmp string, size int64, sum, prev string) (string, bool, error) {
 	deadline := time.Now().Add(lockWait)
-	delay := 50 * time.Millisecond
-	for {
+	for retries := 0; ; retries++ {
 		path, already, err := place(dir, name, uuid, tmp, size, sum, prev)
 		var le *lockedError
 		if !errors.As(err, &le) {
 			return path, already, err
 		}
+		delay := lockRetry.Delay(retries, 0)
 		if time.Now().Add(delay).After(deadline) {
 			return "", false, clinicsync.Retryablef(clinicsync.EFileLocked, le.err,
 				"The file %s is open in another program.", filepath.Base(le.path))
@@ -506,7 +506,6 @@ func publish(ctx context.Context, dir, name, uuid, tmp string, size int64, sum, 
 			return "", false, canceled(ctx.Err())
 		case <-t.C:
 		}
-		delay = min(delay*2, time.Second)
 	}
 }
 

@@ -565,7 +565,7 @@ func TestFailedDocumentLeavesNoEmptyFolder(t *testing.T) {
 		Sections: []notes.Section{{Text: "No patient."}}}); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(r.root, InboxFolder))
+	entries, _ := os.ReadDir(filepath.Join(r.root, dest.InboxFolder))
 	if len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".txt") {
 		t.Errorf("the Inbox holds %v, want only the note", entries)
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,18 +12,14 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
-	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/notes"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // Clinical notes: each note becomes a text file in its patient's folder
 // (the documents' template and sanitising), or in the Inbox folder under
 // the root when the platform sends no patient (Nabla, SOAPNoteAPI). Notes
 // come from Askara's notes list (polled with a cursor) and from webhooks.
-
-// InboxFolder is where notes without a patient land, below the root (one of
-// dest.ReservedRootNames: no patient folder takes it).
-const InboxFolder = dest.InboxFolder
 
 // NoteLister lists Askara notes created at or after a time, oldest first
 // (cmd adapts *askara.Client).
@@ -71,20 +66,6 @@ func noteKey(n notes.Note) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-func sourceName(s string) string {
-	switch s {
-	case "askara":
-		return "Askara"
-	case "nabla":
-		return "Nabla"
-	case "soapnoteapi":
-		return "SOAPNoteAPI"
-	case "azodha":
-		return "Azodha"
-	}
-	return s
-}
-
 // SaveNote writes one note (or records a failed one). A note already saved
 // is left alone unless it was updated since (updatedAt newer): then its
 // file is replaced and the log says so. It returns what was done.
@@ -110,22 +91,18 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		if err := e.store.NotePut(ctx, row); err != nil {
 			return "", err
 		}
-		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, sourceName(n.Source), n.ID, n.Error)
+		e.activity(ctx, store.LevelWarn, "", activity.NoteNotProduced, platforms.DisplayName(n.Source), n.ID, n.Error)
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
+	_, dst := e.conf()
 	if seen && prev.State == "saved" && !updated {
-		if _, size, err := dest.HashFile(prev.Path); err == nil && size == prev.Size {
+		if dst.Intact(prev.Path, prev.Size, "") { // the size only
 			return "already saved", nil
 		}
 	}
-	_, layout := e.conf()
-	rel := InboxFolder
-	if n.Patient != nil {
-		rel = layout.PatientDir(*n.Patient)
-	}
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: notes.FileName(n), UUID: noteKey(n),
-		Body: bytes.NewReader(notes.Render(n)), Prev: prev.Path, Text: true})
+	r, err := dst.SaveNote(ctx, clinicsync.NoteFile{Patient: n.Patient, Name: notes.FileName(n), Key: noteKey(n),
+		Body: notes.Render(n), Prev: prev.Path})
 	if err != nil {
 		row.State, row.Error, row.Path = "failed", clinicsync.ErrorMessage(err), prev.Path
 		if perr := e.store.NotePut(ctx, row); perr != nil {
@@ -140,7 +117,7 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 	}
 	switch {
 	case updated:
-		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, sourceName(n.Source))
+		e.activity(ctx, store.LevelInfo, "", activity.NoteUpdated, filepath.Base(r.Path), who, r.Path, platforms.DisplayName(n.Source))
 		return "updated", nil
 	case r.AlreadyPresent:
 		return "already on disk", nil
@@ -177,7 +154,7 @@ func (e *Engine) PollNotes(ctx context.Context) (saved int, err error) {
 	for _, n := range list {
 		out, err := e.SaveNote(ctx, n)
 		if err != nil {
-			if isFatal(err) || clinicsync.ErrorCode(err) == clinicsync.EDestination {
+			if clinicsync.IsFatal(err) || clinicsync.ErrorCode(err) == clinicsync.EDestination {
 				return saved, err // the cursor stays: the next poll tries again
 			}
 			continue
@@ -265,18 +242,13 @@ func (e *Engine) EnableNotes(on bool) {
 	e.notes.enabled = on
 }
 
-// SaveEventFile writes an event's JSON, as received, to Inbox/<Platform>
-// below the root, named from the date, the event and a short id.
+// SaveEventFile writes an event's JSON, as received, to the destination
+// (the folder: Inbox/<Platform> below the root), named from the date, the
+// event and a short id.
 func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
-	_, layout := e.conf()
+	_, dst := e.conf()
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])
-	name := dest.SanitizeComponent(fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8]), 120)
-	rel := filepath.Join(InboxFolder, dest.SanitizeComponent(sourceName(platform), 40))
-	r, err := dest.Save(ctx, dest.SaveRequest{Root: layout.Root, RelDir: rel, FileName: name, UUID: key,
-		Body: bytes.NewReader(body), Text: true})
-	if err != nil {
-		return "", err
-	}
-	return r.Path, nil
+	name := fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8])
+	return dst.SaveEvent(ctx, clinicsync.EventFile{Platform: platforms.DisplayName(platform), Name: name, Key: key, Body: body})
 }

@@ -271,7 +271,7 @@ func TestRunWakesForARecheck(t *testing.T) {
 	r.eng.Now, r.store.Now = clock, clock
 	cfg := r.eng.Config()
 	cfg.PollInterval = time.Hour
-	r.eng.Reconfigure(cfg, r.eng.Layout())
+	r.eng.Reconfigure(cfg, r.eng.Destination())
 	bad := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{PDF: clinicsync.PDF{FileName: "x.pdf"}},
 		Content: sim.Content{Kind: sim.ContentEmpty}}).UUID
 	ctx, cancel := context.WithCancel(context.Background())

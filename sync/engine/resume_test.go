@@ -19,7 +19,7 @@ func TestResumeFromSleepRunsAPassAtOnce(t *testing.T) {
 	r := newRig(t, sim.Options{Documents: 2, Seed: 31})
 	cfg := r.eng.Config()
 	cfg.PollInterval = time.Hour
-	r.eng.Reconfigure(cfg, r.eng.Layout())
+	r.eng.Reconfigure(cfg, r.eng.Destination())
 	<-r.eng.wake // Reconfigure asked for a pass: not this test's
 	// The first pass fails (every attempt of its list): the next one
 	// would wait its backoff, two hours.

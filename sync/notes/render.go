@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/platforms"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // Render returns the bytes of the note's text file: a short header, a
@@ -122,13 +124,8 @@ func orUnknown(s string) string {
 }
 
 func sourceName(s string) string {
-	switch s {
-	case SourceAskara:
-		return "Askara"
-	case SourceNabla:
-		return "Nabla"
-	case SourceSOAPNoteAPI:
-		return "SOAPNoteAPI"
+	if p, ok := platforms.Lookup(s); ok {
+		return p.Display
 	}
 	return orUnknown(headerValue(s))
 }
@@ -140,7 +137,7 @@ func cleanText(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return strings.Map(func(r rune) rune {
-		if r != '\t' && r != '\n' && isControl(r) {
+		if r != '\t' && r != '\n' && wire.IsControl(r) {
 			return -1
 		}
 		return r

@@ -16,6 +16,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/events"
+	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
 // Registrar registers the relay's public URL with Askara (*askara.Client).
@@ -211,9 +212,10 @@ func (m *Manager) Close(ctx context.Context) error {
 }
 
 // ReprocessNotes processes again the note events kept while notes were
-// off (Askara, Nabla, SOAPNoteAPI; Azodha events stay as they are).
+// off (the platforms that carry notes; the others' events stay as they
+// are).
 func (m *Manager) ReprocessNotes(ctx context.Context) error {
-	n, err := m.Store.InboxRequeueDeferred(ctx, []string{"askara", "nabla", "soapnoteapi"})
+	n, err := m.Store.InboxRequeueDeferred(ctx, platforms.WithNotes())
 	if err != nil || n == 0 {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
@@ -86,7 +87,7 @@ func TestNotePayloadsThroughTheRelayMatchTheGoldenFiles(t *testing.T) {
 		}
 		if v.Inbox && v.State == "saved" {
 			inbox++
-			if filepath.Base(filepath.Dir(v.Path)) != engine.InboxFolder {
+			if filepath.Base(filepath.Dir(v.Path)) != dest.InboxFolder {
 				t.Errorf("inbox note at %s", v.Path)
 			}
 		}

@@ -27,6 +27,7 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	pushes  []string // "action uuid"
+	docs    []clinicsync.Document
 	notes   []string
 	saved   []notes.Note
 	notesOn bool
@@ -58,6 +59,7 @@ func (r *recorder) Push(ctx context.Context, ev clinicsync.DocumentEvent) (strin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pushes = append(r.pushes, action+" "+d.UUID+" "+d.PDF.FileName)
+	r.docs = append(r.docs, d)
 	return "saved and confirmed", nil
 }
 

@@ -1,9 +1,8 @@
-// Package relay is the localhost webhook receiver: it checks each delivery's
-// signature over the raw body, reads the platform's envelope, and hands the
-// events on. This file holds the signature verifiers; envelope.go the
-// per-vendor envelope parsers. Both are pure: no I/O, no clock of their own
-// (the caller passes now), safe for concurrent use, and they never panic on
-// any input.
+// This file holds the signature verifiers the platforms share (Standard
+// Webhooks, Unsigned) and their helpers; a platform's own scheme is in its
+// file (platform_nabla.go, platform_soapnoteapi.go). Verifiers are pure: no
+// I/O, no clock of their own (the caller passes now), safe for concurrent
+// use, and they never panic on any input.
 //
 // How each platform signs (see the project's webhook-signatures notes):
 //
@@ -18,6 +17,7 @@
 //     more, comma-separated), hex HMAC-SHA256 keyed with the secret string
 //     over timestamp + body.
 //   - Unsigned: accepts everything; for loopback only, explicitly chosen.
+
 package relay
 
 import (
@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/wire"
 )
 
 // DefaultTolerance is how far a delivery's signed timestamp may be from this
@@ -63,31 +64,6 @@ const (
 	maxSignatureHeader = 4096 // all values of one signature header together
 	maxSignatures      = 32   // candidate signatures in one delivery (secret rotation needs 2)
 )
-
-// AzodhaVerificationNote says, for the settings window and the activity
-// log, how Azodha deliveries are verified. Azodha's webhook guide only says
-// to "validate the incoming webhooks using the secret provided in your
-// webhook configuration" and to "verify the webhook signature using the
-// provided secret", without naming a header or an algorithm, so this
-// package does not invent a scheme for it: an Azodha delivery is verified
-// with StandardWebhooks when the clinic's reverse proxy or tunnel re-signs
-// it with a whsec_ secret; otherwise it cannot be verified, and the relay
-// records it as unverifiable (clinicsync.EUnverifiable). Because omitting a
-// header costs an attacker nothing, unverifiable deliveries are only safe to
-// accept where unsigned ones would be: on a loopback listener, explicitly
-// chosen.
-const AzodhaVerificationNote = "Azodha does not document how it signs webhooks. A delivery is verified " +
-	"only when your proxy re-signs it with Standard Webhooks (a whsec_ secret); " +
-	"one that arrives without that signature cannot be checked and is marked unverifiable."
-
-// AskaraVerificationNote is the same for Askara, whose guide says to
-// validate webhook signatures "if implemented" and documents no scheme.
-const AskaraVerificationNote = "Askara does not document a webhook signature. A delivery is verified " +
-	"only when your proxy re-signs it with Standard Webhooks (a whsec_ secret); " +
-	"without a secret, deliveries can only be accepted unsigned, on this computer, if you choose to."
-
-// AzodhaNote returns AzodhaVerificationNote, for the settings window.
-func AzodhaNote() string { return AzodhaVerificationNote }
 
 // VerifyError is a refused delivery: Status is the HTTP status to answer
 // (400 malformed header, 401 missing or wrong signature or stale
@@ -244,17 +220,6 @@ func signatureList(h http.Header, name string) ([]string, *VerifyError) {
 	return vals, nil
 }
 
-// hasControl reports whether s has an ASCII control character (which would
-// let a header forge lines in the activity log).
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
 // unixSeconds parses a Unix time in seconds: ASCII digits only (no sign, no
 // spaces, no fraction), at most 15 of them.
 func unixSeconds(s string) (time.Time, bool) {
@@ -381,12 +346,14 @@ func StandardWebhooks(secret string, tolerance time.Duration) (Verifier, error) 
 
 func (v *standardWebhooks) Scheme() string { return SchemeStandardWebhooks }
 
+func (v *standardWebhooks) signatureHeader() string { return swSignature }
+
 func (v *standardWebhooks) Verify(h http.Header, body []byte, now time.Time) (string, error) {
 	id, verr := single(h, swID, maxIDHeader)
 	if verr != nil {
 		return "", verr
 	}
-	if hasControl(id) {
+	if wire.Controls(id) {
 		return "", malformed("the %s header has control characters", swID)
 	}
 	ts, verr := single(h, swTimestamp, maxTimestampHeader)
@@ -441,119 +408,6 @@ func (v *standardWebhooks) Verify(h http.Header, body []byte, now time.Time) (st
 		return "", verr
 	}
 	return id, nil
-}
-
-// --- SOAPNoteAPI ---
-
-const (
-	soapTimestamp = "X-SoapNoteAPI-Timestamp"
-	soapSignature = "X-SoapNoteAPI-Signature"
-)
-
-type soapNoteAPI struct {
-	key       []byte
-	tolerance time.Duration
-}
-
-// SOAPNoteAPI verifies SOAPNoteAPI deliveries: X-SoapNoteAPI-Timestamp
-// (Unix seconds) and X-SoapNoteAPI-Signature, the hex HMAC-SHA256 of
-// timestamp + "." + body keyed with the secret's bytes as given (their Node
-// and Python examples use the whole "whsec_..." string as the key, not a
-// decoded one). Hex is accepted in either case; a comma-separated list of
-// signatures is tolerated (undocumented; each must still be a full match).
-// The delivery id is "": the relay deduplicates on note_id. tolerance 0
-// means DefaultTolerance.
-func SOAPNoteAPI(secret string, tolerance time.Duration) (Verifier, error) {
-	secret, err := checkSecret("SOAPNoteAPI", secret)
-	if err != nil {
-		return nil, err
-	}
-	if tolerance, err = checkTolerance(tolerance); err != nil {
-		return nil, err
-	}
-	return &soapNoteAPI{key: []byte(secret), tolerance: tolerance}, nil
-}
-
-func (v *soapNoteAPI) Scheme() string { return SchemeSOAPNoteAPI }
-
-func (v *soapNoteAPI) Verify(h http.Header, body []byte, now time.Time) (string, error) {
-	ts, verr := single(h, soapTimestamp, maxTimestampHeader)
-	if verr != nil {
-		return "", verr
-	}
-	signed, ok := unixSeconds(ts)
-	if !ok {
-		return "", malformed("the %s header is not a Unix time in seconds", soapTimestamp)
-	}
-	vals, verr := signatureList(h, soapSignature)
-	if verr != nil {
-		return "", verr
-	}
-	if verr := matchHex(soapSignature, vals, hmacSHA256(v.key, []byte(ts), []byte{'.'}, body)); verr != nil {
-		return "", verr
-	}
-	if verr := fresh(soapTimestamp, signed, now, v.tolerance); verr != nil {
-		return "", verr
-	}
-	return "", nil
-}
-
-// --- Nabla ---
-
-const (
-	nablaTimestamp = "x-nabla-webhook-timestamp"
-	nablaSignature = "x-nabla-webhook-signature"
-)
-
-type nabla struct {
-	key       []byte
-	tolerance time.Duration
-}
-
-// Nabla verifies Nabla Core API deliveries: x-nabla-webhook-timestamp (Unix
-// seconds, or an RFC 3339 / ISO 8601 time with an offset as its older docs
-// give it) and x-nabla-webhook-signature, one or more comma-separated hex
-// HMAC-SHA256 signatures of timestamp + body (no separator; the timestamp
-// exactly as sent in the header) keyed with the secret's bytes. Hex is
-// accepted in either case. The delivery id is "": the relay deduplicates on
-// the event's id. tolerance 0 means DefaultTolerance.
-func Nabla(secret string, tolerance time.Duration) (Verifier, error) {
-	secret, err := checkSecret("Nabla", secret)
-	if err != nil {
-		return nil, err
-	}
-	if tolerance, err = checkTolerance(tolerance); err != nil {
-		return nil, err
-	}
-	return &nabla{key: []byte(secret), tolerance: tolerance}, nil
-}
-
-func (v *nabla) Scheme() string { return SchemeNabla }
-
-func (v *nabla) Verify(h http.Header, body []byte, now time.Time) (string, error) {
-	ts, verr := single(h, nablaTimestamp, maxTimestampHeader)
-	if verr != nil {
-		return "", verr
-	}
-	signed, ok := unixSeconds(ts)
-	if !ok {
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return "", malformed("the %s header is neither a Unix time in seconds nor an ISO 8601 time with a zone", nablaTimestamp)
-		}
-		signed = t
-	}
-	vals, verr := signatureList(h, nablaSignature)
-	if verr != nil {
-		return "", verr
-	}
-	if verr := matchHex(nablaSignature, vals, hmacSHA256(v.key, []byte(ts), body)); verr != nil {
-		return "", verr
-	}
-	if verr := fresh(nablaTimestamp, signed, now, v.tolerance); verr != nil {
-		return "", verr
-	}
-	return "", nil
 }
 
 // --- Unsigned ---

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
@@ -19,10 +20,12 @@ type Runtime struct {
 	// Auth is the sign-in; its ClientSecret is the file's, which cmd
 	// takes only when neither the environment nor the keychain has one.
 	Auth auth.Config
-	// Engine and Layout are the engine's configuration and where it
-	// writes (engine.New, Engine.Reconfigure).
-	Engine engine.Config
-	Layout dest.Layout
+	// Engine is the engine's configuration and Destination where it
+	// writes documents, notes and event files (engine.New,
+	// Engine.Reconfigure): the practice software's folder, a dest.Layout.
+	// Another kind of destination is chosen here.
+	Engine      engine.Config
+	Destination clinicsync.Destination
 	// Notes says whether clinical notes are synchronised (Engine.EnableNotes).
 	Notes bool
 	// Retention is how many days of activity log and webhook bodies are
@@ -49,11 +52,11 @@ func RuntimeOf(c config.Config, tuned engine.Config) Runtime {
 		API: a.APIURL,
 		Auth: auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL, RevokeURL: a.RevokeURL,
 			ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes, RedirectPort: a.RedirectPort},
-		Engine:    tuned,
-		Layout:    dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder},
-		Notes:     c.Notes.Enabled,
-		Retention: c.Sync.RetentionDays,
-		Relay:     c.Relay,
-		Network:   c.Network,
+		Engine:      tuned,
+		Destination: dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder},
+		Notes:       c.Notes.Enabled,
+		Retention:   c.Sync.RetentionDays,
+		Relay:       c.Relay,
+		Network:     c.Network,
 	}
 }

@@ -356,7 +356,7 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	}
 	s.p.Engine.EnableNotes(rt.Notes)
 	s.p.Engine.SetRetention(rt.Retention)
-	s.p.Engine.Reconfigure(rt.Engine, rt.Layout)
+	s.p.Engine.Reconfigure(rt.Engine, rt.Destination)
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
 	if first != nil {
 		// Only now, with the engine set up from the saved file: Run starts

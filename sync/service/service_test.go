@@ -226,8 +226,8 @@ func TestApplyValidatesSavesAndReconfigures(t *testing.T) {
 	if err != nil || saved.Destination.Root != root2 || saved.Askara.PollInterval.Duration != 20*time.Second {
 		t.Fatalf("saved %+v, %v", saved.Destination, err)
 	}
-	if ec := r.eng.Config(); ec.SoftwareID != "pms_two" || ec.PollInterval != 20*time.Second || r.eng.Layout().Root != root2 {
-		t.Fatalf("engine not reconfigured: %+v %+v", ec, r.eng.Layout())
+	if ec, l := r.eng.Config(), r.eng.Destination(); ec.SoftwareID != "pms_two" || ec.PollInterval != 20*time.Second || l.(dest.Layout).Root != root2 {
+		t.Fatalf("engine not reconfigured: %+v %+v", ec, l)
 	}
 	if r.auto.calls != 1 || r.auto.enabled != 0 {
 		t.Fatalf("autostart calls %d, enabled %d", r.auto.calls, r.auto.enabled)

@@ -1,0 +1,85 @@
+package clinicsync
+
+import (
+	"context"
+	"io"
+)
+
+// Destination is where documents, notes and event files land: the practice
+// software's folder (sync/dest's Layout) or another kind (a drop folder for
+// HL7 or FHIR, a second folder per document type). The engine sees only
+// this interface (the Litestream ReplicaClient idea): it decides what is
+// written and when, and records each step; the destination decides where
+// and how, and that a file is either whole or not there at all.
+//
+// Errors are *Error values carrying the retry intent (EDestination,
+// EDiskFull, EPermission, EFileLocked, EPathTooLong, ENotPDF, ...).
+type Destination interface {
+	// Reachable reports whether the destination can be written to now. A
+	// pass does not start without it, so one unplugged share does not fail
+	// every document.
+	Reachable() error
+	// FileName is the name the document's file gets: its plain name, or
+	// with distinct its document-specific one, which another document
+	// already holding the plain name cannot take.
+	FileName(d Document, distinct bool) string
+	// CollisionKey is what two documents that would get the same file
+	// share: the engine gives all but the first of a listing's documents
+	// with one key their distinct name at once, so concurrent writes never
+	// race for one name.
+	CollisionKey(d Document) string
+	// Staging is where a write of the document may leave half-written data
+	// if the process dies. The engine records it before the write and
+	// hands it to Recover at the next start.
+	Staging(d Document) string
+	// Place writes one document. The same document always lands on the
+	// same file (Prev), never on another document's file; an identical
+	// file already there is kept (Placed.AlreadyPresent).
+	Place(ctx context.Context, f DocumentFile) (Placed, error)
+	// Intact reports whether the file at path is there unchanged: the size
+	// and, unless sha256 is "", the hex SHA-256 recorded when it was placed.
+	Intact(path string, size int64, sha256 string) bool
+	// Recover removes what an interrupted write of document uuid left at
+	// staging, and says how many pieces it removed.
+	Recover(staging, uuid string) (int, error)
+	// SaveNote writes a clinical note as a text file.
+	SaveNote(ctx context.Context, n NoteFile) (Placed, error)
+	// SaveEvent writes a webhook event's body as received, and returns
+	// where it landed.
+	SaveEvent(ctx context.Context, ev EventFile) (string, error)
+}
+
+// DocumentFile is one document to write.
+type DocumentFile struct {
+	Document Document
+	Name     string // from FileName
+	Body     io.Reader
+	// Prev is where this document was placed before ("" if never): its
+	// file, kept when identical and replaced otherwise.
+	Prev string
+}
+
+// Placed is where a file landed.
+type Placed struct {
+	Path           string // what the confirmation tells the platform
+	Size           int64
+	SHA256         string // hex
+	AlreadyPresent bool   // an identical file was already there: nothing written
+}
+
+// NoteFile is one clinical note to write.
+type NoteFile struct {
+	Patient *Patient // nil: a note without a patient, for the Inbox
+	Name    string   // the file name (sync/notes' FileName)
+	Key     string   // a short stable id of the note (letters and digits)
+	Body    []byte
+	Prev    string // where this note was saved before ("" if never)
+}
+
+// EventFile is one webhook event to keep as a file.
+type EventFile struct {
+	Platform string // the platform's display name
+	Name     string // the file name wished for; the destination makes it safe
+	Key      string // a short stable id of the event (letters and digits)
+	Body     []byte
+}

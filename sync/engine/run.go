@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/clinicsync/clinicsync"
+)
+
+// Run recovers interrupted work, then runs passes every poll interval, on
+// SyncNow, and when a scheduled retry is due, until ctx ends. A failing pass
+// backs off (Config.passRetry: doubling, capped at the poll interval × 8)
+// instead of hammering.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Recover(ctx); err != nil {
+		return err
+	}
+	failures := 0
+	for {
+		e.mu.Lock()
+		paused := e.snap.Paused
+		e.mu.Unlock()
+		cfg, _ := e.conf()
+		wait := cfg.PollInterval
+		// Signed out, passes go on at the poll interval: they cost no
+		// request until a new sign-in appears in the keychain.
+		if !paused {
+			_, err := e.Pass(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil {
+				e.PollNotes(ctx) // its problems are in the activity log; documents go on
+			}
+			if days := e.retention.Load(); days > 0 && e.Now().Sub(e.lastPruneAt) > 24*time.Hour {
+				e.lastPruneAt = e.Now()
+				if perr := e.Prune(ctx, int(days)); perr != nil {
+					e.log.Warn("prune", "err", perr)
+				}
+			}
+			if err != nil {
+				failures++
+				var after time.Duration
+				if ok, ra := clinicsync.IsRetryable(err); ok {
+					after = ra
+				}
+				wait = cfg.passRetry().Delay(failures-1, after)
+			} else {
+				failures = 0
+				if nd, err := e.store.NextDue(ctx); err == nil && !nd.IsZero() {
+					if d := nd.Sub(e.Now()); d < wait {
+						wait = max(d, time.Second)
+					}
+				}
+			}
+		}
+		next := e.Now().Add(wait)
+		e.update(func(s *Snapshot) { s.NextPass = next })
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-e.wake:
+			t.Stop()
+		case why := <-e.resumed:
+			t.Stop()
+			e.log.Info("pass now", "why", why, "instead_of_waiting", wait.Round(time.Second))
+		}
+	}
+}
