@@ -92,7 +92,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		e.activity(ctx, store.LevelInfo, "", activity.SyncWorks)
 	}
 	if err == nil {
-		_ = e.store.SetCursor(context.WithoutCancel(ctx), "last_pass_ok", end.UTC().Format(time.RFC3339))
+		_ = e.store.SetCursor(context.WithoutCancel(ctx), lastPassOK, end.UTC().Format(time.RFC3339))
 	}
 	e.bus.Publish(events.Event{Type: events.PassFinished, Message: msg})
 	e.log.Debug("pass finished", "listed", res.Listed, "written", res.Written, "confirmed", res.Confirmed,

@@ -151,8 +151,11 @@ func (e *Engine) Counts(ctx context.Context) (map[clinicsync.ItemState]int, erro
 	return e.store.Counts(ctx)
 }
 
+// lastPassOK is the cursor Pass stores the end of a good pass under.
+const lastPassOK = "last_pass_ok"
+
 // LastGoodPass is when a pass last succeeded, in RFC 3339 as Pass stored
-// it under "last_pass_ok" ("" never), in this process or an earlier one.
+// it ("" never), in this process or an earlier one.
 func (e *Engine) LastGoodPass(ctx context.Context) (string, error) {
-	return e.store.GetCursor(ctx, "last_pass_ok")
+	return e.store.GetCursor(ctx, lastPassOK)
 }
