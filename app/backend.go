@@ -13,6 +13,7 @@ import (
 
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -20,7 +21,9 @@ import (
 // *service.Service implements it.
 type Backend interface {
 	Status() service.Status
-	Events() *engine.Bus
+	// Events is the bus the engine, the relay and the sign-in publish
+	// on: the window reads the status again when one says it changed.
+	Events() *events.Bus
 	SyncNow()
 	Pause()
 	Resume()

@@ -25,6 +25,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/service"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -99,11 +100,12 @@ func newSetupRig(t *testing.T, o setupOpts) *uiRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bus := events.New()
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID, PollInterval: time.Second, Workers: 1}, st, client,
-		dest.Layout{Root: cfg.Destination.Root, Template: cfg.Destination.PatientFolder}, nil)
+		dest.Layout{Root: cfg.Destination.Root, Template: cfg.Destination.PatientFolder}, bus, nil)
 	r := &uiRig{t: t, sim: s, eng: eng, dir: dir, root: root}
 	r.svc = service.New(service.Parts{Version: "test", ConfigPath: path, DataDir: dir, Config: cfg, Engine: eng,
-		Client: client, Source: src, Keychain: kc, AuthConfig: func() auth.Config { return ac }, FirstRun: first,
+		Client: client, Source: src, Keychain: kc, AuthConfig: func() auth.Config { return ac }, FirstRun: first, Events: bus,
 		OpenURL: func(u string) error {
 			go func() { // the browser: the simulator approves and redirects to the loopback
 				if resp, err := http.Get(u); err == nil {

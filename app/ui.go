@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"image/color"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/clinicsync/clinicsync/assets"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -37,6 +39,9 @@ type Options struct {
 	Notify bool
 	// do runs a function on the UI goroutine (fyne.Do; tests serialise).
 	do func(func())
+	// clock is how often the texts relative to now are redrawn (default
+	// a second; tests shorten it).
+	clock time.Duration
 }
 
 // UI is the tray and the window.
@@ -249,11 +254,11 @@ func forgoExitSave(a fyne.App) {
 // Close stops the view-model goroutine.
 func (u *UI) Close() { u.stop() }
 
-// Start runs the view-model goroutine: it subscribes to the engine's
-// events, coalesces them, reads one snapshot and applies it inside
-// fyne.Do. Widgets are never touched from anywhere else.
+// Start runs the view-model goroutine: it subscribes to the events of the
+// engine, the relay and the sign-in, coalesces them, reads one status and
+// applies it inside fyne.Do. Widgets are never touched from anywhere else.
 func (u *UI) Start() {
-	sub := u.b.Events().Subscribe(engine.AllEvents)
+	sub := u.b.Events().Subscribe(events.AllEvents)
 	go func() {
 		<-u.ctx.Done()
 		sub.Unsubscribe()
@@ -264,8 +269,12 @@ func (u *UI) Start() {
 // refreshEvery bounds how often the widgets are refreshed while events pour in.
 const refreshEvery = 150 * time.Millisecond
 
-func (u *UI) viewModel(sub *engine.Subscription) {
-	tick := time.NewTicker(time.Second) // "last pass 5 s ago", countdowns
+// viewModel reads the status only when an event says it changed. Between
+// events a clock redraws what is relative to now ("last sync 5 s ago",
+// "next: in 12 s", the Retry countdown) from the status last applied: it
+// reads no new one, since a status read queries SQLite.
+func (u *UI) viewModel(sub *events.Subscription) {
+	tick := time.NewTicker(cmp.Or(u.o.clock, time.Second))
 	defer tick.Stop()
 	var (
 		pending       bool
@@ -283,7 +292,7 @@ func (u *UI) viewModel(sub *engine.Subscription) {
 				return
 			}
 			switch ev.Type {
-			case engine.ItemChanged:
+			case events.ItemChanged:
 				docs = true
 				switch ev.State {
 				case "failed":
@@ -291,7 +300,7 @@ func (u *UI) viewModel(sub *engine.Subscription) {
 				case "confirmed":
 					u.notifier.forget(ev.Item) // a later failure is news again
 				}
-			case engine.Activity:
+			case events.Activity:
 				logs = true
 			}
 			if !pending {
@@ -300,6 +309,8 @@ func (u *UI) viewModel(sub *engine.Subscription) {
 			}
 			continue
 		case <-tick.C:
+			u.do(func() { u.apply(u.status()) })
+			continue
 		case <-flush.C:
 		}
 		st := u.b.Status()

@@ -28,6 +28,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/notes"
 	"github.com/clinicsync/clinicsync/sync/service"
 	"github.com/clinicsync/clinicsync/sync/sim"
@@ -111,11 +112,12 @@ func newUIRig(t *testing.T, docs int) *uiRig {
 	cfg := config.Default()
 	cfg.Askara.APIURL = ts.URL
 	cfg.Destination.Root = root
+	bus := events.New()
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID, QuickRetryDelay: time.Millisecond, Workers: 1}, st, client,
-		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
+		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, bus, nil)
 	r := &uiRig{t: t, sim: s, eng: eng, st: st, dir: dir, root: root, broken: broken.UUID}
 	r.svc = service.New(service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
-		Config: cfg, Engine: eng, Client: client})
+		Config: cfg, Engine: eng, Client: client, Events: bus})
 	r.svc.RefreshAccount(context.Background())
 	r.onUI(func() {
 		r.ui = New(fyne.CurrentApp(), r.svc, Options{do: r.onUI,
@@ -539,6 +541,51 @@ func TestViewModelFollowsEngineEvents(t *testing.T) {
 		test.Tap(r.ui.header.pause)
 	})
 	r.until("paused", func() bool { return r.ui.header.pause.Text == "Resume" && r.ui.header.state.Text == "Paused" })
+}
+
+// statusCounter counts the window's status reads (each queries SQLite).
+type statusCounter struct {
+	Backend
+	reads atomic.Int64
+}
+
+func (c *statusCounter) Status() service.Status {
+	c.reads.Add(1)
+	return c.Backend.Status()
+}
+
+// The window reads the status when an event says it changed, never on a
+// timer: its clock only redraws the texts relative to now ("3 s ago") from
+// the status it has. An account read from the platform is such an event.
+func TestWindowReadsStatusOnEventsOnly(t *testing.T) {
+	r := newUIRig(t, 0)
+	b := &statusCounter{Backend: r.svc}
+	var redraws atomic.Int64
+	var u *UI
+	r.onUI(func() {
+		u = New(fyne.CurrentApp(), b, Options{clock: 5 * time.Millisecond,
+			do: func(f func()) { redraws.Add(1); r.onUI(f) }})
+		u.Start()
+	})
+	t.Cleanup(u.Close)
+	before := b.reads.Load()
+	deadline := time.Now().Add(20 * time.Second)
+	for redraws.Load() < 30 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the clock redrew %d times in 20 s", redraws.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := b.reads.Load() - before; n != 0 {
+		t.Fatalf("with no event, the window read the status %d times in %d redraws", n, redraws.Load())
+	}
+	r.svc.RefreshAccount(context.Background())
+	for b.reads.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the account read from the platform did not refresh the window")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Diagnostics: the support bundle the button writes is a zip with the

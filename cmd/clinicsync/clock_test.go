@@ -50,7 +50,7 @@ func TestClockSkewIsOneActivityLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(engine.Config{}, st, client, dest.Layout{Root: t.TempDir()}, nil)
+	eng := engine.New(engine.Config{}, st, client, dest.Layout{Root: t.TempDir()}, nil, nil)
 	sayClockSkew(nc, eng)
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 func cmdVersion(_ context.Context, e *env, args []string) error {
@@ -59,7 +59,7 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "notes saved: %d\n", n)
 		}
 	}
-	return passExit(ctx, e, err)
+	return passExit(ctx, eng, err)
 }
 
 func printPass(e *env, r engine.PassResult) {
@@ -76,7 +76,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sub := eng.Events().Subscribe(engine.Activity)
+	sub := e.events().Subscribe(events.Activity)
 	defer sub.Unsubscribe()
 	go func() {
 		for ev := range sub.C {
@@ -94,7 +94,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	if e.cfg.Relay.Enabled {
 		m := e.relay(eng, client)
-		if err := m.Apply(ctx, e.cfg.Relay); err != nil {
+		if err := m.Apply(ctx, e.runtime().Relay); err != nil {
 			return exitf(exitConfig, "webhook relay: %s", clinicsync.ErrorMessage(err))
 		}
 		defer func() {
@@ -152,13 +152,14 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if problem != nil {
 		rep.ConfigProblem = problem.Error()
 	}
-	var failed []store.Item
+	var failed []engine.DocumentView
 	if e.store != nil { // nil: nothing has run yet
-		if rep.Counts, err = e.store.Counts(ctx); err != nil {
+		eng := e.reader()
+		if rep.Counts, err = eng.Counts(ctx); err != nil {
 			return err
 		}
-		rep.LastPassOK, _ = e.store.GetCursor(ctx, "last_pass_ok")
-		failed, err = e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
+		rep.LastPassOK, _ = eng.LastGoodPass(ctx)
+		failed, err = eng.Documents(ctx, engine.DocumentFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
 		if err != nil {
 			return err
 		}
@@ -172,10 +173,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	} else if saved != nil {
 		rep.SignedIn, rep.Account, signedIn = true, saved.Account, "as "+cmp.Or(saved.Account, "an Askara user")
 	}
-	for _, it := range failed {
-		rep.Failures = append(rep.Failures, failure{UUID: it.UUID, File: docName(it),
-			Patient: it.Patient.Clean().DisplayName(), Error: clinicsync.CleanText(it.LastError), Attempts: it.Attempts, NextRetry: it.NextAttemptAt,
-			reason: it.Reason()})
+	for _, d := range failed { // the views are escaped for one line
+		rep.Failures = append(rep.Failures, failure{UUID: d.UUID, File: docName(d), Patient: d.Patient.DisplayName(),
+			Error: d.Reason, Attempts: d.Attempts, NextRetry: d.NextAttempt, reason: d.ReasonText})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -222,13 +222,13 @@ func cmdRetry(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if _, err := eng.Retry(ctx, pos[0]); err != nil {
-		return passExit(ctx, e, err)
+		return passExit(ctx, eng, err)
 	}
-	it, err := e.store.Get(ctx, pos[0])
+	d, err := eng.Document(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", it.UUID, it.State, it.FinalPath)
+	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", d.UUID, d.State, d.Path)
 	return nil
 }
 
@@ -250,7 +250,7 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 	if e.store == nil { // nothing has run yet
 		return nil
 	}
-	entries, err := e.store.Activity(ctx, store.ActivityQuery{Limit: *n, MinLevel: *level})
+	entries, err := e.reader().Activity(ctx, engine.LogQuery{Limit: *n, MinLevel: *level})
 	if err != nil {
 		return exitf(exitConfig, "%v", err)
 	}

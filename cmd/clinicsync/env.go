@@ -21,8 +21,8 @@ import (
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
-	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 	"github.com/clinicsync/clinicsync/sync/service"
@@ -46,6 +46,8 @@ type env struct {
 	setupNeed *service.FirstRun
 	// nc is the one HTTP client of every platform call (net).
 	nc *netclient.Client
+	// bus is the one event bus of the parts this command builds (events).
+	bus *events.Bus
 	// httpWrap, when set (tests), wraps every platform call's round trip.
 	httpWrap func(http.RoundTripper) http.RoundTripper
 }
@@ -184,28 +186,39 @@ func (e *env) openStore() error {
 	return nil
 }
 
+// runtime is the configuration as the parts take it (service.RuntimeOf:
+// the one mapping, which Settings' Save uses too).
+func (e *env) runtime() service.Runtime { return service.RuntimeOf(e.cfg, engine.Config{}) }
+
+// events is the bus the engine, the relay and the sign-in publish on, and
+// the window and `run` read: one per command, made here and handed to each.
+func (e *env) events() *events.Bus {
+	if e.bus == nil {
+		e.bus = events.New()
+	}
+	return e.bus
+}
+
 // keychain is where this installation's sign-in lives: one entry per API.
 func (e *env) keychain() auth.Keychain {
-	return auth.Keychain{Service: keychainService, User: "askara:" + e.cfg.Askara.APIURL}
+	return auth.Keychain{Service: keychainService, User: "askara:" + e.runtime().API}
 }
 
 const keychainService = "Clinic Sync"
 
 // authConfig is the OAuth client from the configuration.
 func (e *env) authConfig() auth.Config {
-	a := e.cfg.Askara
+	a := e.runtime().Auth
 	// The client secret, where Askara issued one: the environment, then
 	// the keychain (`clinicsync login --client-secret-stdin` puts it
-	// there), then the configuration file.
-	secret := os.Getenv("CLINICSYNC_CLIENT_SECRET")
-	if secret == "" {
-		secret = auth.ClientSecret(keychainService, a.ClientID)
+	// there, read only when the environment has none), then the
+	// configuration file (RuntimeOf put it in a).
+	if secret := os.Getenv("CLINICSYNC_CLIENT_SECRET"); secret != "" {
+		a.ClientSecret = secret
+	} else if secret := auth.ClientSecret(keychainService, a.ClientID); secret != "" {
+		a.ClientSecret = secret
 	}
-	if secret == "" {
-		secret = a.ClientSecret
-	}
-	return auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL,
-		RevokeURL: a.RevokeURL, ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectPort: a.RedirectPort}
+	return a
 }
 
 // net is the one HTTP client of every platform call (sync/netclient): the
@@ -218,7 +231,8 @@ func (e *env) net() (*netclient.Client, error) {
 	if e.nc != nil {
 		return e.nc, nil
 	}
-	o := netclient.Options{Proxy: e.cfg.Network.Proxy, CAFile: e.cfg.Network.CAFile, Logger: e.log, Wrap: e.httpWrap,
+	n := e.runtime().Network
+	o := netclient.Options{Proxy: n.Proxy, CAFile: n.CAFile, Logger: e.log, Wrap: e.httpWrap,
 		ProxyCredentials: func() (string, string, bool) { return auth.ProxyCredentials(keychainService) }}
 	nc, err := netclient.New(o)
 	if err != nil && e.setupNeed != nil {
@@ -282,6 +296,16 @@ func (e *env) tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
 	return auth.NewSource(ctx, e.authConfig(), e.keychain(), e.log), nil
 }
 
+// reader is the engine over the state database alone, with no platform
+// behind it: the commands that only read state or add a line to the
+// activity log (status, log, login) see it through the engine's queries
+// and view types, as the window does, never through the store. Nothing
+// that needs the platform may be called on it. e.store must be open.
+func (e *env) reader() *engine.Engine {
+	rt := e.runtime()
+	return engine.New(rt.Engine, e.store, nil, rt.Destination, e.events(), e.log)
+}
+
 // engine builds the API client and the engine from the configuration.
 func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error) {
 	nc, err := e.net()
@@ -292,7 +316,7 @@ func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
+	client, err := askara.New(askara.Options{BaseURL: e.runtime().API, TokenSource: ts,
 		UserAgent: "ClinicSync/" + version, Logger: e.log, HTTPClient: nc.HTTP()})
 	if err != nil {
 		return nil, nil, exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
@@ -305,13 +329,10 @@ func (e *env) engine(ctx context.Context) (*engine.Engine, *askara.Client, error
 // newEngine builds the engine on client from the configuration, notes and
 // retention included.
 func (e *env) newEngine(client *askara.Client) *engine.Engine {
-	eng := engine.New(engine.Config{
-		SoftwareID:   e.cfg.Destination.SoftwareID,
-		PollInterval: e.cfg.Askara.PollInterval.Duration,
-		Workers:      e.cfg.Sync.Workers,
-	}, e.store, client, dest.Layout{Root: e.cfg.Destination.Root, Template: e.cfg.Destination.PatientFolder}, e.log)
-	eng.SetNotes(&askara.NoteSource{Client: client}, e.cfg.Notes.Enabled)
-	eng.SetRetention(e.cfg.Sync.RetentionDays)
+	rt := e.runtime()
+	eng := engine.New(rt.Engine, e.store, client, rt.Destination, e.events(), e.log)
+	eng.SetNotes(&askara.NoteSource{Client: client}, rt.Notes)
+	eng.SetRetention(rt.Retention)
 	// A listed document or note that cannot be used is said, not dropped.
 	client.OnUnusable(func(t clinicsync.Text) { eng.Note(context.Background(), engine.LevelWarn, t) })
 	return eng
@@ -342,10 +363,10 @@ func (e *env) checkRoot(ctx context.Context) (code int, problem string) {
 
 // savedIn reports whether a document was saved below root before.
 func (e *env) savedIn(ctx context.Context, root string) bool {
-	items, err := e.store.List(ctx, store.ItemFilter{Search: root, Limit: 20,
+	docs, err := e.reader().Documents(ctx, engine.DocumentFilter{Search: root, Limit: 20,
 		States: []clinicsync.ItemState{clinicsync.StateConfirmed, clinicsync.StateSaved}})
-	for _, it := range items {
-		if err == nil && strings.HasPrefix(it.FinalPath, filepath.Clean(root)+string(filepath.Separator)) {
+	for _, d := range docs {
+		if err == nil && strings.HasPrefix(d.Path, filepath.Clean(root)+string(filepath.Separator)) {
 			return true
 		}
 	}
@@ -364,7 +385,7 @@ func volumeExists(path string) bool {
 }
 
 // passExit maps a pass outcome to the documented exit codes.
-func passExit(ctx context.Context, e *env, err error) error {
+func passExit(ctx context.Context, eng *engine.Engine, err error) error {
 	if err != nil {
 		switch clinicsync.ErrorCode(err) {
 		case clinicsync.EUnauthorized, clinicsync.ESignedOut, clinicsync.EConfig, clinicsync.EForbidden:
@@ -378,7 +399,7 @@ func passExit(ctx context.Context, e *env, err error) error {
 		}
 		return exitf(exitFailing, "%s", clinicsync.ErrorMessage(err))
 	}
-	counts, cerr := e.store.Counts(ctx)
+	counts, cerr := eng.Counts(ctx)
 	if cerr != nil {
 		return cerr
 	}
@@ -405,7 +426,7 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 		src = auth.NewSource(netCtx, e.authConfig(), e.keychain(), e.log)
 		ts = src
 	}
-	client, err := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, TokenSource: ts,
+	client, err := askara.New(askara.Options{BaseURL: e.runtime().API, TokenSource: ts,
 		UserAgent: "ClinicSync/" + version, Logger: e.log, HTTPClient: nc.HTTP()})
 	if err != nil && e.setupNeed != nil {
 		// The setup shows the address's problem and cannot finish until
@@ -422,13 +443,13 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
 		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
-		FirstRun: e.setupNeed, Log: e.log}), nil
+		FirstRun: e.setupNeed, Events: e.events(), Log: e.log}), nil
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask
 // for, with the signing secrets from the environment or the keychain.
 func (e *env) relay(eng *engine.Engine, client *askara.Client) *relay.Manager {
-	return &relay.Manager{Store: e.store, Sink: eng, Registrar: client, Log: e.log,
+	return &relay.Manager{Store: e.store, Sink: eng, Registrar: client, Log: e.log, Events: e.events(),
 		Secret: func(p string) string { return auth.WebhookSecret(keychainService, p) }}
 }
 

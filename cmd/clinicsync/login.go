@@ -14,6 +14,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
+	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
 // openBrowser opens the sign-in page in the system browser (tests replace it).
@@ -62,7 +63,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
 	account := ""
-	if client, cerr := askara.New(askara.Options{BaseURL: e.cfg.Askara.APIURL, HTTPClient: nc.HTTP(),
+	if client, cerr := askara.New(askara.Options{BaseURL: e.runtime().API, HTTPClient: nc.HTTP(),
 		TokenSource: oauth2.StaticTokenSource(tok), UserAgent: "ClinicSync/" + version}); cerr == nil {
 		if me, merr := client.Me(ctx); merr == nil {
 			account = me.String()
@@ -78,7 +79,7 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 		account = "Askara"
 	}
 	fmt.Fprintf(e.stdout, "Signed in as %s. The sign-in is kept in this computer's keychain.\n", account)
-	_, _ = e.store.LogText(ctx, "info", "", clinicsync.NewText(activity.SignedIn, account))
+	e.reader().Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SignedIn, account))
 	return nil
 }
 
@@ -106,7 +107,7 @@ func cmdLogout(ctx context.Context, e *env, args []string) error {
 	if err := k.Delete(); err != nil {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 	}
-	_, _ = e.store.LogText(ctx, "info", "", clinicsync.NewText(activity.SignedOut))
+	e.reader().Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SignedOut))
 	fmt.Fprintln(e.stdout, "Signed out; the sign-in was removed from the keychain.")
 	return nil
 }

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
-	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -193,18 +193,18 @@ func headlessDemo(ctx context.Context, e *env, tmp, root string, docs int, keep 
 		fmt.Fprintf(e.stdout, "  %s\n", f)
 	}
 
-	it, err := e.store.Get(ctx, broken.UUID)
+	it, err := eng.Document(ctx, broken.UUID)
 	if err != nil {
 		return err
 	}
-	doc := docName(it) + " for " + it.Patient.Clean().DisplayName()
+	doc := docName(it) + " for " + it.Patient.DisplayName()
 	say := func(format string, args ...any) {
 		fmt.Fprintf(e.stdout, "  %s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
 	fmt.Fprintf(e.stdout, "\nRetry, as in the window (Documents, pick the document, Retry):\n")
-	say("%s failed: %s Askara was told once.", doc, clinicsync.CleanText(it.LastError))
+	say("%s failed: %s Askara was told once.", doc, it.Reason)
 	_, err = eng.Retry(ctx, it.UUID)
-	say("Retry of %s: %s", doc, retryOutcome(ctx, e, it.UUID, err))
+	say("Retry of %s: %s", doc, retryOutcome(ctx, eng, it.UUID, err))
 	left, err := eng.Retry(ctx, it.UUID)
 	say("Retry of %s again at once: refused: %s", doc, outcome(err))
 	allowed := time.Now().Add(left)
@@ -219,7 +219,7 @@ func headlessDemo(ctx context.Context, e *env, tmp, root string, docs int, keep 
 		return nil
 	}
 	_, err = eng.Retry(ctx, it.UUID)
-	say("Retry of %s: %s", doc, retryOutcome(ctx, e, it.UUID, err))
+	say("Retry of %s: %s", doc, retryOutcome(ctx, eng, it.UUID, err))
 
 	ok, bad := 0, 0
 	for _, c := range s.StatusCalls() {
@@ -240,8 +240,8 @@ func headlessDemo(ctx context.Context, e *env, tmp, root string, docs int, keep 
 
 // docName names a document for a person: its file name, else its type,
 // else its uuid.
-func docName(it store.Item) string {
-	return clinicsync.CleanText(cmp.Or(it.FileName, it.DocType, "document "+it.UUID))
+func docName(d engine.DocumentView) string {
+	return clinicsync.CleanText(cmp.Or(d.FileName, d.Type, "document "+d.UUID))
 }
 
 func outcome(err error) string {
@@ -252,15 +252,15 @@ func outcome(err error) string {
 }
 
 // retryOutcome is outcome with the path a delivered document was saved to.
-func retryOutcome(ctx context.Context, e *env, uuid string, err error) string {
+func retryOutcome(ctx context.Context, eng *engine.Engine, uuid string, err error) string {
 	if err != nil {
 		return "still failing: " + outcome(err)
 	}
-	it, gerr := e.store.Get(ctx, uuid)
+	d, gerr := eng.Document(ctx, uuid)
 	if gerr != nil {
 		return outcome(nil)
 	}
-	return outcome(nil) + ": " + it.FinalPath
+	return outcome(nil) + ": " + d.Path
 }
 
 // sleepUntil waits until t or the end of ctx; false when ctx ended.

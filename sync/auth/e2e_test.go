@@ -185,7 +185,7 @@ func TestRevokedGrantSignsOutAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	eng := engine.New(engine.Config{SoftwareID: "x"}, st, client, dest.Layout{Root: root}, nil)
+	eng := engine.New(engine.Config{SoftwareID: "x"}, st, client, dest.Layout{Root: root}, nil, nil)
 
 	// Someone reuses the refresh token: the server revokes the whole family.
 	saved, _ := w.kc.Load()

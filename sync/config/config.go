@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -81,6 +82,30 @@ type Relay struct {
 	// AzodhaFiles lists the Azodha events whose JSON is also written as a
 	// file (Inbox/Azodha); the others are only logged and kept.
 	AzodhaFiles []string `toml:"azodha_files"`
+}
+
+// Equal reports whether r and o are the same relay settings: the one
+// comparison of them (a change restarts or re-registers the relay). Every
+// field counts, so a new setting is compared without a change here; a list
+// left empty equals one never set.
+func (r Relay) Equal(o Relay) bool {
+	a, b := reflect.ValueOf(r), reflect.ValueOf(o)
+	for i := range a.NumField() {
+		x, y := a.Field(i), b.Field(i)
+		if x.Kind() == reflect.Slice {
+			if x.Len() != y.Len() {
+				return false
+			}
+			for j := range x.Len() {
+				if !reflect.DeepEqual(x.Index(j).Interface(), y.Index(j).Interface()) {
+					return false
+				}
+			}
+		} else if !reflect.DeepEqual(x.Interface(), y.Interface()) {
+			return false
+		}
+	}
+	return true
 }
 
 // AzodhaEvents are the webhook events Azodha's guide lists, for choosing

@@ -58,7 +58,7 @@ func BenchmarkBacklog(b *testing.B) {
 				}
 				client, _ := askara.New(askara.Options{BaseURL: ts.URL,
 					TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bench"})})
-				eng := New(Config{SoftwareID: "bench"}, st, bc.wrap(client), dest.Layout{Root: root}, nil)
+				eng := New(Config{SoftwareID: "bench"}, st, bc.wrap(client), dest.Layout{Root: root}, nil, nil)
 				b.StartTimer()
 				start := time.Now()
 				res, err := eng.Pass(context.Background())

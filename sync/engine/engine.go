@@ -17,6 +17,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 // Engine ties the store, the platform and the destination together.
@@ -27,7 +28,7 @@ type Engine struct {
 
 	store  *store.Store
 	remote clinicsync.Remote
-	bus    *Bus
+	bus    *events.Bus
 	log    *slog.Logger
 	Now    func() time.Time
 
@@ -55,21 +56,23 @@ type Engine struct {
 }
 
 // New builds an engine that writes to dst (for the practice software's
-// folder, a dest.Layout). log receives debug lines without PHI or secrets.
-func New(cfg Config, st *store.Store, remote clinicsync.Remote, dst clinicsync.Destination, log *slog.Logger) *Engine {
+// folder, a dest.Layout). It publishes on bus, which cmd (or a test rig)
+// made and hands to the other parts too (nil: nothing is published). log
+// receives debug lines without PHI or secrets.
+func New(cfg Config, st *store.Store, remote clinicsync.Remote, dst clinicsync.Destination, bus *events.Bus, log *slog.Logger) *Engine {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, store: st, remote: remote, dst: dst, bus: NewBus(), log: log,
+	e := &Engine{cfg: cfg, store: st, remote: remote, dst: dst, bus: bus, log: log,
 		Now: time.Now, wake: make(chan struct{}, 1), links: map[string]string{}}
 	e.snap.Counts = map[clinicsync.ItemState]int{}
 	e.inflight = map[string]bool{}
 	return e
 }
 
-// Events is the engine's event bus.
-func (e *Engine) Events() *Bus { return e.bus }
+// Events is the bus the engine publishes on.
+func (e *Engine) Events() *events.Bus { return e.bus }
 
 // SyncNow asks the run loop for a pass as soon as possible.
 func (e *Engine) SyncNow() {

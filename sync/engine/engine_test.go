@@ -20,6 +20,7 @@ import (
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/notes"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -61,7 +62,7 @@ func newRig(t *testing.T, o sim.Options) *rig {
 	}
 	eng := New(Config{SoftwareID: softwareID, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
 		QuickRetryDelay: time.Millisecond},
-		st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
+		st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, events.New(), nil)
 	return &rig{t: t, sim: s, client: client, store: st, eng: eng, root: root, dir: dir}
 }
 
@@ -289,7 +290,7 @@ func TestSecondWorkstationWritesNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	other := New(Config{SoftwareID: softwareID}, st2, r.client, dest.Layout{Root: r.root}, nil)
+	other := New(Config{SoftwareID: softwareID}, st2, r.client, dest.Layout{Root: r.root}, nil, nil)
 	res, err := other.Pass(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -572,19 +573,19 @@ func TestFailedDocumentLeavesNoEmptyFolder(t *testing.T) {
 
 func TestEventsAndSnapshot(t *testing.T) {
 	r := newRig(t, sim.Options{Documents: 10, Seed: 6})
-	sub := r.eng.Events().Subscribe(PassStarted | PassFinished | ItemChanged | StatusChanged)
+	sub := r.eng.Events().Subscribe(events.PassStarted | events.PassFinished | events.ItemChanged | events.StatusChanged)
 	defer sub.Unsubscribe()
 	r.pass()
-	seen := map[EventType]int{}
+	seen := map[events.Type]int{}
 	confirmed := 0
 	for len(sub.C) > 0 {
 		ev := <-sub.C
 		seen[ev.Type]++
-		if ev.Type == ItemChanged && ev.State == clinicsync.StateConfirmed {
+		if ev.Type == events.ItemChanged && ev.State == clinicsync.StateConfirmed {
 			confirmed++
 		}
 	}
-	if seen[PassStarted] != 1 || seen[PassFinished] != 1 || confirmed != 10 || seen[StatusChanged] < 2 {
+	if seen[events.PassStarted] != 1 || seen[events.PassFinished] != 1 || confirmed != 10 || seen[events.StatusChanged] < 2 {
 		t.Fatalf("events %v, confirmed %d", seen, confirmed)
 	}
 	snap := r.eng.Snapshot()
@@ -594,6 +595,30 @@ func TestEventsAndSnapshot(t *testing.T) {
 	entries, _ := r.store.Activity(context.Background(), store.ActivityQuery{Limit: 100})
 	if len(entries) < 20 {
 		t.Fatalf("activity log has %d entries for 10 documents", len(entries))
+	}
+}
+
+// A front end refreshes on events only: every change of what the snapshot
+// shows is published, the next pass's time included, which the run loop
+// sets after the pass has ended and which no other event announces.
+func TestSnapshotChangesArePublished(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 2, Seed: 6})
+	sub := r.eng.Events().Subscribe(events.SnapshotChanged)
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case <-sub.C:
+			if s := r.eng.Snapshot(); !s.NextPass.IsZero() && s.Counts[clinicsync.StateConfirmed] == 2 {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no SnapshotChanged announced the next pass; snapshot %+v", r.eng.Snapshot())
+		}
 	}
 }
 

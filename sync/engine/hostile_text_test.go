@@ -7,6 +7,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -22,7 +23,7 @@ func TestPlatformTextCannotForgeLogLines(t *testing.T) {
 	bad := r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{
 		Patient: clinicsync.Patient{FirstName: forged, LastName: "Martin\u2028x"},
 		PDF:     clinicsync.PDF{FileName: "broken\n.pdf"}}, Content: sim.Content{Kind: sim.ContentHTML}})
-	sub := r.eng.Events().Subscribe(Activity)
+	sub := r.eng.Events().Subscribe(events.Activity)
 	defer sub.Unsubscribe()
 	r.pass()
 

@@ -133,7 +133,7 @@ func (m *memDest) SaveEvent(ctx context.Context, ev clinicsync.EventFile) (strin
 func TestEngineAgainstAnInMemoryDestination(t *testing.T) {
 	r := newRig(t, sim.Options{Documents: 60, Patients: 6, Hostile: true, Notes: 20, Seed: 21})
 	mem := newMemDest()
-	eng := New(r.eng.Config(), r.store, r.client, mem, nil)
+	eng := New(r.eng.Config(), r.store, r.client, mem, nil, nil)
 	ctx := context.Background()
 	if err := eng.Recover(ctx); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 // PassResult counts what one pass did.
@@ -62,7 +63,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	defer e.passMu.Unlock()
 	start := e.Now()
 	e.update(func(s *Snapshot) { s.Syncing = true; s.LastPassStart = start })
-	e.bus.Publish(Event{Type: PassStarted})
+	e.bus.Publish(events.Event{Type: events.PassStarted})
 	res, err := e.pass(ctx)
 	end := e.Now()
 	msg, code, text := "", "", clinicsync.Text{}
@@ -91,9 +92,9 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		e.activity(ctx, store.LevelInfo, "", activity.SyncWorks)
 	}
 	if err == nil {
-		_ = e.store.SetCursor(context.WithoutCancel(ctx), "last_pass_ok", end.UTC().Format(time.RFC3339))
+		_ = e.store.SetCursor(context.WithoutCancel(ctx), lastPassOK, end.UTC().Format(time.RFC3339))
 	}
-	e.bus.Publish(Event{Type: PassFinished, Message: msg})
+	e.bus.Publish(events.Event{Type: events.PassFinished, Message: msg})
 	e.log.Debug("pass finished", "listed", res.Listed, "written", res.Written, "confirmed", res.Confirmed,
 		"failed", res.Failed, "took", end.Sub(start), "err", err)
 	return res, err

@@ -143,3 +143,19 @@ func (e *Engine) RetryAvailableIn(ctx context.Context, uuid string) (time.Durati
 	v, err := e.Document(ctx, uuid)
 	return v.RetryIn, err
 }
+
+// Counts is how many documents are in each state, read from the store now
+// (the snapshot's counts are those of the engine's last change): for a
+// front end that runs no pass, such as `clinicsync status`.
+func (e *Engine) Counts(ctx context.Context) (map[clinicsync.ItemState]int, error) {
+	return e.store.Counts(ctx)
+}
+
+// lastPassOK is the cursor Pass stores the end of a good pass under.
+const lastPassOK = "last_pass_ok"
+
+// LastGoodPass is when a pass last succeeded, in RFC 3339 as Pass stored
+// it ("" never), in this process or an earlier one.
+func (e *Engine) LastGoodPass(ctx context.Context) (string, error) {
+	return e.store.GetCursor(ctx, lastPassOK)
+}

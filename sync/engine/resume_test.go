@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -23,7 +24,7 @@ func TestResumeFromSleepRunsAPassAtOnce(t *testing.T) {
 	// The first pass fails (every attempt of its list): the next one
 	// would wait its backoff, two hours.
 	r.sim.QueueAPIFaults(sim.Fault503, sim.Fault503, sim.Fault503, sim.Fault503)
-	passes := r.eng.Events().Subscribe(PassFinished)
+	passes := r.eng.Events().Subscribe(events.PassFinished)
 	defer passes.Unsubscribe()
 
 	var mu sync.Mutex

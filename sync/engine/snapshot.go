@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 // Status is the engine's overall state, as the tray shows it.
@@ -65,16 +67,22 @@ func (e *Engine) statusLocked() Status {
 }
 
 // update changes the snapshot under the lock and publishes StatusChanged
-// only when the status really changed.
+// only when the status really changed, SnapshotChanged when anything the
+// snapshot shows did (f replaces Counts, never changes it in place).
 func (e *Engine) update(f func(s *Snapshot)) {
 	e.mu.Lock()
+	before := e.snap
 	f(&e.snap)
 	st := e.statusLocked()
 	changed := st != e.lastStatus
 	e.lastStatus = st
+	moved := changed || !reflect.DeepEqual(before, e.snap)
 	e.mu.Unlock()
 	if changed {
-		e.bus.Publish(Event{Type: StatusChanged, Status: st, Message: string(st)})
+		e.bus.Publish(events.Event{Type: events.StatusChanged, Status: string(st), Message: string(st)})
+	}
+	if moved {
+		e.bus.Publish(events.Event{Type: events.SnapshotChanged})
 	}
 }
 
@@ -100,11 +108,11 @@ func (e *Engine) note(ctx context.Context, level, item string, t clinicsync.Text
 	if _, err := e.store.LogText(context.WithoutCancel(ctx), level, item, t); err != nil {
 		e.log.Warn("activity log write failed", "err", err)
 	}
-	e.bus.Publish(Event{Type: Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
+	e.bus.Publish(events.Event{Type: events.Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
 }
 
 func (e *Engine) itemChanged(uuid string, st clinicsync.ItemState, msg string) {
-	e.bus.Publish(Event{Type: ItemChanged, Item: uuid, State: st, Message: msg})
+	e.bus.Publish(events.Event{Type: events.ItemChanged, Item: uuid, State: st, Message: msg})
 }
 
 // describeFile names a document in an activity line.

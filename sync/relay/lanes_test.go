@@ -51,7 +51,7 @@ func newEngineRig(t *testing.T, cfg engine.Config, wrap func(http.Handler) http.
 	t.Cleanup(func() { st.Close() })
 	client, _ := askara.New(askara.Options{BaseURL: ts.URL, TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})})
 	cfg.SoftwareID = "t"
-	eng := engine.New(cfg, st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil)
+	eng := engine.New(cfg, st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, nil, nil)
 	eng.SetNotes(nil, true)
 	o.Store, o.Sink = st, eng
 	rr := newRelayRig(t, o)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/platforms"
 )
 
@@ -34,6 +36,9 @@ type Manager struct {
 	// Secret returns a platform's signing secret (environment, then keychain).
 	Secret func(platform string) string
 	Log    *slog.Logger
+	// Events receives RelayChanged whenever what Status reports changes
+	// (nil: none).
+	Events *events.Bus
 
 	mu      sync.Mutex
 	cfg     config.Relay
@@ -72,6 +77,7 @@ func hookURL(public string) string {
 
 // Apply makes the running relay and the registration match c.
 func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
+	defer m.changed()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	secrets := map[string]string{}
@@ -80,9 +86,11 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 			secrets[p] = s
 		}
 	}
-	same := m.srv != nil && c.Enabled && c.Listen == m.cfg.Listen && slices.Equal(c.Platforms, m.cfg.Platforms) &&
-		c.AllowUnsigned == m.cfg.AllowUnsigned && c.Tolerance == m.cfg.Tolerance && mapsEqual(secrets, m.secrets) &&
-		slices.Equal(c.AzodhaFiles, m.cfg.AzodhaFiles)
+	// The server is rebuilt when what it was built from changed, but for
+	// the public URL: SetPublicURL follows it.
+	built := m.cfg
+	built.Public = c.Public
+	same := m.srv != nil && c.Equal(built) && maps.Equal(secrets, m.secrets)
 	if !same {
 		if m.srv != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -92,7 +100,7 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 		}
 		if c.Enabled {
 			srv, err := New(Options{Listen: c.Listen, PublicURL: c.Public, Enabled: c.Platforms, Secrets: secrets, AllowUnsigned: c.AllowUnsigned,
-				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log})
+				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log, Events: m.Events})
 			if err == nil {
 				m.addr, err = srv.Start(context.WithoutCancel(ctx))
 			}
@@ -123,17 +131,8 @@ func (m *Manager) secret(p string) string {
 	return m.Secret(p)
 }
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
+// changed tells front ends to read Status again.
+func (m *Manager) changed() { m.Events.Publish(events.Event{Type: events.RelayChanged}) }
 
 // register keeps one registration for the public URL: none twice, the old
 // one removed when the URL changes or the relay is turned off.
@@ -201,6 +200,7 @@ func (m *Manager) Status(ctx context.Context) Status {
 // Close stops the relay (the registration stays: Askara keeps delivering,
 // and retries what fails while the app is closed; polling catches up).
 func (m *Manager) Close(ctx context.Context) error {
+	defer m.changed()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.srv == nil {

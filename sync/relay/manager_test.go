@@ -13,6 +13,7 @@ import (
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -139,4 +140,56 @@ func TestNotesKeptWhileOffAreProcessedWhenOn(t *testing.T) {
 		defer sink.mu.Unlock()
 		return len(sink.saved) == 1 && sink.saved[0].ID == "note-9"
 	})
+}
+
+// The window reads the relay's status when the relay says it changed:
+// started, a delivery accepted, one refused, stopped. Each is published on
+// the bus cmd hands the manager, after Status shows it.
+func TestManagerPublishesWhatStatusShows(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bus := events.New()
+	sub := bus.Subscribe(events.AllEvents)
+	defer sub.Unsubscribe()
+	m := &Manager{Store: st, Sink: &recorder{}, Events: bus}
+	ctx := context.Background()
+	changed := func(what string, shows func(Status) bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case ev := <-sub.C:
+				if ev.Type != events.RelayChanged {
+					continue
+				}
+				if shows(m.Status(ctx)) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no RelayChanged after %s; status %+v", what, m.Status(ctx))
+			}
+		}
+	}
+	c := config.Default().Relay
+	c.Enabled, c.Listen, c.AllowUnsigned = true, "127.0.0.1:0", true
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	changed("start", func(s Status) bool { return s.Address != "" })
+	r := &relayRig{t: t, st: st, url: "http://" + m.Status(ctx).Address}
+	if code, _ := r.post("/webhooks/askara", askaraEnvelope("doc-1", "new_document", "a.pdf"), nil); code != 200 {
+		t.Fatal(code)
+	}
+	changed("an accepted delivery", func(s Status) bool { return s.Accepted == 1 && !s.LastDelivery.IsZero() })
+	if code, _ := r.post("/webhooks/askara", []byte("{"), nil); code != 400 {
+		t.Fatal(code)
+	}
+	changed("a refused delivery", func(s Status) bool { return s.Refused == 1 })
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	changed("stop", func(s Status) bool { return s.Address == "" })
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/events"
 )
 
 // Receiving: a delivery is checked (gate, method, content type, size,
@@ -128,6 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.Accepted++
 		s.stats.LastDelivery = d.ReceivedAt
 		s.mu.Unlock()
+		s.o.Events.Publish(events.Event{Type: events.RelayChanged})
 		answer(w, http.StatusOK, map[string]any{"status": "accepted", "id": d.ID})
 	}
 }
@@ -201,6 +203,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, platform string,
 		s.pending[kind] = 0
 	}
 	s.mu.Unlock()
+	s.o.Events.Publish(events.Event{Type: events.RelayChanged})
 	s.log.Debug("relay refused a delivery", "platform", platform, "code", rf.code, "status", rf.status)
 	if write {
 		// The reason is the answer the platform got: it stays English.

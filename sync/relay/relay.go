@@ -29,6 +29,7 @@ import (
 
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/notes"
 )
 
@@ -71,6 +72,9 @@ type Options struct {
 	Sink        Sink
 	Log         *slog.Logger // debug lines, no PHI
 	Now         func() time.Time
+	// Events receives RelayChanged when a delivery is accepted or refused
+	// (nil: none).
+	Events *events.Bus
 }
 
 // Server is a running relay.

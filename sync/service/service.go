@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 )
@@ -57,7 +57,11 @@ type Parts struct {
 	// Net is the one HTTP client of every platform call (sync/netclient);
 	// nil: askara's default.
 	Net *netclient.Client
-	Log *slog.Logger
+	// Events is the bus cmd handed to the engine and the relay too: the
+	// service publishes AccountChanged on it, front ends subscribe to it
+	// (nil: the engine's).
+	Events *events.Bus
+	Log    *slog.Logger
 }
 
 // FirstRun is what the first-run setup starts from.
@@ -169,6 +173,9 @@ func New(p Parts) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if p.Events == nil {
+		p.Events = p.Engine.Events()
+	}
 	s := &Service{p: p, log: log, cfg: p.Config, firstRun: p.FirstRun, configured: make(chan struct{})}
 	if s.firstRun == nil {
 		close(s.configured)
@@ -208,8 +215,8 @@ func (s *Service) Run(ctx context.Context) error {
 	return s.p.Engine.Run(ctx)
 }
 
-// Events is the engine's event bus.
-func (s *Service) Events() *engine.Bus { return s.p.Engine.Events() }
+// Events is the bus the engine, the relay and the sign-in publish on.
+func (s *Service) Events() *events.Bus { return s.p.Events }
 
 // Status returns the current state.
 func (s *Service) Status() Status {
@@ -341,18 +348,15 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.mu.Lock()
 	s.cfg = c
 	s.mu.Unlock()
-	if s.p.Net != nil && c.Network != old.Network {
-		if err := s.p.Net.Configure(c.Network.Proxy, c.Network.CAFile); err != nil {
+	rt, was := RuntimeOf(c, s.p.Engine.Config()), RuntimeOf(old, s.p.Engine.Config())
+	if s.p.Net != nil && rt.Network != was.Network {
+		if err := s.p.Net.Configure(rt.Network.Proxy, rt.Network.CAFile); err != nil {
 			s.log.Warn("network settings", "code", clinicsync.ErrorCode(err))
 		}
 	}
-	ec := s.p.Engine.Config()
-	ec.SoftwareID = c.Destination.SoftwareID
-	ec.PollInterval = c.Askara.PollInterval.Duration
-	ec.Workers = c.Sync.Workers
-	s.p.Engine.EnableNotes(c.Notes.Enabled)
-	s.p.Engine.SetRetention(c.Sync.RetentionDays)
-	s.p.Engine.Reconfigure(ec, dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder})
+	s.p.Engine.EnableNotes(rt.Notes)
+	s.p.Engine.SetRetention(rt.Retention)
+	s.p.Engine.Reconfigure(rt.Engine, rt.Destination)
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
 	if first != nil {
 		// Only now, with the engine set up from the saved file: Run starts
@@ -365,13 +369,13 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 		s.mu.Unlock()
 		return nil, nil
 	}
-	if s.p.Relay != nil && c.Notes.Enabled && !old.Notes.Enabled {
+	if s.p.Relay != nil && rt.Notes && !was.Notes {
 		if err := s.p.Relay.ReprocessNotes(ctx); err != nil {
 			s.log.Warn("reprocess notes", "err", err)
 		}
 	}
-	if s.p.Relay != nil && !relayEqual(old.Relay, c.Relay) {
-		if err := s.p.Relay.Apply(ctx, c.Relay); err != nil {
+	if s.p.Relay != nil && !rt.Relay.Equal(was.Relay) {
+		if err := s.p.Relay.Apply(ctx, rt.Relay); err != nil {
 			return nil, clinicsync.Permanent(clinicsync.EConfig, "Settings saved, but the webhook relay: "+clinicsync.ErrorMessage(err), err)
 		}
 	}
@@ -397,14 +401,15 @@ func (s *Service) setAccount(me askara.Me, managed bool) {
 	if o := me.Org(); o != nil {
 		a.Organization = o.Name
 	}
+	s.setAccountTo(a)
+}
+
+// setAccountTo records who is signed in and tells front ends.
+func (s *Service) setAccountTo(a Account) {
 	s.mu.Lock()
 	s.account = a
 	s.mu.Unlock()
-}
-
-func relayEqual(a, b config.Relay) bool {
-	return a.Enabled == b.Enabled && a.Listen == b.Listen && a.Public == b.Public && a.AllowUnsigned == b.AllowUnsigned &&
-		a.Tolerance == b.Tolerance && slices.Equal(a.Platforms, b.Platforms) && slices.Equal(a.AzodhaFiles, b.AzodhaFiles)
+	s.p.Events.Publish(events.Event{Type: events.AccountChanged})
 }
 
 // SetWebhookSecret keeps a platform's signing secret (the keychain) and
@@ -474,9 +479,7 @@ func (s *Service) SignIn(ctx context.Context) error {
 	if name != "" {
 		s.setAccount(me, false)
 	} else {
-		s.mu.Lock()
-		s.account = Account{SignedIn: true}
-		s.mu.Unlock()
+		s.setAccountTo(Account{SignedIn: true})
 	}
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SignedIn, s.Status().Account.String()))
 	s.p.Engine.SetSignedOut(false, "")
@@ -515,9 +518,7 @@ func (s *Service) SignOut(ctx context.Context) error {
 		return err
 	}
 	s.p.Source.SignOut()
-	s.mu.Lock()
-	s.account = Account{}
-	s.mu.Unlock()
+	s.setAccountTo(Account{})
 	s.p.Engine.SetSignedOut(true, activity.SignedOutWait)
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
+	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -90,12 +91,13 @@ func newRigWith(t *testing.T, o sim.Options, edit func(*Parts)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bus := events.New()
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID}, st, client,
-		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, nil)
+		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, bus, nil)
 	r := &rig{t: t, sim: s, eng: eng, cfg: cfg, dir: dir, auto: &fakeAutostart{}}
 	parts := Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
 		LogFile: filepath.Join(dir, "debug.log"), Config: cfg, Engine: eng, Client: client, Source: src,
-		Keychain: kc, AuthConfig: func() auth.Config { return ac }, Autostart: r.auto,
+		Keychain: kc, AuthConfig: func() auth.Config { return ac }, Autostart: r.auto, Events: bus,
 		OpenURL: func(u string) error {
 			r.opened = append(r.opened, u)
 			go func() { // the browser: the simulator approves and redirects to the loopback
@@ -166,6 +168,35 @@ func TestSignInSyncSignOut(t *testing.T) {
 	if r.sim.Stats().APIRequests != before {
 		t.Fatal("a signed-out pass reached the API")
 	}
+}
+
+// Who is signed in reaches the window by an event, as every change it
+// shows does: signing in, reading the account from the platform, signing
+// out each publish AccountChanged on the bus cmd handed the service, once
+// Status shows the change.
+func TestAccountChangesArePublished(t *testing.T) {
+	r := newRig(t, sim.Options{Seed: 5})
+	sub := r.svc.Events().Subscribe(events.AccountChanged)
+	defer sub.Unsubscribe()
+	published := func(what string, signedIn bool) {
+		t.Helper()
+		select {
+		case <-sub.C:
+		default:
+			t.Fatalf("%s published no AccountChanged", what)
+		}
+		if a := r.svc.Status().Account; a.SignedIn != signedIn {
+			t.Fatalf("after %s the status shows %+v", what, a)
+		}
+	}
+	r.signIn()
+	published("signing in", true)
+	r.svc.RefreshAccount(context.Background())
+	published("reading the account", true)
+	if err := r.svc.SignOut(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	published("signing out", false)
 }
 
 func TestApplyValidatesSavesAndReconfigures(t *testing.T) {

@@ -1,4 +1,11 @@
-package engine
+// Package events is Clinic Sync's event bus (Syncthing's lib/events
+// idea): typed events, subscribers with a mask, a slow subscriber loses
+// events instead of blocking the publisher, and a reader that reconnects
+// catches up with Since. cmd (and each test rig) makes one bus and hands it
+// to every part that publishes: the engine, the relay, the sign-in (package
+// service); the window and `run` subscribe. It imports nothing of the
+// project but the root types.
+package events
 
 import (
 	"sync"
@@ -7,21 +14,29 @@ import (
 	"github.com/clinicsync/clinicsync"
 )
 
-// EventType is a bit, so a subscriber can ask for several with a mask
-// (Syncthing's lib/events idea).
-type EventType uint32
+// Type is a bit, so a subscriber can ask for several with a mask.
+type Type uint32
 
 const (
-	PassStarted   EventType = 1 << iota // a reconcile pass began
-	PassFinished                        // a pass ended; Message holds its error, if any
-	ItemChanged                         // one document changed state
-	Activity                            // a line was added to the activity log
-	StatusChanged                       // the overall status (idle, syncing, ...) changed
+	PassStarted   Type = 1 << iota // a reconcile pass began
+	PassFinished                   // a pass ended; Message holds its error, if any
+	ItemChanged                    // one document changed state
+	Activity                       // a line was added to the activity log
+	StatusChanged                  // the engine's overall status (idle, syncing, ...) changed
+	// SnapshotChanged: something the engine's Snapshot shows changed
+	// (counts, last or next pass, the status): read it again.
+	SnapshotChanged
+	// RelayChanged: something the relay's Status shows changed (a
+	// delivery accepted or refused, the relay started, stopped or
+	// registered with the platform).
+	RelayChanged
+	// AccountChanged: who is signed in changed, or was read from the platform.
+	AccountChanged
 
-	AllEvents EventType = 1<<iota - 1
+	AllEvents Type = 1<<iota - 1
 )
 
-func (t EventType) String() string {
+func (t Type) String() string {
 	switch t {
 	case PassStarted:
 		return "PassStarted"
@@ -33,18 +48,24 @@ func (t EventType) String() string {
 		return "Activity"
 	case StatusChanged:
 		return "StatusChanged"
+	case SnapshotChanged:
+		return "SnapshotChanged"
+	case RelayChanged:
+		return "RelayChanged"
+	case AccountChanged:
+		return "AccountChanged"
 	}
 	return "Unknown"
 }
 
-// Event is one thing that happened in the engine.
+// Event is one thing that happened.
 type Event struct {
 	ID      int64                `json:"id"`
 	Time    time.Time            `json:"time"`
-	Type    EventType            `json:"type"`
-	Item    string               `json:"item,omitempty"`  // document uuid
-	State   clinicsync.ItemState `json:"state,omitempty"` // for ItemChanged
-	Status  Status               `json:"status,omitempty"`
+	Type    Type                 `json:"type"`
+	Item    string               `json:"item,omitempty"`    // document uuid
+	State   clinicsync.ItemState `json:"state,omitempty"`   // for ItemChanged
+	Status  string               `json:"status,omitempty"`  // for StatusChanged: the engine's new status
 	Level   string               `json:"level,omitempty"`   // for Activity
 	Message string               `json:"message,omitempty"` // human text, in English; may name a patient
 	// Text is an Activity line as a key and arguments, to show it in the
@@ -53,7 +74,9 @@ type Event struct {
 }
 
 // Bus delivers events to subscribers. Publishing never blocks: a subscriber
-// whose buffer is full loses the event (and can catch up with Since).
+// whose buffer is full loses the event (and can catch up with Since). A
+// nil *Bus takes events and drops them (a part built without one, in a
+// test that does not listen).
 type Bus struct {
 	mu     sync.Mutex
 	nextID int64
@@ -64,8 +87,8 @@ type Bus struct {
 
 const ringSize = 1024
 
-// NewBus returns an empty bus.
-func NewBus() *Bus {
+// New returns an empty bus.
+func New() *Bus {
 	return &Bus{subs: map[*Subscription]struct{}{}, now: time.Now}
 }
 
@@ -73,13 +96,13 @@ func NewBus() *Bus {
 type Subscription struct {
 	C       <-chan Event
 	c       chan Event
-	mask    EventType
+	mask    Type
 	bus     *Bus
 	dropped int64
 }
 
 // Subscribe returns a subscription with a buffer of 256 events.
-func (b *Bus) Subscribe(mask EventType) *Subscription {
+func (b *Bus) Subscribe(mask Type) *Subscription {
 	c := make(chan Event, 256)
 	s := &Subscription{C: c, c: c, mask: mask, bus: b}
 	b.mu.Lock()
@@ -108,6 +131,9 @@ func (s *Subscription) Unsubscribe() {
 // Publish stamps e with an id and time and hands it to every matching
 // subscriber without blocking.
 func (b *Bus) Publish(e Event) Event {
+	if b == nil {
+		return e
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.nextID++
@@ -148,6 +174,9 @@ func (b *Bus) Since(id int64) []Event {
 
 // LastID is the id of the newest event.
 func (b *Bus) LastID() int64 {
+	if b == nil {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.nextID

@@ -1,4 +1,4 @@
-package engine
+package events
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestBusMaskOrderAndSince(t *testing.T) {
-	b := NewBus()
+	b := New()
 	items := b.Subscribe(ItemChanged)
 	all := b.Subscribe(AllEvents)
 	b.Publish(Event{Type: PassStarted})
@@ -33,7 +33,7 @@ func TestBusMaskOrderAndSince(t *testing.T) {
 }
 
 func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
-	b := NewBus()
+	b := New()
 	slow := b.Subscribe(AllEvents)
 	for i := 0; i < 1000; i++ {
 		b.Publish(Event{Type: Activity})
@@ -53,7 +53,7 @@ func TestSlowSubscriberDropsInsteadOfBlocking(t *testing.T) {
 }
 
 func TestBusConcurrent(t *testing.T) {
-	b := NewBus()
+	b := New()
 	s := b.Subscribe(AllEvents)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -68,5 +68,13 @@ func TestBusConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := int64(len(s.C)) + s.Dropped(); n != 800 {
 		t.Fatalf("delivered+dropped = %d, want 800", n)
+	}
+}
+
+// A part built without a bus publishes into nothing, and says the last id is 0.
+func TestNilBusDrops(t *testing.T) {
+	var b *Bus
+	if e := b.Publish(Event{Type: Activity}); e.ID != 0 || b.LastID() != 0 {
+		t.Fatalf("nil bus: %+v, last id %d", e, b.LastID())
 	}
 }
