@@ -325,6 +325,36 @@ func (c Config) Problems() []Problem {
 	return probs
 }
 
+// encode writes c as TOML, section by section and key by key in the
+// order of the types (as toml's encoder of the whole struct does), leaving
+// out the keys in omit and lists never set.
+func (c Config) encode(omit map[string]bool) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Clinic Sync configuration. Every key is documented in README.md.\n")
+	cv, sections := reflect.ValueOf(c), 0
+	for i := range cv.NumField() {
+		sec, sv := tomlName(cv.Type().Field(i)), cv.Field(i)
+		var body bytes.Buffer
+		for j := range sv.NumField() {
+			name, f := tomlName(sv.Type().Field(j)), sv.Field(j)
+			if omit[sec+"."+name] || f.Kind() == reflect.Slice && f.IsNil() {
+				continue
+			}
+			body.WriteString("  ")
+			if err := toml.NewEncoder(&body).Encode(map[string]any{name: f.Interface()}); err != nil {
+				return nil, err
+			}
+		}
+		if body.Len() > 0 {
+			if sections++; sections > 1 {
+				buf.WriteString("\n")
+			}
+			fmt.Fprintf(&buf, "[%s]\n%s", sec, body.Bytes())
+		}
+	}
+	return buf.Bytes(), nil
+}
+
 // isAbs accepts OS-absolute paths and, on Windows, UNC shares.
 func isAbs(p string) bool {
 	if filepath.IsAbs(p) {
@@ -334,12 +364,16 @@ func isAbs(p string) bool {
 }
 
 // Save writes the file atomically (temp, fsync, rename).
-func (c Config) Save(path string) error {
-	var buf bytes.Buffer
-	buf.WriteString("# Clinic Sync configuration. Every key is documented in README.md.\n")
-	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+func (c Config) Save(path string) error { return c.SaveWithout(path, nil) }
+
+// SaveWithout is Save leaving out the keys in omit (Policy.Omit: what the
+// administrator's settings give is not copied into the user's file).
+func (c Config) SaveWithout(path string, omit map[string]bool) error {
+	b, err := c.encode(omit)
+	if err != nil {
 		return err
 	}
+	buf := bytes.NewBuffer(b)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
