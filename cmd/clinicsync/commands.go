@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/events"
 )
@@ -125,6 +127,13 @@ type statusReport struct {
 	LastPassOK    string                       `json:"last_pass_ok,omitempty"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
 	Failures      []failure                    `json:"failures"`
+	// Sources says where each key's value came from: "default", "user
+	// file", "policy" (the administrator's) or "environment".
+	Sources map[string]config.Source `json:"sources"`
+	// Locked are the keys the administrator locked; PolicyFrom where the
+	// administrator set each key it sets or locks.
+	Locked     []string          `json:"locked,omitempty"`
+	PolicyFrom map[string]string `json:"policy_from,omitempty"`
 }
 
 type failure struct {
@@ -148,9 +157,16 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	rep := statusReport{Version: version, Config: e.configPath, Configured: problem == nil, DataDir: e.dataDir,
-		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{}, Failures: []failure{}}
+		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{}, Failures: []failure{},
+		Sources: e.sources, Locked: e.policy.LockedKeys()}
 	if problem != nil {
 		rep.ConfigProblem = problem.Error()
+	}
+	for _, k := range append(e.policy.SetKeys(), rep.Locked...) {
+		if rep.PolicyFrom == nil {
+			rep.PolicyFrom = map[string]string{}
+		}
+		rep.PolicyFrom[k] = e.policy.Where(k)
 	}
 	var failed []engine.DocumentView
 	if e.store != nil { // nil: nothing has run yet
@@ -192,6 +208,13 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		last = "never"
 	} else if t, err := time.Parse(time.RFC3339, last); err == nil {
 		last = t.Local().Format("2006-01-02 15:04:05") + " (" + ago(time.Since(t)) + ")"
+	}
+	for _, k := range slices.Sorted(maps.Keys(rep.PolicyFrom)) {
+		lock := ""
+		if slices.Contains(rep.Locked, k) {
+			lock = ", locked"
+		}
+		fmt.Fprintf(e.stdout, "set by IT:    %s (%s%s)\n", k, rep.PolicyFrom[k], lock)
 	}
 	fmt.Fprintf(e.stdout, "last good pass: %s\ndocuments:   ", last)
 	for _, st := range clinicsync.States {

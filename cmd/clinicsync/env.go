@@ -50,6 +50,10 @@ type env struct {
 	bus *events.Bus
 	// httpWrap, when set (tests), wraps every platform call's round trip.
 	httpWrap func(http.RoundTripper) http.RoundTripper
+	// policy is the administrator's settings cfg is layered with, and
+	// sources where each of cfg's values came from (loadConfig).
+	policy  config.Policy
+	sources map[string]config.Source
 }
 
 func (e *env) close() {
@@ -157,9 +161,23 @@ func (e *env) locate() error {
 // make one rather than naming the first missing value. The tray app
 // (firstRun) never stops here: what is missing or wrong opens the setup.
 func (e *env) loadConfig() error {
-	var preset map[string]bool
-	var err error
-	e.cfg, preset, err = config.LoadFile(e.configPath)
+	user, preset, err := config.LoadFile(e.configPath)
+	pol, perr := config.ReadPolicy(policySources())
+	if err == nil {
+		err = perr
+	}
+	e.policy = pol
+	e.cfg, e.sources = pol.Apply(user, preset)
+	if netclient.EnvProxySet(os.Getenv) {
+		e.sources["network.proxy"] = config.FromEnv
+	}
+	// What the administrator presets answers the setup's questions too.
+	for _, k := range pol.SetKeys() {
+		if preset == nil {
+			preset = map[string]bool{}
+		}
+		preset[k] = true
+	}
 	if e.firstRun {
 		e.setupNeed = service.NeedsFirstRun(e.cfg, preset, err)
 		return nil
@@ -174,6 +192,18 @@ func (e *env) loadConfig() error {
 		return fmt.Errorf("%s (file: %s)", clinicsync.ErrorMessage(err), e.configPath)
 	}
 	return nil
+}
+
+// policySources are where the administrator's settings are read from: the
+// system's places (config.SystemPolicy), then the file CLINICSYNC_POLICY
+// names, if any, with the lowest precedence (to try a policy file before
+// deploying it; it can add settings and locks, never lift the system's).
+func policySources() []config.PolicySource {
+	src := config.SystemPolicy()
+	if f := os.Getenv("CLINICSYNC_POLICY"); f != "" {
+		src = append(src, config.PolicyFile(f))
+	}
+	return src
 }
 
 func (e *env) openStore() error {
@@ -441,7 +471,7 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	sayClockSkew(nc, eng)
 	e.watch(ctx, nc, eng)
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
-		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
+		LogFile: e.logFile, Config: e.cfg, Policy: e.policy, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
 		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
 		FirstRun: e.setupNeed, Events: e.events(), Log: e.log}), nil
 }

@@ -169,6 +169,13 @@ func envConfig(getenv func(string) string) *httpproxy.Config {
 	}
 }
 
+// EnvProxySet reports whether HTTP_PROXY or HTTPS_PROXY (either case) is
+// set in getenv: the environment then wins over [network] proxy.
+func EnvProxySet(getenv func(string) string) bool {
+	c := envConfig(getenv)
+	return c.HTTPProxy != "" || c.HTTPSProxy != ""
+}
+
 func envName(u *url.URL) string {
 	if strings.EqualFold(u.Scheme, "https") {
 		return "HTTPS_PROXY"

@@ -35,8 +35,12 @@ type Parts struct {
 	DataDir    string
 	LogFile    string // the debug log file, "" if none
 	Config     config.Config
-	Engine     *engine.Engine
-	Client     *askara.Client
+	// Policy is the administrator's settings Config was layered with
+	// (config.ReadPolicy): Apply refuses to change what it locks and
+	// leaves what it gives out of the user's file.
+	Policy config.Policy
+	Engine *engine.Engine
+	Client *askara.Client
 	// Source is the keychain token source; nil when an access token from
 	// the environment overrides sign-in (then Sign in/out are unavailable).
 	Source   *auth.Source
@@ -276,6 +280,9 @@ func (s *Service) Settings() config.Config {
 	return s.cfg
 }
 
+// Policy is the administrator's settings: what Settings shows read-only.
+func (s *Service) Policy() config.Policy { return s.p.Policy }
+
 // samplePatient is used for the preview when no document arrived yet.
 var samplePatient = clinicsync.Patient{FirstName: "John", LastName: "Doe", ExternalID: "12345",
 	DateOfBirth: "1980-04-02", UUID: "0b7c6f6e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"}
@@ -320,7 +327,7 @@ func (s *Service) CheckFolder(path string) error { return dest.CheckRoot(path) }
 // changes. The first time, it finishes the first-run setup: the engine
 // starts.
 func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem, error) {
-	if ps := c.Problems(); len(ps) > 0 {
+	if ps := append(s.p.Policy.Refuse(c), c.Problems()...); len(ps) > 0 {
 		return ps, nil
 	}
 	s.mu.Lock()
@@ -330,7 +337,7 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 		return nil, clinicsync.Permanent(clinicsync.EConfig,
 			"The configuration file cannot be replaced while it cannot be read: "+clinicsync.ErrorMessage(first.FileError), first.FileError)
 	}
-	if err := c.Save(s.p.ConfigPath); err != nil {
+	if err := c.SaveWithout(s.p.ConfigPath, s.p.Policy.Omit(c)); err != nil {
 		return nil, clinicsync.Permanent(clinicsync.EConfig,
 			fmt.Sprintf("The settings could not be saved to %s.", s.p.ConfigPath), err)
 	}

@@ -470,3 +470,46 @@ func TestBundleSaysTheProxyWithoutCredentials(t *testing.T) {
 		}
 	}
 }
+
+// Saving cannot change a value the administrator locked, and does not
+// copy the administrator's presets into the user's file.
+func TestApplyKeepsWhatTheAdministratorLocked(t *testing.T) {
+	var locked string
+	r := newRigWith(t, sim.Options{Seed: 3}, func(p *Parts) {
+		locked = p.Config.Destination.Root
+		pol, err := config.ReadPolicy([]config.PolicySource{{Where: `HKLM\Software\Policies\ClinicSync`,
+			Read: func() (map[string]string, error) {
+				return map[string]string{"DESTINATION_ROOT": locked, "SOFTWARE_ID": "pms_it", "LOCK": "DESTINATION_ROOT"}, nil
+			}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Policy = pol
+		p.Config, _ = pol.Apply(p.Config, nil)
+	})
+	if !r.svc.Policy().Locked("destination.root") || r.svc.Settings().Destination.SoftwareID != "pms_it" {
+		t.Fatal("the service does not carry the policy")
+	}
+	c := r.svc.Settings()
+	c.Destination.Root = filepath.Join(r.dir, "Mine")
+	os.Mkdir(c.Destination.Root, 0o755)
+	ps, err := r.svc.Apply(context.Background(), c)
+	if err != nil || len(ps) != 1 || ps[0].Key != "destination.root" || !strings.Contains(ps[0].Message, "IT administrator") {
+		t.Fatalf("problems %+v, %v", ps, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "config.toml")); !os.IsNotExist(err) {
+		t.Fatal("saved over a locked value")
+	}
+	c = r.svc.Settings()
+	c.Askara.PollInterval = config.Duration{Duration: time.Minute}
+	if ps, err := r.svc.Apply(context.Background(), c); err != nil || ps != nil {
+		t.Fatalf("apply: %v %v", ps, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(r.dir, "config.toml"))
+	if strings.Contains(string(b), "root =") || strings.Contains(string(b), "pms_it") || !strings.Contains(string(b), `poll_interval = "1m0s"`) {
+		t.Fatalf("the user's file:\n%s", b)
+	}
+	if l := r.eng.Destination().(dest.Layout); l.Root != locked || r.eng.Config().SoftwareID != "pms_it" {
+		t.Fatalf("engine: %+v %q", l, r.eng.Config().SoftwareID)
+	}
+}
