@@ -33,6 +33,9 @@ type Backend interface {
 	Document(ctx context.Context, uuid string) (engine.DocumentView, error)
 	Notes(ctx context.Context, inboxOnly bool) ([]engine.NoteView, error)
 	Settings() config.Config
+	// Policy is the administrator's settings: Settings shows the keys it
+	// locks read-only.
+	Policy() config.Policy
 	// Setup says whether the first-run setup is needed (the configuration
 	// file is missing or has problems); Apply finishes it.
 	Setup() service.SetupState

@@ -63,6 +63,9 @@ type settingsView struct {
 
 	problems map[string]*widget.Label // config key -> message under its field
 	form     *widget.Form
+	// lockable are the widgets of each config key; those of a key the
+	// administrator locked (Backend.Policy) stay disabled.
+	lockable map[string][]fyne.Disableable
 }
 
 func newSettingsView(u *UI) *settingsView {
@@ -110,6 +113,13 @@ func newSettingsView(u *UI) *settingsView {
 		l.Hide()
 		v.problems[k] = l
 	}
+	v.lockable = map[string][]fyne.Disableable{
+		"destination.root": {v.root, v.browse}, "destination.patient_folder": {v.template},
+		"destination.software_id": {v.softwareID}, "askara.poll_interval": {v.poll}, "notes.enabled": {v.notes},
+		"relay.enabled": {v.relay}, "relay.listen": {v.listen}, "relay.platforms": {v.platforms},
+		"relay.allow_unsigned": {v.unsigned}, "relay.azodha_files": {v.azodha}, "relay.public_url": {v.public},
+		"app.start_at_login": {v.startLogin}, "app.language": {v.language}, "network.proxy": {v.proxy},
+	}
 	v.load(u.b.Settings())
 	changed := func(string) { v.check() }
 	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
@@ -124,36 +134,51 @@ func newSettingsView(u *UI) *settingsView {
 }
 
 func (v *settingsView) object() fyne.CanvasObject {
-	field := func(key string, o fyne.CanvasObject, hint string) fyne.CanvasObject {
+	// field is a form item's widgets, its hint, its problem (key) and,
+	// when the administrator locked one of locks, that it is set by IT.
+	field := func(key string, o fyne.CanvasObject, hint string, locks ...string) fyne.CanvasObject {
 		box := container.NewVBox(o)
 		if hint != "" {
 			h := wrapLabel(hint)
 			h.SizeName = theme.SizeNameCaptionText
 			box.Add(hinted(h))
 		}
+		for _, k := range locks {
+			if v.u.b.Policy().Locked(k) {
+				box.Add(container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()), nil,
+					hinted(wrapLabel(T("Set by your IT administrator")))))
+				break
+			}
+		}
 		if p := v.problems[key]; p != nil {
 			box.Add(p)
+		}
+		if len(box.Objects) == 1 {
+			return o
 		}
 		return box
 	}
 	v.form = widget.NewForm(
 		widget.NewFormItem(T("Documents folder"), field("destination.root",
-			container.NewBorder(nil, nil, nil, v.browse, v.root), T("The practice software's patients folder, e.g. C:\\YourSoftware\\Documents\\Patients"))),
+			container.NewBorder(nil, nil, nil, v.browse, v.root), T("The practice software's patients folder, e.g. C:\\YourSoftware\\Documents\\Patients"),
+			"destination.root")),
 		widget.NewFormItem(T("Patient folder"), field("destination.patient_folder", container.NewVBox(v.template, v.preview),
-			T("Placeholders: {LASTNAME} {FIRSTNAME} {EXTERNALID} {BIRTHDATE} {UUID}; / for sub-folders"))),
+			T("Placeholders: {LASTNAME} {FIRSTNAME} {EXTERNALID} {BIRTHDATE} {UUID}; / for sub-folders"), "destination.patient_folder")),
 		widget.NewFormItem(T("Software id"), field("destination.software_id", v.softwareID,
-			T("Sent to Askara with each confirmation"))),
-		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
-		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
+			T("Sent to Askara with each confirmation"), "destination.software_id")),
+		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"),
+			"askara.poll_interval")),
+		widget.NewFormItem(T("Notes"), field("", v.notes, "", "notes.enabled")),
 		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
 			container.NewHBox(v.secrets, v.azodha), hinted(v.relayState)),
-			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"))),
+			T("Listen address; keep 127.0.0.1 unless a signing secret is set for every platform"),
+			"relay.enabled", "relay.listen", "relay.platforms", "relay.allow_unsigned", "relay.azodha_files")),
 		widget.NewFormItem(T("Public URL"), field("relay.public_url", v.public,
-			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
-		widget.NewFormItem(T("Start at login"), v.startLogin),
-		widget.NewFormItem(T("Language"), field("app.language", v.language, "")),
+			T("The https address your proxy or tunnel forwards to the relay (optional)"), "relay.public_url")),
+		widget.NewFormItem(T("Start at login"), field("app.start_at_login", v.startLogin, "", "app.start_at_login")),
+		widget.NewFormItem(T("Language"), field("app.language", v.language, "", "app.language")),
 		widget.NewFormItem(T("Proxy"), field("network.proxy", container.NewBorder(nil, nil, nil, v.proxyLogin, v.proxy),
-			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"))),
+			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"), "network.proxy")),
 	)
 	// The form scrolls; Save and Revert stay below it, in view, with the
 	// cue that more of the form is below.
@@ -288,6 +313,7 @@ func (v *settingsView) check() bool {
 	} else {
 		v.azodha.Disable()
 	}
+	v.lockFields()
 	if len(probs) > 0 {
 		v.save.Disable()
 	} else {
@@ -295,6 +321,20 @@ func (v *settingsView) check() bool {
 	}
 	v.showMore()
 	return len(probs) == 0
+}
+
+// lockFields disables the fields of the keys the administrator locked:
+// they show the administrator's value, read-only (Apply refuses to
+// change them too). UI goroutine.
+func (v *settingsView) lockFields() {
+	pol := v.u.b.Policy()
+	for key, ws := range v.lockable {
+		if pol.Locked(key) {
+			for _, w := range ws {
+				w.Disable()
+			}
+		}
+	}
 }
 
 func (v *settingsView) showProblems(probs []config.Problem) {
