@@ -37,12 +37,18 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path, in WAL mode, and
 // brings its schema up to date.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return open(path, true) }
+
+// open is Open; local refuses a folder on a network share (CheckLocal).
+func open(path string, local bool) (*Store, error) {
 	if path == "" {
 		return nil, clinicsync.Errorf(clinicsync.EConfig, "No database path was given.")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckLocal(filepath.Dir(abs)); err != nil && local {
 		return nil, err
 	}
 	q := url.Values{}

@@ -12,6 +12,11 @@
 // The lock, not instance.json, decides who is primary: a file left behind by
 // a crashed process is simply replaced, and while the lock is held nobody
 // else becomes primary, even if the holder does not answer.
+//
+// The same connection also carries "quit" (Quit): an installer asks the
+// running copy to end before it replaces the program, and instance.json
+// says how that copy was started (its program and arguments) and its
+// version, so that the new version can be started again the same way.
 package instance
 
 import (
@@ -39,6 +44,7 @@ const (
 	lockFile  = "instance.lock"
 	stateFile = "instance.json"
 	showLine  = "show\n"
+	quitLine  = "quit\n" // as long as showLine: a request is the token line and one of them
 	okLine    = "ok\n"
 	maxConns  = 8 // connections served at once; more are closed at once
 )
@@ -55,18 +61,43 @@ type state struct {
 	PID   int    `json:"pid"`
 	Port  int    `json:"port"`
 	Token string `json:"token"`
+	// Version, Exe and Args say what runs and how it was started
+	// (os.Executable, os.Args[1:]).
+	Version string   `json:"version,omitempty"`
+	Exe     string   `json:"exe,omitempty"`
+	Args    []string `json:"args,omitempty"`
+}
+
+// Options are what the primary instance does and says.
+type Options struct {
+	// OnShow is called when a later launch asks for the window; OnQuit
+	// when Quit asks this process to end (it should end soon: Quit waits
+	// for the lock to be released). Either may be nil. They are called on
+	// a goroutine of this package and must not block on the goroutine
+	// that calls Close (hand the work to the UI thread and return).
+	OnShow, OnQuit func()
+	// Version is written to instance.json with how this process was started.
+	Version string
+}
+
+// Launch is how a running copy was started, and its version.
+type Launch struct {
+	Version string
+	Exe     string
+	Args    []string
 }
 
 // Instance is the primary instance. Close releases it.
 type Instance struct {
-	dir    string
-	lock   *os.File
-	ln     net.Listener
-	want   []byte // the token line followed by showLine
-	onShow func()
-	showMu sync.Mutex // onShow calls never overlap
-	slots  chan struct{}
-	wg     sync.WaitGroup
+	dir       string
+	lock      *os.File
+	ln        net.Listener
+	tokenLine []byte // the token line
+	onShow    func()
+	onQuit    func()
+	showMu    sync.Mutex // onShow and onQuit calls never overlap
+	slots     chan struct{}
+	wg        sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -85,6 +116,12 @@ type Instance struct {
 // If another process holds dir, Acquire tells it to show its window (waiting
 // at most 2 seconds) and returns ErrRunning; the caller should exit.
 func Acquire(dir string, onShow func()) (*Instance, error) {
+	return AcquireWith(dir, Options{OnShow: onShow})
+}
+
+// AcquireWith is Acquire with what the primary does on a quit request and
+// the version it publishes.
+func AcquireWith(dir string, o Options) (*Instance, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("instance: %w", err)
 	}
@@ -104,7 +141,7 @@ func Acquire(dir string, onShow func()) (*Instance, error) {
 		}
 		return nil, ErrRunning
 	}
-	i, err := start(dir, f, onShow)
+	i, err := start(dir, f, o)
 	if err != nil {
 		unlock(f)
 		f.Close()
@@ -114,14 +151,16 @@ func Acquire(dir string, onShow func()) (*Instance, error) {
 }
 
 // start listens, publishes instance.json and serves; lock is held.
-func start(dir string, lock *os.File, onShow func()) (*Instance, error) {
+func start(dir string, lock *os.File, o Options) (*Instance, error) {
 	token := make([]byte, 32)
 	rand.Read(token) // never fails (crypto/rand)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	st := state{PID: os.Getpid(), Port: ln.Addr().(*net.TCPAddr).Port, Token: hex.EncodeToString(token)}
+	st := state{PID: os.Getpid(), Port: ln.Addr().(*net.TCPAddr).Port, Token: hex.EncodeToString(token),
+		Version: o.Version, Args: os.Args[1:]}
+	st.Exe, _ = os.Executable()
 	data, err := json.Marshal(st)
 	if err == nil {
 		err = writeFileAtomic(filepath.Join(dir, stateFile), data)
@@ -131,13 +170,14 @@ func start(dir string, lock *os.File, onShow func()) (*Instance, error) {
 		return nil, err
 	}
 	i := &Instance{
-		dir:    dir,
-		lock:   lock,
-		ln:     ln,
-		want:   []byte(st.Token + "\n" + showLine),
-		onShow: onShow,
-		slots:  make(chan struct{}, maxConns),
-		conns:  make(map[net.Conn]struct{}),
+		dir:       dir,
+		lock:      lock,
+		ln:        ln,
+		tokenLine: []byte(st.Token + "\n"),
+		onShow:    o.OnShow,
+		onQuit:    o.OnQuit,
+		slots:     make(chan struct{}, maxConns),
+		conns:     make(map[net.Conn]struct{}),
 	}
 	i.wg.Add(1)
 	go i.accept()
@@ -220,29 +260,39 @@ func (i *Instance) track(c net.Conn, add bool) bool {
 	return true
 }
 
-// handle reads exactly len(want) bytes within serveTimeout; anything but the
-// token line and showLine closes the connection without an answer.
+// handle reads exactly the token line and a request's length within
+// serveTimeout; anything but the token line followed by showLine or
+// quitLine closes the connection without an answer.
 func (i *Instance) handle(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(serveTimeout))
-	got := make([]byte, len(i.want))
+	got := make([]byte, len(i.tokenLine)+len(showLine))
 	if _, err := io.ReadFull(c, got); err != nil {
 		return
 	}
-	if subtle.ConstantTimeCompare(got, i.want) != 1 {
+	if subtle.ConstantTimeCompare(got[:len(i.tokenLine)], i.tokenLine) != 1 {
 		return
 	}
-	i.show()
+	var f func()
+	switch string(got[len(i.tokenLine):]) {
+	case showLine:
+		f = i.onShow
+	case quitLine:
+		f = i.onQuit
+	default:
+		return
+	}
+	i.call(f)
 	io.WriteString(c, okLine)
 }
 
-func (i *Instance) show() {
-	if i.onShow == nil {
+func (i *Instance) call(f func()) {
+	if f == nil {
 		return
 	}
 	i.showMu.Lock()
 	defer i.showMu.Unlock()
-	i.onShow()
+	f()
 }
 
 // notify asks the primary for dir to show its window. It retries until
@@ -260,10 +310,20 @@ func notify(dir string) error {
 }
 
 func notifyOnce(dir string, deadline time.Time) error {
+	_, err := request(dir, showLine, deadline)
+	return err
+}
+
+// request sends line to the primary for dir and waits for its answer.
+func request(dir, line string, deadline time.Time) (state, error) {
 	st, err := readState(dir)
 	if err != nil {
-		return err
+		return st, err
 	}
+	return st, send(st, line, deadline)
+}
+
+func send(st state, line string, deadline time.Time) error {
 	d := net.Dialer{Deadline: deadline}
 	c, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(st.Port)))
 	if err != nil {
@@ -271,7 +331,7 @@ func notifyOnce(dir string, deadline time.Time) error {
 	}
 	defer c.Close()
 	c.SetDeadline(deadline)
-	if _, err := io.WriteString(c, st.Token+"\n"+showLine); err != nil {
+	if _, err := io.WriteString(c, st.Token+"\n"+line); err != nil {
 		return err
 	}
 	reply := make([]byte, len(okLine))
@@ -282,6 +342,54 @@ func notifyOnce(dir string, deadline time.Time) error {
 		return errors.New("unexpected answer")
 	}
 	return nil
+}
+
+// Running reports whether a process is the primary for dir: whether the
+// lock is held (taking it for a moment when nobody holds it).
+func Running(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	locked, err := tryLock(f)
+	if err != nil || !locked {
+		return err == nil
+	}
+	unlock(f)
+	return false
+}
+
+// Quit asks the primary for dir to end and waits, up to timeout, until it
+// has released the lock. It returns how that process was started (nil
+// when none runs). A primary that does not answer, or keeps the lock past
+// timeout, is an error.
+func Quit(dir string, timeout time.Duration) (*Launch, error) {
+	if !Running(dir) {
+		return nil, nil
+	}
+	deadline := time.Now().Add(timeout)
+	var st state
+	var err error
+	for {
+		if st, err = request(dir, quitLine, deadline); err == nil {
+			break
+		}
+		if !Running(dir) {
+			return nil, nil // it ended meanwhile
+		}
+		if time.Now().Add(retryInterval).After(deadline) {
+			return nil, fmt.Errorf("instance: the running copy did not answer: %w", err)
+		}
+		time.Sleep(retryInterval)
+	}
+	for Running(dir) {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("instance: the running copy (pid %d) did not end within %s", st.PID, timeout)
+		}
+		time.Sleep(retryInterval)
+	}
+	return &Launch{Version: st.Version, Exe: st.Exe, Args: st.Args}, nil
 }
 
 // readState reads and checks instance.json. Errors never include the token.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,7 +33,9 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for the multi-process tests")
 	}
-	inst, err := Acquire(dir, func() { fmt.Println("shown") })
+	quit := make(chan struct{})
+	inst, err := AcquireWith(dir, Options{OnShow: func() { fmt.Println("shown") }, Version: "v9.8.7",
+		OnQuit: func() { fmt.Println("quitting"); close(quit) }})
 	switch {
 	case os.Getenv(helperModeEnv) == "secondary" && err == ErrRunning:
 		fmt.Println("running")
@@ -46,7 +49,13 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(1)
 	}
 	fmt.Println("ready")
-	io.Copy(io.Discard, os.Stdin)
+	stdin := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(stdin) }()
+	select {
+	case <-stdin:
+	case <-quit:
+		time.Sleep(200 * time.Millisecond) // a little work before the end: Quit waits for the lock
+	}
 	inst.Close()
 	os.Exit(0)
 }
@@ -243,7 +252,7 @@ func TestLockedButNotAnswering(t *testing.T) {
 	}
 }
 
-func (i *Instance) token() string { return strings.TrimSuffix(string(i.want), "\n"+showLine) }
+func (i *Instance) token() string { return strings.TrimSuffix(string(i.tokenLine), "\n") }
 
 // Only the exact token line and "show\n" trigger onShow.
 func TestServerRefusesBadRequests(t *testing.T) {
@@ -266,7 +275,7 @@ func TestServerRefusesBadRequests(t *testing.T) {
 		"nothing":            "",
 		"wrong token":        wrong + "\nshow\n",
 		"short token":        tok[:32] + "\nshow\n",
-		"other command":      tok + "\nquit\n",
+		"other command":      tok + "\nstop\n",
 		"no newline":         tok + "\nshow",
 		"token only":         tok + "\n",
 		"uppercase token":    strings.ToUpper(tok) + "\nshow\n",
@@ -376,7 +385,7 @@ func TestFilesAndModes(t *testing.T) {
 	if st.PID != os.Getpid() || st.Port != inst.ln.Addr().(*net.TCPAddr).Port || len(st.Token) != 64 {
 		t.Errorf("instance.json: pid %d port %d token length %d", st.PID, st.Port, len(st.Token))
 	}
-	if !bytes.Equal(inst.want, []byte(st.Token+"\n"+showLine)) {
+	if !bytes.Equal(inst.tokenLine, []byte(st.Token+"\n")) {
 		t.Error("published token differs from the served one")
 	}
 	entries, _ := os.ReadDir(dir)
@@ -395,4 +404,36 @@ func TestFilesAndModes(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want %v", path, fi.Mode().Perm(), err, want)
 		}
 	}
+}
+
+// Quit asks the running copy to end, waits until it has, and says how it
+// was started; with none running it says nothing and does nothing.
+func TestQuitEndsTheRunningCopy(t *testing.T) {
+	dir := t.TempDir()
+	if l, err := Quit(dir, 5*time.Second); l != nil || err != nil {
+		t.Fatalf("Quit with nothing running: %+v, %v", l, err)
+	}
+	primary := startHelper(t, dir, "primary")
+	primary.expect(t, "ready")
+	if !Running(dir) {
+		t.Fatal("Running says no while the primary holds the lock")
+	}
+	l, err := Quit(dir, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary.expect(t, "quitting")
+	if Running(dir) {
+		t.Fatal("Quit returned before the primary released the lock")
+	}
+	if l == nil || l.Version != "v9.8.7" || l.Exe != primary.cmd.Path && filepath.Base(l.Exe) != filepath.Base(primary.cmd.Path) ||
+		!slices.Contains(l.Args, "-test.run=^TestHelperProcess$") {
+		t.Fatalf("launch %+v, want %s %v", l, primary.cmd.Path, primary.cmd.Args[1:])
+	}
+	// Then a new copy can start at once.
+	inst, err := Acquire(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Close()
 }

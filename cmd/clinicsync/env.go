@@ -151,10 +151,14 @@ func (e *env) locate() error {
 		e.configPath = defCfg
 	}
 	if e.dataDir == "" {
-		e.dataDir = defData
+		e.dataDir = moveRoamingState(roamingDataDir(), defData, e.stderr)
 	}
 	return nil
 }
+
+// roamingDataDir is where earlier versions kept the data folder
+// (config.RoamingDataDir); tests point it elsewhere.
+var roamingDataDir = config.RoamingDataDir
 
 // loadConfig reads and checks the configuration file. Without one (the
 // installer writes none; the window's first-run setup does) it says how to

@@ -396,16 +396,28 @@ func (c Config) SaveWithout(path string, omit map[string]bool) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// DefaultDirs returns the per-user configuration file and data folder:
-// %AppData%\ClinicSync on Windows, ~/Library/Application Support/ClinicSync
-// on macOS, $XDG_CONFIG_HOME/clinicsync and $XDG_DATA_HOME/clinicsync on Linux.
+// DefaultDirs returns the per-user configuration file and data folder
+// (the database, the debug log and the webhook inbox in it). On Windows
+// the configuration file stays in the roaming profile, %AppData%\ClinicSync
+// (small, replaced whole on Save: it follows the user to another PC and
+// survives a redirected folder), and the data folder is the local profile's
+// %LocalAppData%\ClinicSync: SQLite's write-ahead log does not work on a
+// redirected, network %AppData%. On macOS both are
+// ~/Library/Application Support/ClinicSync; on Linux
+// $XDG_CONFIG_HOME/clinicsync and $XDG_DATA_HOME/clinicsync.
 func DefaultDirs() (configFile, dataDir string, err error) {
 	cfg, err := os.UserConfigDir()
 	if err != nil {
 		return "", "", err
 	}
 	switch runtime.GOOS {
-	case "windows", "darwin":
+	case "windows":
+		local, err := os.UserCacheDir() // %LocalAppData%
+		if err != nil {
+			return "", "", err
+		}
+		return filepath.Join(cfg, "ClinicSync", "config.toml"), filepath.Join(local, "ClinicSync"), nil
+	case "darwin":
 		d := filepath.Join(cfg, "ClinicSync")
 		return filepath.Join(d, "config.toml"), d, nil
 	}
@@ -418,4 +430,18 @@ func DefaultDirs() (configFile, dataDir string, err error) {
 		data = filepath.Join(home, ".local", "share")
 	}
 	return filepath.Join(cfg, "clinicsync", "config.toml"), filepath.Join(data, "clinicsync"), nil
+}
+
+// RoamingDataDir is where earlier versions kept the data folder on
+// Windows, %AppData%\ClinicSync, from which it is moved once; "" where the
+// data folder has not moved.
+func RoamingDataDir() string {
+	if runtime.GOOS != "windows" {
+		return ""
+	}
+	cfg, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(cfg, "ClinicSync")
 }

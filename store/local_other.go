@@ -1,0 +1,5 @@
+//go:build !windows && !linux && !darwin
+
+package store
+
+func networkFS(string) (string, bool) { return "", false }
