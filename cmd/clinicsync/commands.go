@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/app/instance"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/events"
@@ -74,6 +75,18 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if _, err := e.start(fs, args); err != nil {
 		return err
 	}
+	// One engine per data folder, as for the tray app; quit (the
+	// installer, before an upgrade) ends it like SIGTERM.
+	if instance.Running(e.dataDir) {
+		return exitf(exitConfig, "Clinic Sync already runs with the data folder %s", e.dataDir)
+	}
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
+	inst, err := instance.AcquireWith(e.dataDir, instance.Options{OnQuit: quit, Version: version})
+	if err != nil {
+		return exitf(exitConfig, "cannot start: %v", err)
+	}
+	defer inst.Close()
 	eng, client, err := e.engine(ctx)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/clinicsync/clinicsync/app/autostart"
 	"github.com/clinicsync/clinicsync/app/instance"
 	"github.com/clinicsync/clinicsync/assets"
+	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -29,11 +30,17 @@ const appID = "app.clinicsync.desktop" // FyneApp.toml's ID
 func cmdGUI(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("gui")
 	hidden := fs.Bool("hidden", false, "start in the tray without opening the window (start at login)")
+	atLogin := fs.Bool("at-login", false, "started at sign-in by the installer's entry: end at once if start at login is off")
 	// No configuration yet, or one with problems: the window opens on the
 	// first-run setup. Exiting would show nothing at all on Windows.
 	e.firstRun = true
 	if _, err := e.start(fs, args); err != nil {
 		return err
+	}
+	// A per-machine installation starts Clinic Sync at every user's
+	// sign-in (HKLM Run): a user who turned start at login off is obeyed here.
+	if *atLogin && !e.cfg.App.StartAtLogin {
+		return nil
 	}
 	if !hasDisplay() {
 		return exitf(exitConfig, "no display here (DISPLAY is not set): use `clinicsync run` for the headless service")
@@ -70,15 +77,22 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 		return exitf(exitConfig, "cannot write the log file in %s: %v", e.dataDir, err)
 	}
 	toolkitLogToDebug(e.log)
-	// One instance per user: a second launch shows the first one's window.
+	// One instance per user: a second launch shows the first one's window;
+	// a second start at login (--hidden) just ends.
+	if o.hidden && instance.Running(e.dataDir) {
+		return nil
+	}
 	var ui *app.UI
-	shown := make(chan struct{}, 1)
-	inst, err := instance.Acquire(e.dataDir, func() {
-		select {
-		case shown <- struct{}{}:
-		default:
+	shown, quit := make(chan struct{}, 1), make(chan struct{}, 1)
+	signal := func(c chan struct{}) func() {
+		return func() {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
 		}
-	})
+	}
+	inst, err := instance.AcquireWith(e.dataDir, instance.Options{OnShow: signal(shown), OnQuit: signal(quit), Version: version})
 	if errors.Is(err, instance.ErrRunning) {
 		if err == instance.ErrRunning {
 			fmt.Fprintln(e.stdout, "Clinic Sync is already running; its window was brought forward.")
@@ -103,7 +117,8 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	if o.title != "" || exe == "" || strings.HasPrefix(exe, os.TempDir()) {
 		asvc = nil
 	} else {
-		if _, err := os.Stat(e.configPath); os.IsNotExist(err) && runtime.GOOS == "windows" {
+		if _, err := os.Stat(e.configPath); os.IsNotExist(err) && runtime.GOOS == "windows" &&
+			e.sources["app.start_at_login"] == config.FromDefault {
 			if on, err := auto.Enabled(); err == nil {
 				e.cfg.App.StartAtLogin = on
 			}
@@ -159,6 +174,8 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 				return
 			case <-shown:
 				fyne.Do(ui.Show)
+			case <-quit: // clinicsync quit: the installer replaces the program
+				fyne.Do(ui.Quit)
 			}
 		}
 	}()

@@ -8,6 +8,7 @@ import "context"
 func cmdGUI(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("gui")
 	fs.Bool("hidden", false, "start in the tray without opening the window (start at login)")
+	fs.Bool("at-login", false, "started at sign-in by the installer's entry: end at once if start at login is off")
 	if _, err := e.parse(fs, args); err != nil {
 		return err
 	}

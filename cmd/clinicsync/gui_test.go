@@ -23,6 +23,8 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/app/instance"
+	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -461,4 +463,78 @@ func closeWindow(t *testing.T, display, window string) {
 		t.Fatal(err)
 	}
 	atom("WM_PROTOCOLS") // a round trip: the event was sent
+}
+
+// An upgrade closes the running tray app and starts the new one the same
+// way: quit --for-update ends it cleanly (the engine stopped, no panic)
+// and notes how it was started; relaunch starts it again, hidden as it
+// was. A second start at login (--hidden) while it runs ends quietly, and
+// the installer's start at login (--at-login) obeys "Start at login" off.
+func TestQuitForUpdateAndRelaunch(t *testing.T) {
+	display := xvfb(t)
+	bus := sessionBus(t)
+	registered := trayHost(t, bus)
+	s := newSetup(t, sim.Options{Documents: 2, Seed: 23})
+	first := guiCmd(s, display, bus, "--hidden")
+	var stderr bytes.Buffer
+	first.Stderr = &stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- first.Wait() }()
+	defer first.Process.Kill()
+	waitFor(t, "the first sync", 60*time.Second, func() bool { return len(tree(t, s.root)) == 2 })
+	waitFor(t, "the tray icon", 10*time.Second, func() bool { return registered.Load() > 0 })
+
+	again := guiCmd(s, display, bus, "--hidden")
+	if out, err := again.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Fatalf("second --hidden start: %v %q", err, out)
+	}
+	if w := windows(display); len(w) != 0 {
+		t.Fatalf("a second start at login showed the window: %v", w)
+	}
+
+	out, errOut, code := s.run(t, "quit", "--for-update")
+	if code != exitOK || !strings.Contains(out, "has quit") {
+		t.Fatalf("quit: exit %d\n%s%s", code, out, errOut)
+	}
+	select {
+	case err := <-exited:
+		if err != nil || strings.Contains(stderr.String(), "panic") {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Second): // quit returns once the lock is released: the process is ending
+		if err := <-exited; err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.dataDir, relaunchFile)); err != nil {
+		t.Fatal("quit --for-update noted nothing")
+	}
+
+	t.Cleanup(func() { instance.Quit(s.dataDir, 20*time.Second) }) // whatever the test leaves running
+	relaunch := guiCmd(s, display, bus, "relaunch")
+	if out, err := relaunch.CombinedOutput(); err != nil || !strings.Contains(string(out), "started again") {
+		t.Fatalf("relaunch: %v\n%s", err, out)
+	}
+	waitFor(t, "the relaunched tray app", 60*time.Second, func() bool { return instance.Running(s.dataDir) })
+	if w := windows(display); len(w) != 0 {
+		t.Fatalf("the relaunched app, hidden before, showed its window: %v", w)
+	}
+	if out, _, code := s.run(t, "quit"); code != exitOK || !strings.Contains(out, "has quit") {
+		t.Fatalf("second quit: exit %d %s", code, out)
+	}
+	if out, _, code := s.run(t, "relaunch"); code != exitOK || out != "" {
+		t.Fatalf("relaunch without a note: exit %d %q", code, out)
+	}
+
+	// Start at login turned off: the installer's entry ends at once.
+	c, _ := config.Load(s.cfgPath)
+	c.App.StartAtLogin = false
+	c.Save(s.cfgPath)
+	atLogin := guiCmd(s, display, bus, "--hidden", "--at-login")
+	if out, err := atLogin.CombinedOutput(); err != nil || len(out) != 0 || instance.Running(s.dataDir) {
+		t.Fatalf("--at-login with start at login off: %v %q", err, out)
+	}
 }

@@ -61,6 +61,8 @@ func commands() []command {
 		{"log", "[-n N] [--json]", "the activity log, newest last", cmdLog},
 		{"relay", "secret PLATFORM", "keep a webhook signing secret (read from standard input) in the keychain", cmdRelay},
 		{"proxy", "login|logout|show", "keep the proxy's user and password (read from standard input) in the keychain; show the proxy in effect", cmdProxy},
+		{"quit", "[--for-update]", "ask the Clinic Sync running for this user to quit, and wait until it has", cmdQuit},
+		{"relaunch", "", "start Clinic Sync again as it ran before quit --for-update (the installer, after an upgrade)", cmdRelaunch},
 		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
 		{"demo", "[--headless]", "the tray app against the built-in simulator, in a temporary folder", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
