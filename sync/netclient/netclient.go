@@ -92,6 +92,8 @@ type Client struct {
 	pass     string
 	ntlm     map[string]*http.Transport
 	skew     time.Duration // the clock skew found; 0 until then
+	offset   time.Duration // the last answer's Date against this PC's clock
+	offsetAt time.Time     // when it was measured; zero before any
 	onSkew   func(time.Duration)
 	skewSaid atomic.Bool
 }
@@ -227,6 +229,15 @@ func (c *Client) OnClockSkew(f func(skew time.Duration)) {
 	if skew != 0 && f != nil {
 		f(skew)
 	}
+}
+
+// ClockOffset is how far this PC's clock was from a platform's at its
+// last answer with a Date header (positive: the PC is ahead; the header
+// counts whole seconds), and when that was; ok is false before any.
+func (c *Client) ClockOffset() (offset time.Duration, at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset, c.offsetAt, !c.offsetAt.IsZero()
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -429,15 +440,19 @@ func hasNetwork(addrs []net.Addr) bool {
 // checkClock compares the answer's Date with this PC's clock and says a
 // skew over MaxClockSkew once.
 func (c *Client) checkClock(resp *http.Response) {
-	if c.skewSaid.Load() || resp.Header.Get("Age") != "" { // a cached answer's Date is old
+	if resp.Header.Get("Age") != "" { // a cached answer's Date is old
 		return
 	}
 	d, err := http.ParseTime(resp.Header.Get("Date"))
 	if err != nil {
 		return
 	}
-	skew := c.o.Now().Sub(d)
-	if skew > -MaxClockSkew && skew < MaxClockSkew {
+	now := c.o.Now()
+	skew := now.Sub(d)
+	c.mu.Lock()
+	c.offset, c.offsetAt = skew, now
+	c.mu.Unlock()
+	if c.skewSaid.Load() || skew > -MaxClockSkew && skew < MaxClockSkew {
 		return
 	}
 	if !c.skewSaid.CompareAndSwap(false, true) {

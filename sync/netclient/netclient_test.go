@@ -231,8 +231,15 @@ func TestClockSkewSaidOnce(t *testing.T) {
 		DialContext: mapDial(map[string]string{apiHost: hostOf(b.TLS.URL)})})
 	n := 0
 	c2.OnClockSkew(func(time.Duration) { n++ })
+	if _, _, ok := c2.ClockOffset(); ok {
+		t.Fatal("an offset before any answer")
+	}
 	if _, err := get(t, c2, "https://"+apiHost+"/"); err != nil || n != 0 {
 		t.Fatalf("90 s off: said %d times, err %v", n, err)
+	}
+	// Whatever its size, the last offset is kept for the support bundle.
+	if off, _, ok := c2.ClockOffset(); !ok || off > -80*time.Second || off < -100*time.Second {
+		t.Fatalf("offset %v (%v)", off, ok)
 	}
 }
 
