@@ -8,14 +8,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
@@ -26,11 +31,38 @@ const (
 	bundleLogBytes = 2 << 20
 )
 
-// ExportBundle writes a support bundle (zip) to w: version, status, the
-// configuration without its client secret, the activity log, the document
-// list and the tail of the debug log. It holds no token or secret and no
-// note text.
+// BundleOptions change what a support bundle holds.
+type BundleOptions struct {
+	// RedactNames replaces every patient's name with a stable token
+	// (name-1a2b3c4d) in every file: activity lines, the document list,
+	// paths (redact.go).
+	RedactNames bool
+}
+
+// BundleFileName is a support bundle's file name, made at t: the window's
+// Export button and `clinicsync support-bundle` name it alike.
+func BundleFileName(t time.Time) string {
+	return "clinicsync-support-" + t.Format("20060102-150405") + ".zip"
+}
+
+// ExportBundle writes a support bundle (zip) to w: versions, status, the
+// configuration without its client secret, the system (OS, free disk, a
+// write test of the destination, the clock against Askara's), the
+// activity log, the document list and the tail of the debug log. It holds
+// no token or secret and no note text.
 func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
+	return s.ExportBundleWith(ctx, w, BundleOptions{})
+}
+
+// ExportBundleWith is ExportBundle with options (clinicsync support-bundle).
+func (s *Service) ExportBundleWith(ctx context.Context, w io.Writer, o BundleOptions) error {
+	var names *nameRedactor
+	if o.RedactNames {
+		var err error
+		if names, err = s.nameRedactor(ctx); err != nil {
+			return err
+		}
+	}
 	z := zip.NewWriter(w)
 	add := func(name string, body []byte) error {
 		f, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
@@ -50,11 +82,12 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 				"status.json: state, counts, account; config.toml: settings (the client secret is left out);\n" +
 				"activity.log: the activity log, newest first; documents.csv: every document's state and reason;\n" +
 				"network.txt: the proxy in effect for Askara and where it came from;\n" +
+				"system.txt: the operating system, free disk space, a write test of the documents folder, the clock against Askara's,\n" +
+				"and the settings the IT administrator set; version.txt: the versions of Clinic Sync and of what it is built with;\n" +
 				"debug.log: the end of the debug log, if one is kept. No token, secret, password or note text is included.\n"), nil
 		}},
-		{"version.txt", func() ([]byte, error) {
-			return fmt.Appendf(nil, "clinicsync %s\n%s %s/%s\n", st.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH), nil
-		}},
+		{"version.txt", func() ([]byte, error) { return bundleVersions(st.Version), nil }},
+		{"system.txt", func() ([]byte, error) { return s.bundleSystem(ctx), nil }},
 		{"status.json", func() ([]byte, error) { return json.MarshalIndent(st, "", "  ") }},
 		{"config.toml", s.bundleConfig},
 		{"network.txt", s.bundleNetwork},
@@ -70,7 +103,11 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 		if body == nil {
 			continue
 		}
-		if err := add(f.name, redact(body)); err != nil {
+		body = redact(body)
+		if names != nil && f.name != "README.txt" {
+			body = names.replace(body)
+		}
+		if err := add(f.name, body); err != nil {
 			return err
 		}
 	}
@@ -85,6 +122,104 @@ func (s *Service) bundleConfig() ([]byte, error) {
 	var buf bytes.Buffer
 	err := toml.NewEncoder(&buf).Encode(c)
 	return buf.Bytes(), err
+}
+
+// bundleVersions are Clinic Sync's version and those of Go and of the
+// modules that matter to support (the database, the window).
+func bundleVersions(version string) []byte {
+	b := fmt.Appendf(nil, "clinicsync %s\n%s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			switch m.Path {
+			case "modernc.org/sqlite", "fyne.io/fyne/v2", "fyne.io/systray", "golang.org/x/sys", "github.com/zalando/go-keyring":
+				b = fmt.Appendf(b, "%s %s\n", m.Path, m.Version)
+			}
+		}
+	}
+	return b
+}
+
+// bundleSystem is what support asks first: the operating system, free
+// disk space where the database and the documents are, whether the
+// documents folder can be written now (dest.CheckRoot: a file created,
+// written and removed), how far this PC's clock is from Askara's (one
+// request to the API, for its Date header), and what the administrator set.
+func (s *Service) bundleSystem(ctx context.Context) []byte {
+	c := s.Settings()
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "Operating system: %s (%s/%s)\n", osVersion(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&buf, "Data folder %s: %s\n", s.p.DataDir, freeSpace(s.p.DataDir))
+	if root := c.Destination.Root; root == "" {
+		buf.WriteString("Documents folder: not set\n")
+	} else {
+		fmt.Fprintf(&buf, "Documents folder %s: %s\n", root, freeSpace(root))
+		if err := dest.CheckRoot(root); err != nil {
+			fmt.Fprintf(&buf, "Write test of the documents folder: failed: %s\n", clinicsync.ErrorMessage(err))
+		} else {
+			buf.WriteString("Write test of the documents folder: ok (a file created, written and removed)\n")
+		}
+	}
+	buf.WriteString(s.clockLine(ctx, c.Askara.APIURL) + "\n")
+	pol := s.p.Policy
+	if pol.Empty() {
+		buf.WriteString("Settings set by the IT administrator: none\n")
+	} else {
+		buf.WriteString("Settings set by the IT administrator:\n")
+		for _, k := range config.Keys() {
+			if w := pol.Where(k); w != "" {
+				lock := ""
+				if pol.Locked(k) {
+					lock = ", locked"
+				}
+				fmt.Fprintf(&buf, "  %s (%s%s)\n", k, w, lock)
+			}
+		}
+	}
+	return buf.Bytes()
+}
+
+// freeSpace says how much space is free on path's volume.
+func freeSpace(path string) string {
+	n, err := diskFree(path)
+	if err != nil {
+		return "free space unknown (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%.1f GB free", float64(n)/1e9)
+}
+
+// clockLine asks the API once and says how far this PC's clock is from
+// the Date header of its answer (whatever the answer: 401 without a token).
+func (s *Service) clockLine(ctx context.Context, api string) string {
+	if s.p.Net == nil {
+		return "Clock: not measured (no network client)"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api, nil)
+	if err != nil {
+		return fmt.Sprintf("Clock: not measured (%v)", err)
+	}
+	start := time.Now()
+	resp, err := s.p.Net.HTTP().Do(req)
+	if err != nil {
+		return fmt.Sprintf("Askara at %s: not reachable (%s); clock not measured", api, clinicsync.ErrorMessage(err))
+	}
+	took := time.Since(start)
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	off, _, ok := s.p.Net.ClockOffset()
+	if !ok {
+		return fmt.Sprintf("Askara at %s answered HTTP %d in %d ms, without a Date header: clock not measured", api, resp.StatusCode, took.Milliseconds())
+	}
+	how := "the same as"
+	switch off = off.Round(time.Second); {
+	case off > 0:
+		how = fmt.Sprintf("%s ahead of", off)
+	case off < 0:
+		how = fmt.Sprintf("%s behind", -off)
+	}
+	return fmt.Sprintf("Askara at %s answered HTTP %d in %d ms; this PC's clock is %s Askara's (to the second)",
+		api, resp.StatusCode, took.Milliseconds(), how)
 }
 
 // bundleNetwork says how Askara is reached: the proxy for the API and the

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -511,5 +512,88 @@ func TestApplyKeepsWhatTheAdministratorLocked(t *testing.T) {
 	}
 	if l := r.eng.Destination().(dest.Layout); l.Root != locked || r.eng.Config().SoftwareID != "pms_it" {
 		t.Fatalf("engine: %+v %q", l, r.eng.Config().SoftwareID)
+	}
+}
+
+// bundleFiles exports a bundle with o and returns its files.
+func bundleFiles(t *testing.T, svc *Service, o BundleOptions) map[string]string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := svc.ExportBundleWith(context.Background(), &buf, o); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		files[f.Name] = string(b)
+	}
+	return files
+}
+
+// The bundle says what support asks first (the system, free disk, a write
+// test of the documents folder, the clock against Askara's, versions), and
+// --redact-names leaves no patient's name in any file: the same stable
+// token stands for the same name in the activity log and the paths.
+func TestBundleRedactsNamesAndSaysTheSystem(t *testing.T) {
+	nc, err := netclient.New(netclient.Options{System: func() netclient.SystemSettings { return netclient.SystemSettings{} },
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, sim.Options{Documents: 3, Patients: 2, Seed: 5}, func(p *Parts) { p.Net = nc })
+	r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin-Dubois"},
+		PDF: clinicsync.PDF{FileName: "courrier_martin.pdf"}}})
+	r.signIn()
+	if _, err := r.eng.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := r.eng.Documents(context.Background(), engine.DocumentFilter{Limit: 100})
+	plain := bundleFiles(t, r.svc, BundleOptions{})
+	if !strings.Contains(plain["documents.csv"], "MARTIN-DUBOIS_ÉLODIE") || !strings.Contains(plain["activity.log"], "Martin") {
+		t.Fatalf("the plain bundle names nobody:\n%s", plain["activity.log"])
+	}
+	sys := plain["system.txt"]
+	for _, want := range []string{"Operating system: ", "Data folder " + r.dir + ": ", " GB free",
+		"Write test of the documents folder: ok", "answered HTTP ", "this PC's clock is ", "Settings set by the IT administrator: none"} {
+		if !strings.Contains(sys, want) {
+			t.Errorf("system.txt lacks %q:\n%s", want, sys)
+		}
+	}
+	// The modules' versions are in a built binary only (cmd's test).
+	if !strings.Contains(plain["version.txt"], "clinicsync test\ngo1.") {
+		t.Errorf("version.txt:\n%s", plain["version.txt"])
+	}
+
+	red := bundleFiles(t, r.svc, BundleOptions{RedactNames: true})
+	for name, body := range red {
+		low := strings.ToLower(body)
+		for _, d := range docs {
+			for _, part := range []string{d.Patient.FirstName, d.Patient.LastName} {
+				for _, w := range nameWords(part) {
+					if strings.Contains(low, strings.ToLower(w)) {
+						t.Errorf("%s still holds %q", name, w)
+					}
+				}
+			}
+		}
+	}
+	tok := regexp.MustCompile(`name-[0-9a-f]{8}`)
+	martin := ""
+	for _, line := range strings.Split(red["documents.csv"], "\n") {
+		if strings.Contains(line, "courrier_") {
+			martin = tok.FindString(line)
+		}
+	}
+	if martin == "" || !strings.Contains(red["activity.log"], martin) {
+		t.Fatalf("no shared token for Martin:\n%s\n%s", red["documents.csv"], red["activity.log"])
+	}
+	if again := bundleFiles(t, r.svc, BundleOptions{RedactNames: true}); again["documents.csv"] != red["documents.csv"] {
+		t.Fatal("the tokens changed from one bundle to the next")
 	}
 }
