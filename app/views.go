@@ -159,10 +159,9 @@ func (v *diagView) object() fyne.CanvasObject {
 	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, widget.NewSeparator(), note, container.NewHBox(v.export), v.msg)))
 }
 
-// bundleName is the support bundle's file name for t.
-func bundleName(t time.Time) string {
-	return "clinicsync-support-" + t.Format("20060102-150405") + ".zip"
-}
+// bundleName is the support bundle's file name for t (the command line's
+// too: service.BundleFileName).
+func bundleName(t time.Time) string { return service.BundleFileName(t) }
 
 // tapExport asks where to save the bundle, then writes it off the UI goroutine.
 func (v *diagView) tapExport() {

@@ -220,6 +220,22 @@ func (e *env) openStore() error {
 	return nil
 }
 
+// openEmptyStore opens a state database made for this command alone, in a
+// temporary folder removed when it ends: a command that reads state where
+// none exists yet leaves the data folder untouched (support-bundle).
+func (e *env) openEmptyStore() error {
+	tmp, err := os.MkdirTemp("", "clinicsync-empty-")
+	if err != nil {
+		return err
+	}
+	e.closers = append(e.closers, func() { os.RemoveAll(tmp) })
+	if e.store, err = store.Open(filepath.Join(tmp, "state.db")); err != nil {
+		return err
+	}
+	e.closers = append(e.closers, func() { e.store.Close() })
+	return nil
+}
+
 // runtime is the configuration as the parts take it (service.RuntimeOf:
 // the one mapping, which Settings' Save uses too).
 func (e *env) runtime() service.Runtime { return service.RuntimeOf(e.cfg, engine.Config{}) }

@@ -63,6 +63,8 @@ func commands() []command {
 		{"proxy", "login|logout|show", "keep the proxy's user and password (read from standard input) in the keychain; show the proxy in effect", cmdProxy},
 		{"quit", "[--for-update]", "ask the Clinic Sync running for this user to quit, and wait until it has", cmdQuit},
 		{"relaunch", "", "start Clinic Sync again as it ran before quit --for-update (the installer, after an upgrade)", cmdRelaunch},
+		{"support-bundle", "[--out FILE] [--redact-names]", "write the support bundle for IT (the window's Export button's, with the system, free disk, " +
+			"a write test of the documents folder, the clock); --redact-names hides patients' names", cmdSupportBundle},
 		{"sim", "[--listen ADDR]", "the built-in Askara simulator, for demos and tests", cmdSim},
 		{"demo", "[--headless]", "the tray app against the built-in simulator, in a temporary folder", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
@@ -72,8 +74,12 @@ func commands() []command {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Clinic Sync %s: validated documents from Askara into the practice software's folder.\n\n", version)
 	fmt.Fprintf(w, "Usage: clinicsync [COMMAND] [flags]   (no command: the tray app)\n\nCommands:\n")
+	nameW, argsW := 0, 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.help)
+		nameW, argsW = max(nameW, len(c.name)), max(argsW, len(c.args))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %-*s %s\n", nameW, c.name, argsW, c.args, c.help)
 	}
 	fmt.Fprintf(w, "\nA command's flags: clinicsync COMMAND --help, or clinicsync help COMMAND\n")
 	fmt.Fprintf(w, "Common flags: --config FILE  --data-dir DIR   (env CLINICSYNC_CONFIG, CLINICSYNC_DATA_DIR)\n")
