@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
@@ -201,8 +202,9 @@ func (s *Service) clockLine(ctx context.Context, api string) string {
 	}
 	start := time.Now()
 	resp, err := s.p.Net.HTTP().Do(req)
-	if err != nil {
-		return fmt.Sprintf("Askara at %s: not reachable (%s); clock not measured", api, clinicsync.ErrorMessage(err))
+	if err != nil { // the API's sentences for a network failure (proxy, DNS, refused)
+		return fmt.Sprintf("Askara at %s: not reachable (%s); clock not measured", api,
+			clinicsync.ErrorMessage(askara.NetworkError(ctx, err, req.URL)))
 	}
 	took := time.Since(start)
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
