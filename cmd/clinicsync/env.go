@@ -115,6 +115,11 @@ func (e *env) setup() error {
 	if err := e.loadConfig(); err != nil {
 		return exitf(exitConfig, "%s", err)
 	}
+	// A share is refused before anything is made on it, with the reason,
+	// also when it cannot be reached (\\server\share).
+	if err := store.CheckLocal(e.dataDir); err != nil {
+		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
+	}
 	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
 		return exitf(exitConfig, "cannot create the data folder %s: %v", e.dataDir, err)
 	}
