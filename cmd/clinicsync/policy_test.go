@@ -14,7 +14,7 @@ import (
 // The administrator's settings win over the user's file where they are
 // locked, are the user's starting point where they are not, and status
 // says where each value came from. (On Windows the same is proven from
-// the registry, under Wine: packaging/windows/msi-wine-test.sh.)
+// the registry and %ProgramData% under Wine: TestWineITPolicyAndDataFolder.)
 func TestStatusSaysWhereEachValueCameFrom(t *testing.T) {
 	s := newSetup(t, sim.Options{Seed: 1})
 	// The user's file sets every key (Settings writes them all); its

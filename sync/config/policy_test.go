@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,32 @@ func TestSavingUnderAPolicy(t *testing.T) {
 	again, src := p.Apply(user, set)
 	if !reflect.DeepEqual(again, c) || src["askara.api_url"] != FromPolicy || src["destination.patient_folder"] != FromFile {
 		t.Fatalf("reloaded %+v\nwant %+v\n%v", again, c, src)
+	}
+}
+
+// The places a policy is read from are those issue 16 and the README name,
+// in that order of precedence (the registry and ProgramData are read for
+// real under Wine: cmd/clinicsync/wineit_test.go).
+func TestSystemPolicyPlaces(t *testing.T) {
+	var got []string
+	for _, s := range SystemPolicy() {
+		got = append(got, s.Where)
+	}
+	var want []string
+	switch runtime.GOOS {
+	case "windows":
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		want = []string{`HKLM\Software\Policies\ClinicSync`, `HKCU\Software\Policies\ClinicSync`,
+			pd + `\ClinicSync\policy.toml`, `HKLM\Software\ClinicSync`, `HKCU\Software\ClinicSync`}
+	case "darwin":
+		want = []string{"/Library/Application Support/ClinicSync/policy.toml"}
+	default:
+		want = []string{"/etc/clinicsync/policy.toml"}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("policy read from %q, want %q", got, want)
 	}
 }
