@@ -388,16 +388,16 @@ func (u *UI) run(f func(ctx context.Context) error, done func(error)) {
 	}()
 }
 
-// signIn starts the browser sign-in and reports the outcome.
+// signIn starts the browser sign-in (the tray's Sign in…) where the
+// window shows what it needs: the setup's sign-in step, or the Account tab.
 func (u *UI) signIn() {
-	u.account.busy(true)
-	u.run(u.b.SignIn, func(err error) {
-		u.account.busy(false)
-		if err != nil {
-			u.account.showError(err)
-		}
-		u.apply(u.b.Status())
-	})
+	if u.setup != nil {
+		u.Show()
+		u.setup.panel.start(false)
+		return
+	}
+	u.ShowTab(tabAccount)
+	u.account.panel.start(false)
 }
 
 func (u *UI) signOut() {

@@ -142,6 +142,11 @@ type Askara struct {
 	ClientSecret string   `toml:"client_secret"`
 	Scopes       []string `toml:"scopes"`
 	RedirectPort int      `toml:"redirect_port"`
+	// AnyLoopbackPort: Askara accepts a sign-in redirect to any loopback
+	// port (RFC 8252 §7.3), so when RedirectPort is taken (another user's
+	// Clinic Sync on a terminal server) another free port is used. Off, a
+	// taken port leads to the code sign-in.
+	AnyLoopbackPort bool `toml:"any_loopback_port"`
 }
 
 // DefaultClientID is set at build time (-ldflags "-X .../sync/config.DefaultClientID=...").
