@@ -366,6 +366,10 @@ func (v *settingsView) showRelay() {
 			last = ago(r.LastDelivery, time.Now())
 		}
 		text := Tf("Listening on %s; last delivery: %s; %d accepted, %d refused.", r.Address, last, r.Accepted, r.Refused)
+		if r.Taken != "" { // another user's relay on this PC holds the configured port
+			v.relayState.Importance = widget.WarningImportance
+			text = Tf("%s is in use by another program (perhaps another user's Clinic Sync on this PC).", r.Taken) + " " + text
+		}
 		if r.Registered != "" {
 			text += " " + Tf("Askara delivers to %s.", r.Registered)
 		}

@@ -83,6 +83,7 @@ var (
 	AzodhaKeptU       = key("Azodha %s received (its signature could not be checked: Azodha does not document its scheme); kept as received.")
 	UnknownEvent      = key("Askara sent an event this version does not handle (%s); acknowledged and ignored.")
 	RelayListening    = key("Webhook relay listening on %s (%s).") // address, platforms
+	RelayPortTaken    = key("%s is in use by another program (perhaps another user's Clinic Sync on this PC): the webhook relay listens on %s instead.")
 	WebhookRemoved    = key("Askara no longer delivers webhooks to %s.")
 	WebhookRegistered = key("Askara now delivers new documents, synchronisation requests and notes to %s.")
 )
@@ -161,6 +162,8 @@ var reasons = []string{
 	"Sign-in failed: %s.",
 	"The code %s expired before it was approved; start the sign-in again.",
 	"The sign-in was denied on the approval page.",
+	// The relay's port, held by another user's relay (sync/relay), shown in Settings.
+	"%s is in use by another program (perhaps another user's Clinic Sync on this PC): choose another port in Settings (Webhook relay), and point the proxy or tunnel at it.",
 	// Any error.
 	"The operation was interrupted.",
 	"An internal error occurred.",
