@@ -68,7 +68,7 @@ type setupView struct {
 	panel *signInPanel
 
 	// Documents folder
-	root      *widget.Entry
+	root      *shortcutEntry
 	browse    *widget.Button
 	folderMsg *widget.Label
 	folderOK  bool
@@ -76,7 +76,7 @@ type setupView struct {
 
 	// Patient folder
 	pattern    *widget.RadioGroup
-	custom     *widget.Entry
+	custom     *shortcutEntry
 	preview    *textBlock
 	patternMsg *widget.Label
 
@@ -110,7 +110,7 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	v.later = wrapLabel(T("You can sign in later from the Account tab: documents wait on Askara until someone signs in."))
 	v.later.Importance = widget.LowImportance
 
-	v.root = widget.NewEntry()
+	v.root = newEntry()
 	v.root.SetPlaceHolder(T("e.g. C:\\YourSoftware\\Documents\\Patients"))
 	v.root.SetText(v.base.Destination.Root)
 	v.root.OnChanged = func(string) { v.checkFolder() }
@@ -124,7 +124,7 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	labels = append(labels, T("Another pattern:"))
 	v.pattern = widget.NewRadioGroup(labels, func(string) { v.patternChanged() })
 	v.pattern.Required = true
-	v.custom = widget.NewEntry()
+	v.custom = newEntry()
 	v.custom.SetPlaceHolder("{LASTNAME} {FIRSTNAME} ({BIRTHDATE})")
 	v.custom.OnChanged = func(string) { v.patternChanged() }
 	v.preview = newTextBlock("", textWrap)

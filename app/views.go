@@ -100,6 +100,7 @@ func or(s, def string) string {
 // support bundle.
 type diagView struct {
 	u      *UI
+	keys   *widget.Button // the keyboard shortcuts (F1)
 	export *widget.Button
 	msg    *widget.Label
 	form   *widget.Form
@@ -108,12 +109,13 @@ type diagView struct {
 func newDiagView(u *UI) *diagView {
 	v := &diagView{u: u, msg: wrapLabel("")}
 	v.export = widget.NewButtonWithIcon(T("Export support bundle…"), theme.DownloadIcon(), v.tapExport)
+	v.keys = widget.NewButtonWithIcon(T("Keyboard shortcuts…"), theme.HelpIcon(), u.showShortcuts)
 	st := u.b.Status()
 	path := func(p string) fyne.CanvasObject {
 		l := widget.NewLabel(p)
 		l.Selectable = true
 		l.Wrapping = fyne.TextWrapBreak
-		open := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		open := widget.NewButtonWithIcon(T("Open"), theme.FolderOpenIcon(), func() {
 			if err := u.o.OpenPath(p); err != nil {
 				v.msg.SetText(clinicsync.ErrorMessage(err))
 			}
@@ -144,7 +146,8 @@ func newDiagView(u *UI) *diagView {
 
 func (v *diagView) object() fyne.CanvasObject {
 	note := hintLabel(T("The support bundle holds the settings, the activity log and the document list. It never holds a password, a token or note text."))
-	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, widget.NewSeparator(), note, container.NewHBox(v.export), v.msg)))
+	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, container.NewHBox(v.keys), widget.NewSeparator(),
+		note, container.NewHBox(v.export), v.msg)))
 }
 
 // bundleName is the support bundle's file name for t.
