@@ -88,7 +88,7 @@ type activityView struct {
 	detailText *textBlock
 	copyLine   *widget.Button
 	level      *widget.Select
-	search     *widget.Entry
+	search     *shortcutEntry
 	shown      *widget.Label
 	errLabel   *widget.Label
 	root       fyne.CanvasObject
@@ -111,7 +111,7 @@ func newActivityView(src activitySource) *activityView {
 	v.level.SetSelectedIndex(0)
 	v.level.OnChanged = func(string) { v.levelChanged() }
 
-	v.search = widget.NewEntry()
+	v.search = newEntry()
 	v.search.SetPlaceHolder(T("Search messages"))
 	v.search.OnChanged = v.searchChanged
 

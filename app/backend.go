@@ -43,7 +43,9 @@ type Backend interface {
 	CheckFolder(path string) error
 	Preview(ctx context.Context, c config.Config) (string, error)
 	Apply(ctx context.Context, c config.Config) ([]config.Problem, error)
-	SignIn(ctx context.Context) error
+	// SignIn signs in with the browser or a code, telling o.Prompt what
+	// the person must see while it waits; CancelSignIn ends the wait.
+	SignIn(ctx context.Context, o service.SignInOptions) error
 	CancelSignIn()
 	SignOut(ctx context.Context) error
 	ExportBundle(ctx context.Context, w io.Writer) error

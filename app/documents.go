@@ -41,7 +41,7 @@ type documentsView struct {
 	now func() time.Time
 
 	filter *widget.Select
-	search *widget.Entry
+	search *shortcutEntry
 	count  *widget.Label
 	list   *widget.List
 	items  []engine.DocumentView // UI goroutine
@@ -59,7 +59,7 @@ type documentsView struct {
 	reason   *widget.Label
 	openFile *widget.Button
 	openDir  *widget.Button
-	retry    *widget.Button
+	retry    *keyButton // Enter presses it too
 	retryMsg *widget.Label
 	// retryAt is when Retry may be pressed again for the selected
 	// document; inFlight: a retry was sent and has not answered.
@@ -84,7 +84,7 @@ func newDocumentsView(u *UI) *documentsView {
 	v.filter = widget.NewSelect(labels, nil)
 	v.filter.SetSelectedIndex(0)
 	v.filter.OnChanged = func(string) { v.reload() }
-	v.search = widget.NewEntry()
+	v.search = newEntry()
 	v.search.SetPlaceHolder(T("Search patient, file or path"))
 	v.search.OnChanged = func(string) { v.reload() }
 	v.count = widget.NewLabel("")
@@ -119,7 +119,7 @@ func newDocumentsView(u *UI) *documentsView {
 	v.details = container.New(layout.NewFormLayout())
 	v.rows = map[string][2]fyne.CanvasObject{}
 	v.path = newTextBlock("", textWrap)
-	v.copyPath = widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
+	v.copyPath = widget.NewButtonWithIcon(T("Copy"), theme.ContentCopyIcon(), func() {
 		fyne.CurrentApp().Clipboard().SetContent(v.selected.Path)
 		v.retryMsg.SetText(T("Path copied."))
 	})
@@ -144,7 +144,7 @@ func newDocumentsView(u *UI) *documentsView {
 	v.reason.Importance = widget.DangerImportance
 	v.openFile = widget.NewButtonWithIcon(T("Open file"), theme.FileIcon(), func() { v.open(v.selected.Path) })
 	v.openDir = widget.NewButtonWithIcon(T("Open folder"), theme.FolderOpenIcon(), func() { v.open(v.selected.Folder) })
-	v.retry = widget.NewButtonWithIcon(T("Retry"), theme.ViewRefreshIcon(), v.tapRetry)
+	v.retry = newKeyButton(T("Retry"), theme.ViewRefreshIcon(), v.tapRetry)
 	v.retry.Importance = widget.HighImportance
 	v.retryMsg = wrapLabel("")
 	v.show(engine.DocumentView{})

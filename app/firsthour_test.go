@@ -410,7 +410,7 @@ func TestHintsMeetWCAGContrast(t *testing.T) {
 		"The practice software's patients folder, e.g. C:\\YourSoftware\\Documents\\Patients",
 		"Sent to Askara with each confirmation",
 		"Between 10s and 1h, e.g. 45s or 2m",
-		"Sign-in happens once, in your browser.",
+		"Sign-in happens once, in this computer's browser or with a code on any device.",
 		"The support bundle holds the settings",
 	}
 	for _, v := range []fyne.ThemeVariant{theme.VariantLight, theme.VariantDark} {

@@ -55,6 +55,9 @@ func uiTexts(t *testing.T) []string {
 	for _, l := range activityLevels {
 		seen[l.label] = true
 	}
+	for _, sc := range shortcutKeys() {
+		seen[sc.what] = true
+	}
 	for _, k := range []string{"Debug", "Info", "Warning", "Error", "Patient", "File", "State", "Path", "Attempts", "Next automatic retry", "Document id"} {
 		seen[k] = true
 	}

@@ -32,12 +32,12 @@ type settingsView struct {
 	u    *UI
 	base config.Config // the configuration the form started from
 
-	root       *widget.Entry
+	root       *shortcutEntry
 	browse     *widget.Button
-	template   *widget.Entry
+	template   *shortcutEntry
 	preview    *textBlock // a real path, broken after its separators
-	softwareID *widget.Entry
-	poll       *widget.Entry
+	softwareID *shortcutEntry
+	poll       *shortcutEntry
 	notes      *widget.Check
 	relay      *widget.Check
 	platforms  *widget.CheckGroup
@@ -46,11 +46,13 @@ type settingsView struct {
 	azodha     *widget.Button
 	azodhaSel  []string // the Azodha events written as files (saved with the form)
 	relayState *widget.Label
-	listen     *widget.Entry
-	public     *widget.Entry
+	listen     *shortcutEntry
+	public     *shortcutEntry
 	startLogin *widget.Check
 	language   *widget.Select
-	proxy      *widget.Entry  // [network] proxy
+	textSize   *widget.Select // [app] text_size, in percent
+	textSizes  []int          // its choices
+	proxy      *shortcutEntry // [network] proxy
 	proxyLogin *widget.Button // the proxy sign-in, kept in the keychain
 	save       *widget.Button
 	revert     *widget.Button
@@ -70,17 +72,17 @@ type settingsView struct {
 
 func newSettingsView(u *UI) *settingsView {
 	v := &settingsView{u: u, problems: map[string]*widget.Label{}}
-	v.root = widget.NewEntry()
+	v.root = newEntry()
 	v.browse = widget.NewButtonWithIcon(T("Choose…"), theme.FolderOpenIcon(), v.chooseRoot)
-	v.template = widget.NewEntry()
+	v.template = newEntry()
 	v.preview = newTextBlock("", textWrap)
 	v.preview.TextStyle.Monospace = true
-	v.softwareID = widget.NewEntry()
-	v.poll = widget.NewEntry()
+	v.softwareID = newEntry()
+	v.poll = newEntry()
 	v.notes = widget.NewCheck(T("Save clinical notes too"), nil)
 	v.relay = widget.NewCheck(T("Receive webhooks on this PC for instant delivery"), nil)
-	v.listen = widget.NewEntry()
-	v.public = widget.NewEntry()
+	v.listen = newEntry()
+	v.public = newEntry()
 	v.public.SetPlaceHolder("https://clinic.example.org/clinicsync")
 	v.platforms = widget.NewCheckGroup(relayPlatformLabels(), nil)
 	v.platforms.Horizontal = true
@@ -94,7 +96,8 @@ func newSettingsView(u *UI) *settingsView {
 		langs[i] = T(l.label)
 	}
 	v.language = widget.NewSelect(langs, nil)
-	v.proxy = widget.NewEntry()
+	v.textSize = widget.NewSelect(nil, nil)
+	v.proxy = newEntry()
 	v.proxy.SetPlaceHolder(T("empty: the system's proxy settings; direct; or http://proxy:3128"))
 	v.proxyLogin = widget.NewButtonWithIcon(T("Proxy sign-in…"), theme.AccountIcon(), v.editProxySignIn)
 	v.save = widget.NewButtonWithIcon(T("Save"), theme.DocumentSaveIcon(), v.tapSave)
@@ -107,7 +110,7 @@ func newSettingsView(u *UI) *settingsView {
 	})
 	v.more.Importance = widget.LowImportance
 	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
-		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", "network.proxy", ""} {
+		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", "app.text_size", "network.proxy", ""} {
 		l := wrapLabel("")
 		l.Importance = widget.DangerImportance
 		l.Hide()
@@ -122,13 +125,14 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	v.load(u.b.Settings())
 	changed := func(string) { v.check() }
-	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
+	for _, e := range []*shortcutEntry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
 		e.OnChanged = changed
 	}
 	v.relay.OnChanged = func(bool) { v.check() }
 	v.platforms.OnChanged = func([]string) { v.check() }
 	v.unsigned.OnChanged = func(bool) { v.check() }
 	v.language.OnChanged = changed
+	v.textSize.OnChanged = changed
 	v.check()
 	return v
 }
@@ -177,6 +181,7 @@ func (v *settingsView) object() fyne.CanvasObject {
 			T("The https address your proxy or tunnel forwards to the relay (optional)"), "relay.public_url")),
 		widget.NewFormItem(T("Start at login"), field("app.start_at_login", v.startLogin, "", "app.start_at_login")),
 		widget.NewFormItem(T("Language"), field("app.language", v.language, "", "app.language")),
+		widget.NewFormItem(T("Text size"), field("app.text_size", wideSelect(v.textSize), T("The size of the window's text, for easier reading"), "app.text_size")),
 		widget.NewFormItem(T("Proxy"), field("network.proxy", container.NewBorder(nil, nil, nil, v.proxyLogin, v.proxy),
 			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"), "network.proxy")),
 	)
@@ -242,8 +247,28 @@ func (v *settingsView) load(c config.Config) {
 			v.language.SetSelectedIndex(i)
 		}
 	}
+	v.setTextSizes(c.App.TextSize)
 	v.proxy.SetText(c.Network.Proxy)
 	v.result.SetText("")
+}
+
+// setTextSizes offers the text sizes, with the file's own when it is not
+// one of them, and selects current (UI goroutine).
+func (v *settingsView) setTextSizes(current int) {
+	v.textSizes = append([]int(nil), config.TextSizes...)
+	if !slices.Contains(v.textSizes, current) && current > 0 {
+		v.textSizes = append(v.textSizes, current)
+		slices.Sort(v.textSizes)
+	}
+	labels := make([]string, len(v.textSizes))
+	for i, n := range v.textSizes {
+		labels[i] = Tf("%d %%", n)
+		if n == 100 {
+			labels[i] = Tf("%d %% (normal)", n)
+		}
+	}
+	v.textSize.Options = labels
+	v.textSize.SetSelectedIndex(max(slices.Index(v.textSizes, current), 0))
 }
 
 // shortDuration is "45s", "2m", "1h30m" (no "0s" tails).
@@ -282,6 +307,9 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 	c.App.StartAtLogin = v.startLogin.Checked
 	if i := v.language.SelectedIndex(); i >= 0 {
 		c.App.Language = languageChoices[i].code
+	}
+	if i := v.textSize.SelectedIndex(); i >= 0 {
+		c.App.TextSize = v.textSizes[i]
 	}
 	c.Network.Proxy = strings.TrimSpace(v.proxy.Text)
 	return c, extra
@@ -380,6 +408,7 @@ func (v *settingsView) tapSave() {
 			v.result.SetText(T("Saved and applied."))
 			langChanged := c.App.Language != v.base.App.Language
 			v.base = c
+			v.u.setTextSize(c.App.TextSize)
 			if langChanged {
 				v.u.setLanguage(c.App.Language)
 			}
@@ -406,6 +435,10 @@ func (v *settingsView) showRelay() {
 			last = ago(r.LastDelivery, time.Now())
 		}
 		text := Tf("Listening on %s; last delivery: %s; %d accepted, %d refused.", r.Address, last, r.Accepted, r.Refused)
+		if r.Taken != "" { // another user's relay on this PC holds the configured port
+			v.relayState.Importance = widget.WarningImportance
+			text = Tf("%s is in use by another program (perhaps another user's Clinic Sync on this PC).", r.Taken) + " " + text
+		}
 		if r.Registered != "" {
 			text += " " + Tf("Askara delivers to %s.", r.Registered)
 		}
@@ -499,7 +532,7 @@ func (v *settingsView) chooseRoot() { chooseFolder(v.u.win, v.root) }
 
 // chooseFolder picks a folder with the system-independent folder dialog,
 // starting at the one typed in entry, and puts the choice in entry.
-func chooseFolder(win fyne.Window, entry *widget.Entry) {
+func chooseFolder(win fyne.Window, entry *shortcutEntry) {
 	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 		if err != nil || u == nil {
 			return

@@ -63,14 +63,12 @@ type setupView struct {
 	pages    map[int]fyne.CanvasObject
 
 	// Sign in
-	who     *widget.Label
-	later   *widget.Label // "you can sign in later", while nobody is
-	signIn  *widget.Button
-	cancel  *widget.Button
-	signMsg *widget.Label
+	who   *widget.Label
+	later *widget.Label // "you can sign in later", while nobody is
+	panel *signInPanel
 
 	// Documents folder
-	root      *widget.Entry
+	root      *shortcutEntry
 	browse    *widget.Button
 	folderMsg *widget.Label
 	folderOK  bool
@@ -78,7 +76,7 @@ type setupView struct {
 
 	// Patient folder
 	pattern    *widget.RadioGroup
-	custom     *widget.Entry
+	custom     *shortcutEntry
 	preview    *textBlock
 	patternMsg *widget.Label
 
@@ -107,16 +105,12 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	v.body = container.NewStack()
 
 	v.who = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.signIn = widget.NewButtonWithIcon(T("Sign in…"), theme.LoginIcon(), v.tapSignIn)
-	v.signIn.Importance = widget.HighImportance
-	v.cancel = widget.NewButton(T("Cancel"), u.b.CancelSignIn)
-	v.cancel.Hide()
-	v.signMsg = wrapLabel("")
-	v.signMsg.Hide()
+	v.panel = newSignInPanel(u)
+	v.panel.done = func(error) { u.apply(u.b.Status()) }
 	v.later = wrapLabel(T("You can sign in later from the Account tab: documents wait on Askara until someone signs in."))
 	v.later.Importance = widget.LowImportance
 
-	v.root = widget.NewEntry()
+	v.root = newEntry()
 	v.root.SetPlaceHolder(T("e.g. C:\\YourSoftware\\Documents\\Patients"))
 	v.root.SetText(v.base.Destination.Root)
 	v.root.OnChanged = func(string) { v.checkFolder() }
@@ -130,7 +124,7 @@ func newSetupView(u *UI, state service.SetupState) *setupView {
 	labels = append(labels, T("Another pattern:"))
 	v.pattern = widget.NewRadioGroup(labels, func(string) { v.patternChanged() })
 	v.pattern.Required = true
-	v.custom = widget.NewEntry()
+	v.custom = newEntry()
 	v.custom.SetPlaceHolder("{LASTNAME} {FIRSTNAME} ({BIRTHDATE})")
 	v.custom.OnChanged = func(string) { v.patternChanged() }
 	v.preview = newTextBlock("", textWrap)
@@ -180,7 +174,7 @@ func (v *setupView) object() fyne.CanvasObject {
 
 // build makes each step's page.
 func (v *setupView) build() {
-	v.pages[stepSignIn] = container.NewVBox(v.who, container.NewHBox(v.signIn, v.cancel), v.signMsg, hinted(v.later))
+	v.pages[stepSignIn] = container.NewVBox(v.who, v.panel.object(), hinted(v.later))
 
 	v.pages[stepFolder] = container.NewVBox(
 		container.NewBorder(nil, nil, nil, v.browse, v.root), hinted(v.folderMsg))
@@ -525,35 +519,16 @@ func (v *setupView) setAccount(st service.Status) {
 		v.who.SetText(T("Not signed in"))
 	}
 	signedIn := a.Managed || a.SignedIn && !st.SignedOut
+	v.panel.setSignedIn(signedIn)
+	v.panel.tick()
 	if signedIn {
-		v.signIn.Hide()
 		v.later.Hide()
 	} else {
-		v.signIn.Show()
 		v.later.Show()
 	}
 	if v.steps != nil {
 		v.updateNext()
 	}
-}
-
-func (v *setupView) tapSignIn() {
-	v.signIn.Disable()
-	v.cancel.Show()
-	v.signMsg.Importance = widget.MediumImportance
-	v.signMsg.SetText(T("Finish signing in in your browser…"))
-	v.signMsg.Show()
-	v.u.run(v.u.b.SignIn, func(err error) {
-		v.signIn.Enable()
-		v.cancel.Hide()
-		v.signMsg.Hide()
-		if err != nil {
-			v.signMsg.Importance = widget.DangerImportance
-			v.signMsg.SetText(clinicsync.ErrorMessage(err))
-			v.signMsg.Show()
-		}
-		v.u.apply(v.u.b.Status())
-	})
 }
 
 // fillSummary shows what Finish saves (UI goroutine).

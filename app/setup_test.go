@@ -164,7 +164,7 @@ func TestSetupFromNothingToSyncing(t *testing.T) {
 		if got := statusText(r.svc.Status()); got != "Setup needed: open Clinic Sync" {
 			t.Fatalf("tray status %q", got)
 		}
-		test.Tap(v.signIn)
+		test.Tap(v.panel.signIn)
 	})
 	r.until("signed in", func() bool { return strings.HasPrefix(v.who.Text, "Signed in as ") && v.next.Text == "Next" })
 

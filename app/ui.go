@@ -64,9 +64,10 @@ type UI struct {
 	tabs     *container.AppTabs
 	setup    *setupView // the first-run setup, while it fills the window
 
-	notifier notifier
-	gate     doGate // every u.do goes through it; shut at Quit
-	quitOnce sync.Once
+	notifier  notifier
+	gate      doGate     // every u.do goes through it; shut at Quit
+	baseTheme fyne.Theme // the app's theme before the text size scaled it (setTextSize)
+	quitOnce  sync.Once
 
 	mu          sync.Mutex
 	last        service.Status // the status the widgets show (UI goroutine)
@@ -96,12 +97,14 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	u.win = a.NewWindow("Clinic Sync")
 	u.win.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
 	u.win.Resize(fyne.NewSize(980, 640))
+	u.setTextSize(b.Settings().App.TextSize)
 	if o.Tray {
 		u.win.SetCloseIntercept(u.win.Hide)
 	} else {
 		u.win.SetCloseIntercept(u.Quit)
 	}
 	u.build()
+	u.addShortcuts()
 	return u
 }
 
@@ -388,16 +391,16 @@ func (u *UI) run(f func(ctx context.Context) error, done func(error)) {
 	}()
 }
 
-// signIn starts the browser sign-in and reports the outcome.
+// signIn starts the browser sign-in (the tray's Sign in…) where the
+// window shows what it needs: the setup's sign-in step, or the Account tab.
 func (u *UI) signIn() {
-	u.account.busy(true)
-	u.run(u.b.SignIn, func(err error) {
-		u.account.busy(false)
-		if err != nil {
-			u.account.showError(err)
-		}
-		u.apply(u.b.Status())
-	})
+	if u.setup != nil {
+		u.Show()
+		u.setup.panel.start(false)
+		return
+	}
+	u.ShowTab(tabAccount)
+	u.account.panel.start(false)
 }
 
 func (u *UI) signOut() {

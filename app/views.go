@@ -19,24 +19,21 @@ import (
 )
 
 // accountView is the Account tab: who is signed in, to which
-// organisation, and Sign in / Sign out.
+// organisation, the sign-in (signInPanel) and Sign out.
 type accountView struct {
 	u       *UI
 	who     *widget.Label
 	org     *widget.Label
 	email   *widget.Label
-	signIn  *widget.Button
-	cancel  *widget.Button
+	panel   *signInPanel
 	signOut *widget.Button
-	msg     *widget.Label
+	msg     *widget.Label // a sign-out that failed
 }
 
 func newAccountView(u *UI) *accountView {
 	v := &accountView{u: u, who: widget.NewLabel(""), org: widget.NewLabel(""), email: widget.NewLabel("")}
-	v.signIn = widget.NewButtonWithIcon(T("Sign in…"), theme.LoginIcon(), u.signIn)
-	v.signIn.Importance = widget.HighImportance
-	v.cancel = widget.NewButton(T("Cancel"), u.b.CancelSignIn)
-	v.cancel.Hide()
+	v.panel = newSignInPanel(u)
+	v.panel.done = func(error) { u.apply(u.b.Status()) }
 	v.signOut = widget.NewButtonWithIcon(T("Sign out"), theme.LogoutIcon(), func() {
 		dialog.ShowConfirm(T("Sign out?"), T("Documents will wait on Askara until someone signs in again."), func(ok bool) {
 			if ok {
@@ -45,14 +42,16 @@ func newAccountView(u *UI) *accountView {
 		}, u.win)
 	})
 	v.msg = wrapLabel("")
+	v.msg.Hide()
 	return v
 }
 
 func (v *accountView) object() fyne.CanvasObject {
 	form := widget.NewForm(widget.NewFormItem(T("Signed in as"), v.who),
 		widget.NewFormItem(T("E-mail"), v.email), widget.NewFormItem(T("Organisation"), v.org))
-	note := hintLabel(T("Sign-in happens once, in your browser. Clinic Sync keeps it in this computer's keychain and renews it on its own."))
-	return container.NewVScroll(container.NewPadded(container.NewVBox(form, container.NewHBox(v.signIn, v.cancel, v.signOut), v.msg, note)))
+	note := hintLabel(T("Sign-in happens once, in this computer's browser or with a code on any device. Clinic Sync keeps it in this computer's keychain and renews it on its own."))
+	return container.NewVScroll(container.NewPadded(container.NewVBox(form, v.panel.object(),
+		container.NewHBox(v.signOut), v.msg, note)))
 }
 
 // set shows st (UI goroutine).
@@ -71,34 +70,23 @@ func (v *accountView) set(st service.Status) {
 	}
 	v.email.SetText(a.Email)
 	v.org.SetText(a.Organization)
+	v.panel.tick()
 	if a.Managed {
-		v.signIn.Hide()
+		v.panel.object().Hide()
 		v.signOut.Hide()
 		return
 	}
+	v.panel.setSignedIn(signedIn)
 	if signedIn {
-		v.signIn.Hide()
 		v.signOut.Show()
 	} else {
-		v.signIn.Show()
 		v.signOut.Hide()
-	}
-}
-
-func (v *accountView) busy(on bool) {
-	if on {
-		v.signIn.Disable()
-		v.cancel.Show()
-		v.msg.SetText(T("Finish signing in in your browser…"))
-	} else {
-		v.signIn.Enable()
-		v.cancel.Hide()
-		v.msg.SetText("")
 	}
 }
 
 func (v *accountView) showError(err error) {
 	v.msg.SetText(clinicsync.ErrorMessage(err))
+	v.msg.Show()
 }
 
 func or(s, def string) string {
@@ -112,6 +100,7 @@ func or(s, def string) string {
 // support bundle.
 type diagView struct {
 	u      *UI
+	keys   *widget.Button // the keyboard shortcuts (F1)
 	export *widget.Button
 	msg    *widget.Label
 	form   *widget.Form
@@ -120,12 +109,13 @@ type diagView struct {
 func newDiagView(u *UI) *diagView {
 	v := &diagView{u: u, msg: wrapLabel("")}
 	v.export = widget.NewButtonWithIcon(T("Export support bundle…"), theme.DownloadIcon(), v.tapExport)
+	v.keys = widget.NewButtonWithIcon(T("Keyboard shortcuts…"), theme.HelpIcon(), u.showShortcuts)
 	st := u.b.Status()
 	path := func(p string) fyne.CanvasObject {
 		l := widget.NewLabel(p)
 		l.Selectable = true
 		l.Wrapping = fyne.TextWrapBreak
-		open := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		open := widget.NewButtonWithIcon(T("Open"), theme.FolderOpenIcon(), func() {
 			if err := u.o.OpenPath(p); err != nil {
 				v.msg.SetText(clinicsync.ErrorMessage(err))
 			}
@@ -156,7 +146,8 @@ func newDiagView(u *UI) *diagView {
 
 func (v *diagView) object() fyne.CanvasObject {
 	note := hintLabel(T("The support bundle holds the settings, the activity log and the document list. It never holds a password, a token or note text."))
-	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, widget.NewSeparator(), note, container.NewHBox(v.export), v.msg)))
+	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, container.NewHBox(v.keys), widget.NewSeparator(),
+		note, container.NewHBox(v.export), v.msg)))
 }
 
 // bundleName is the support bundle's file name for t (the command line's

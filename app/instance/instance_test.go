@@ -437,3 +437,31 @@ func TestQuitEndsTheRunningCopy(t *testing.T) {
 	}
 	inst.Close()
 }
+
+// Two users on one PC (a terminal server) each have their own data folder:
+// each is the primary of its own, on its own loopback port, and a second
+// launch of one user's app shows that user's window only.
+func TestTwoUsersEachHoldTheirOwnInstance(t *testing.T) {
+	onShowA, showsA := counter()
+	onShowB, showsB := counter()
+	a, err := Acquire(filepath.Join(t.TempDir(), "userA"), onShowA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	dirB := filepath.Join(t.TempDir(), "userB")
+	b, err := Acquire(dirB, onShowB)
+	if err != nil {
+		t.Fatalf("the second user's instance: %v", err)
+	}
+	defer b.Close()
+	if a.ln.Addr().String() == b.ln.Addr().String() {
+		t.Fatalf("both listen on %s", a.ln.Addr())
+	}
+	if _, err := Acquire(dirB, nil); err != ErrRunning {
+		t.Fatalf("user B launches again: %v; want ErrRunning", err)
+	}
+	if showsA() != 0 || showsB() != 1 {
+		t.Fatalf("shown: A %d times, B %d times; want 0 and 1", showsA(), showsB())
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,13 +52,16 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	}
 	var tok *oauth2.Token
 	if *device {
-		tok, err = auth.LoginDevice(ctx, cfg, e.stdout)
+		tok, err = auth.LoginDevice(ctx, cfg, auth.DeviceOptions{Out: e.stdout})
 	} else {
 		o := auth.BrowserOptions{Out: e.stdout, Timeout: *timeout}
 		if !*noBrowser {
 			o.Open = openBrowser
 		}
 		tok, err = auth.LoginBrowser(ctx, cfg, o)
+		if errors.Is(err, auth.ErrPortInUse) {
+			return exitf(exitConfig, "%s Sign in with a code instead: clinicsync login --device", clinicsync.ErrorMessage(err))
+		}
 	}
 	if err != nil {
 		return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))

@@ -83,6 +83,7 @@ var (
 	AzodhaKeptU       = key("Azodha %s received (its signature could not be checked: Azodha does not document its scheme); kept as received.")
 	UnknownEvent      = key("Askara sent an event this version does not handle (%s); acknowledged and ignored.")
 	RelayListening    = key("Webhook relay listening on %s (%s).") // address, platforms
+	RelayPortTaken    = key("%s is in use by another program (perhaps another user's Clinic Sync on this PC): the webhook relay listens on %s instead.")
 	WebhookRemoved    = key("Askara no longer delivers webhooks to %s.")
 	WebhookRegistered = key("Askara now delivers new documents, synchronisation requests and notes to %s.")
 )
@@ -125,7 +126,7 @@ var reasons = []string{
 	// Signed out (sync/askara, sync/auth, sync/engine).
 	"Not signed in to Askara; sign in again.",
 	"Askara refused the access token; sign in again.",
-	"Not signed in to Askara: sign in (clinicsync login).",
+	"Not signed in to Askara: sign in from the Account tab.",
 	"Signed out of Askara: sign in to resume.",
 	"Signed out: the document waits for the next sign-in.",
 	// The platform (sync/askara, sync/engine).
@@ -153,6 +154,16 @@ var reasons = []string{
 	"the proxy script %s",
 	"the proxy script found by WPAD",
 	"the system proxy settings",
+	// The window's sign-in (sync/auth), shown in the Account tab.
+	"Port %d on this computer, where the browser hands the sign-in back, is in use by another program (perhaps another user's Clinic Sync).",
+	"Cannot listen on this computer for the sign-in's answer.",
+	"Sign-in timed out after %s without an answer from the browser; start the sign-in again.",
+	"Sign-in was refused in the browser.",
+	"Sign-in failed: %s.",
+	"The code %s expired before it was approved; start the sign-in again.",
+	"The sign-in was denied on the approval page.",
+	// The relay's port, held by another user's relay (sync/relay), shown in Settings.
+	"%s is in use by another program (perhaps another user's Clinic Sync on this PC): choose another port in Settings (Webhook relay), and point the proxy or tunnel at it.",
 	// Any error.
 	"The operation was interrupted.",
 	"An internal error occurred.",

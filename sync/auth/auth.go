@@ -38,7 +38,16 @@ type Config struct {
 	ClientSecret string
 	Scopes       []string
 	RedirectPort int // loopback port registered with Askara; 0 picks a free one
+	// AnyPort: the platform accepts a redirect to any loopback port (RFC
+	// 8252 §7.3), so a RedirectPort another program holds (another
+	// user's Clinic Sync on a terminal server) is replaced by a free one.
+	AnyPort bool
 }
+
+// ErrPortInUse is wrapped by LoginBrowser's error when RedirectPort is held
+// by another program and AnyPort is off: the caller can offer the code
+// sign-in (LoginDevice) instead.
+var ErrPortInUse = errors.New("the sign-in's loopback port is in use")
 
 // OAuth2 returns the x/oauth2 configuration (redirect URL filled at login).
 func (c Config) OAuth2() *oauth2.Config {
@@ -52,6 +61,11 @@ type BrowserOptions struct {
 	Open    func(url string) error // opens the system browser; nil: only print
 	Out     io.Writer              // where the URL and progress are printed
 	Timeout time.Duration          // default 5 minutes
+	// Prompt, when set, is given the sign-in page's address once the
+	// redirect listener is up, and whether Open opened it: a window shows
+	// the address to copy when it did not. It runs on LoginBrowser's
+	// goroutine and must not block.
+	Prompt func(url string, opened bool)
 }
 
 func randomString(n int) string {
@@ -70,10 +84,9 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.RedirectPort)))
+	ln, err := listenRedirect(c.RedirectPort, c.AnyPort)
 	if err != nil {
-		return nil, clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf(
-			"Cannot listen on 127.0.0.1:%d for the sign-in redirect (is another sign-in running?); try clinicsync login --device.", c.RedirectPort), err)
+		return nil, err
 	}
 	defer ln.Close()
 	oc := c.OAuth2()
@@ -105,11 +118,11 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 			// A wrong state is an attack or a stale tab: keep waiting for the right one.
 		case q.Get("error") != "":
 			page(w, "Sign-in cancelled", "Askara did not grant access. You can close this tab.")
-			msg := "Sign-in was refused in the browser."
+			err := clinicsync.Errorf(clinicsync.ESignedOut, "Sign-in was refused in the browser.")
 			if q.Get("error") != "access_denied" {
-				msg = fmt.Sprintf("Sign-in failed: %s.", clean(q.Get("error")))
+				err = clinicsync.Errorf(clinicsync.ESignedOut, "Sign-in failed: %s.", clean(q.Get("error")))
 			}
-			send(result{err: clinicsync.Errorf(clinicsync.ESignedOut, "%s", msg)})
+			send(result{err: err})
 		case q.Get("code") == "":
 			w.WriteHeader(http.StatusBadRequest)
 			page(w, "Sign-in not accepted", "The answer carried no authorization code.")
@@ -130,10 +143,16 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 	}()
 
 	fmt.Fprintf(o.Out, "Sign in to Askara in your browser:\n  %s\n", authURL)
+	opened := false
 	if o.Open != nil {
 		if err := o.Open(authURL); err != nil {
 			fmt.Fprintf(o.Out, "(Could not open a browser; open the address above yourself.)\n")
+		} else {
+			opened = true
 		}
+	}
+	if o.Prompt != nil {
+		o.Prompt(authURL, opened)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -143,7 +162,7 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, clinicsync.Errorf(clinicsync.ESignedOut,
-				"Sign-in timed out after %s without an answer from the browser; run the sign-in again.", o.Timeout.Round(time.Second))
+				"Sign-in timed out after %s without an answer from the browser; start the sign-in again.", o.Timeout.Round(time.Second))
 		}
 		return nil, &clinicsync.Error{Code: clinicsync.ECanceled, Message: "Sign-in was interrupted.", Err: ctx.Err()}
 	}
@@ -155,6 +174,25 @@ func LoginBrowser(ctx context.Context, c Config, o BrowserOptions) (*oauth2.Toke
 		return nil, tokenError("Askara refused the sign-in", "token_url", err)
 	}
 	return tok, nil
+}
+
+// listenRedirect listens on 127.0.0.1:port for the browser's redirect. A
+// port that cannot be had is another program's (Go's listeners reuse
+// addresses in TIME_WAIT): with anyPort another free loopback port is
+// taken, otherwise the error wraps ErrPortInUse. port 0 is any free one.
+func listenRedirect(port int, anyPort bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil && anyPort && port != 0 {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err == nil {
+		return ln, nil
+	}
+	if port == 0 || anyPort {
+		return nil, clinicsync.Permanent(clinicsync.EConfig, "Cannot listen on this computer for the sign-in's answer.", err)
+	}
+	return nil, clinicsync.Permanentf(clinicsync.EConfig, fmt.Errorf("%w: %w", ErrPortInUse, err),
+		"Port %d on this computer, where the browser hands the sign-in back, is in use by another program (perhaps another user's Clinic Sync).", port)
 }
 
 // tokenError turns a token-endpoint failure into a sentence without
@@ -252,9 +290,27 @@ func page(w io.Writer, title, text string) {
 		html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
 }
 
-// LoginDevice runs the device-code flow: it prints the code and the page to
-// visit, then polls at the interval the server gives until the user acts.
-func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, error) {
+// DeviceCode is what a person needs to approve a code sign-in.
+type DeviceCode struct {
+	Code        string    // the code to enter ("BCDF-GHJK")
+	URL         string    // the page where it is entered
+	URLComplete string    // the page with the code filled in ("" if the server gives none)
+	Expires     time.Time // when the code stops working (zero if not said)
+}
+
+// DeviceOptions tune LoginDevice.
+type DeviceOptions struct {
+	Out io.Writer // where the code and the page are printed; nil: nowhere
+	// Prompt, when set, is given the code and the page once the server
+	// issued them. It runs on LoginDevice's goroutine and must not block.
+	Prompt func(DeviceCode)
+}
+
+// LoginDevice runs the device-code flow: it prints (and prompts) the code
+// and the page to visit, then polls at the interval the server gives until
+// the user acts.
+func LoginDevice(ctx context.Context, c Config, o DeviceOptions) (*oauth2.Token, error) {
+	out := o.Out
 	if out == nil {
 		out = io.Discard
 	}
@@ -271,13 +327,16 @@ func LoginDevice(ctx context.Context, c Config, out io.Writer) (*oauth2.Token, e
 		fmt.Fprintf(out, "(or open %s)\n", da.VerificationURIComplete)
 	}
 	fmt.Fprintf(out, "Waiting for you to approve...\n")
+	if o.Prompt != nil {
+		o.Prompt(DeviceCode{Code: da.UserCode, URL: da.VerificationURI, URLComplete: da.VerificationURIComplete, Expires: da.Expiry})
+	}
 	tok, err := oc.DeviceAccessToken(ctx, da)
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
 			switch re.ErrorCode {
 			case "expired_token":
-				return nil, clinicsync.Errorf(clinicsync.ESignedOut, "The code %s expired before it was approved; run the sign-in again.", da.UserCode)
+				return nil, clinicsync.Errorf(clinicsync.ESignedOut, "The code %s expired before it was approved; start the sign-in again.", da.UserCode)
 			case "access_denied":
 				return nil, clinicsync.Errorf(clinicsync.ESignedOut, "The sign-in was denied on the approval page.")
 			}

@@ -381,7 +381,7 @@ func TestTokenEndpointErrorsNameTheEndpoint(t *testing.T) {
 			var err error
 			if tc.device != "" {
 				cfg.DeviceURL = ts.URL + tc.device
-				_, err = LoginDevice(ctx, cfg, nil)
+				_, err = LoginDevice(ctx, cfg, DeviceOptions{})
 			} else {
 				_, err = LoginBrowser(ctx, cfg, BrowserOptions{Open: browse, Timeout: 20 * time.Second})
 			}

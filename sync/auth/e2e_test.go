@@ -3,12 +3,16 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,7 +134,7 @@ func TestDeviceLogin(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tok, err := auth.LoginDevice(ctx, w.cfg, pw)
+	tok, err := auth.LoginDevice(ctx, w.cfg, auth.DeviceOptions{Out: pw})
 	pw.Close()
 	if err != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
 		t.Fatalf("device login: %v", err)
@@ -154,7 +158,7 @@ func TestDeviceLoginDenied(t *testing.T) {
 			}
 		}
 	}()
-	_, err := auth.LoginDevice(context.Background(), w.cfg, lockedWriter{&out, &mu})
+	_, err := auth.LoginDevice(context.Background(), w.cfg, auth.DeviceOptions{Out: lockedWriter{&out, &mu}})
 	if !strings.Contains(clinicsync.ErrorMessage(err), "denied") {
 		t.Fatalf("denied: %v", err)
 	}
@@ -223,5 +227,105 @@ func TestRevokedGrantSignsOutAndResumes(t *testing.T) {
 	res, err := eng.Pass(context.Background())
 	if err != nil || res.Confirmed != 12 {
 		t.Fatalf("after sign-in: %+v %v", res, err)
+	}
+}
+
+// holdPort listens on a free loopback port and keeps it for the test: the
+// sign-in port another program (another user's Clinic Sync) holds.
+func holdPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// The redirect port is taken: where the platform accepts any loopback port
+// (AnyPort), the sign-in completes on another free one and says which
+// address it waits on; where it does not, it stops before the browser with
+// ErrPortInUse and a sentence that names no command.
+func TestBrowserSignInWithThePortTaken(t *testing.T) {
+	w := newWorld(t, sim.Options{AutoApprove: true})
+	w.cfg.RedirectPort = holdPort(t)
+	opened := 0
+	open := func(u string) error {
+		opened++
+		go func() {
+			if resp, err := http.Get(u); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+		return nil
+	}
+	_, err := auth.LoginBrowser(context.Background(), w.cfg, auth.BrowserOptions{Open: open, Timeout: 20 * time.Second})
+	if !errors.Is(err, auth.ErrPortInUse) || opened != 0 {
+		t.Fatalf("fixed port taken: %v (browser opened %d times)", err, opened)
+	}
+	if msg := clinicsync.ErrorMessage(err); !strings.Contains(msg, strconv.Itoa(w.cfg.RedirectPort)) || strings.Contains(msg, "clinicsync") {
+		t.Errorf("message %q", msg)
+	}
+
+	w.cfg.AnyPort = true
+	var prompted string
+	tok, err := auth.LoginBrowser(context.Background(), w.cfg, auth.BrowserOptions{Open: open, Timeout: 20 * time.Second,
+		Prompt: func(u string, ok bool) { prompted = u }})
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("any loopback port: %v", err)
+	}
+	q, _ := url.Parse(prompted)
+	redirect, _ := url.Parse(q.Query().Get("redirect_uri"))
+	if redirect == nil || redirect.Hostname() != "127.0.0.1" || redirect.Port() == "" || redirect.Port() == strconv.Itoa(w.cfg.RedirectPort) {
+		t.Fatalf("prompted %q: want a redirect to another loopback port", prompted)
+	}
+}
+
+// The browser cannot be opened: the prompt carries the address to copy
+// and the sign-in waits for the callback; a person pasting it completes it.
+func TestBrowserSignInWithoutABrowserPromptsTheAddress(t *testing.T) {
+	w := newWorld(t, sim.Options{AutoApprove: true})
+	w.cfg.RedirectPort = 0
+	got := make(chan string, 1)
+	prompt := func(u string, opened bool) {
+		if opened {
+			t.Error("the prompt says the browser opened")
+		}
+		got <- u
+	}
+	go func() {
+		u := <-got // the person copies the address into a browser
+		if resp, err := http.Get(u); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	tok, err := auth.LoginBrowser(context.Background(), w.cfg, auth.BrowserOptions{Timeout: 20 * time.Second,
+		Open: func(string) error { return errors.New("no browser") }, Prompt: prompt})
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("sign-in: %v", err)
+	}
+}
+
+// The code flow hands the code, the page and the expiry to the prompt.
+func TestDeviceSignInPromptsTheCode(t *testing.T) {
+	w := newWorld(t, sim.Options{DeviceInterval: time.Millisecond})
+	var dc auth.DeviceCode
+	prompt := func(d auth.DeviceCode) {
+		dc = d
+		if err := w.sim.ApproveDevice(d.Code); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := auth.LoginDevice(ctx, w.cfg, auth.DeviceOptions{Prompt: prompt})
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("device sign-in: %v", err)
+	}
+	if dc.Code == "" || !strings.HasPrefix(dc.URL, w.url+"/device") || !strings.Contains(dc.URLComplete, "user_code=") ||
+		time.Until(dc.Expires) < 5*time.Minute || time.Until(dc.Expires) > 11*time.Minute {
+		t.Fatalf("prompt %+v", dc)
 	}
 }

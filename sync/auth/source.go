@@ -105,7 +105,7 @@ func (s *Source) refreshLocked() (*oauth2.Token, error) {
 			return nil, err
 		}
 		if saved == nil || saved.RefreshToken == "" {
-			return nil, clinicsync.Errorf(clinicsync.ESignedOut, "Not signed in to Askara: sign in (clinicsync login).")
+			return nil, clinicsync.Errorf(clinicsync.ESignedOut, "Not signed in to Askara: sign in from the Account tab.")
 		}
 		rt, s.account = saved.RefreshToken, saved.Account
 	}

@@ -122,7 +122,13 @@ const DefaultRelayListen = "127.0.0.1:8787"
 type App struct {
 	StartAtLogin bool   `toml:"start_at_login"`
 	Language     string `toml:"language"` // "" follows the system; "en" or "fr"
+	// TextSize is the window's text size in percent of Fyne's (100-200).
+	TextSize int `toml:"text_size"`
 }
+
+// TextSizes are the sizes Settings offers (a file may set any other
+// between the first and the last).
+var TextSizes = []int{100, 125, 150, 175, 200}
 
 // Languages the app is translated into ("" follows the system).
 var Languages = []string{"", "en", "fr"}
@@ -142,6 +148,11 @@ type Askara struct {
 	ClientSecret string   `toml:"client_secret"`
 	Scopes       []string `toml:"scopes"`
 	RedirectPort int      `toml:"redirect_port"`
+	// AnyLoopbackPort: Askara accepts a sign-in redirect to any loopback
+	// port (RFC 8252 §7.3), so when RedirectPort is taken (another user's
+	// Clinic Sync on a terminal server) another free port is used. Off, a
+	// taken port leads to the code sign-in.
+	AnyLoopbackPort bool `toml:"any_loopback_port"`
 }
 
 // DefaultClientID is set at build time (-ldflags "-X .../sync/config.DefaultClientID=...").
@@ -177,7 +188,7 @@ func Default() Config {
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
-		App: App{StartAtLogin: true},
+		App: App{StartAtLogin: true, TextSize: 100},
 	}
 }
 
@@ -321,6 +332,9 @@ func (c Config) Problems() []Problem {
 	}
 	if !slices.Contains(Languages, c.App.Language) {
 		add("app.language", "%q must be empty (follow the system), \"en\" or \"fr\"", c.App.Language)
+	}
+	if n := c.App.TextSize; n < TextSizes[0] || n > TextSizes[len(TextSizes)-1] {
+		add("app.text_size", "%d must be between %d and %d (percent)", n, TextSizes[0], TextSizes[len(TextSizes)-1])
 	}
 	return probs
 }

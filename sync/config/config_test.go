@@ -150,3 +150,42 @@ func TestNetworkSection(t *testing.T) {
 		}
 	}
 }
+
+// The window's text size: 100 % unless set, 100-200 %, kept in [app].
+func TestTextSize(t *testing.T) {
+	c := Default()
+	if c.App.TextSize != 100 {
+		t.Fatalf("default text size %d", c.App.TextSize)
+	}
+	for _, tc := range []struct {
+		size int
+		ok   bool
+	}{{100, true}, {150, true}, {200, true}, {130, true}, {0, false}, {99, false}, {201, false}} {
+		c.App.TextSize = tc.size
+		bad := false
+		for _, p := range c.Problems() {
+			bad = bad || p.Key == "app.text_size"
+		}
+		if bad == tc.ok {
+			t.Errorf("text size %d: problem %v", tc.size, bad)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	c = Default()
+	c.App.TextSize = 150
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), "[app]") || !strings.Contains(string(b), "text_size = 150") {
+		t.Fatalf("saved file:\n%s", b)
+	}
+	if got, err := Load(path); err != nil || got.App.TextSize != 150 {
+		t.Fatalf("loaded %d, %v", got.App.TextSize, err)
+	}
+	// A file from before the setting keeps the default.
+	os.WriteFile(path, []byte("[app]\nlanguage = \"fr\"\n"), 0o600)
+	if got, err := Load(path); err != nil || got.App.TextSize != 100 {
+		t.Fatalf("an older file: %d, %v", got.App.TextSize, err)
+	}
+}

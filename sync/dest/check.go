@@ -22,7 +22,15 @@ var (
 // probe creates the check's test file (tests inject the OS's refusals).
 var probe = probeFile
 
-func probeFile(dir string) (*os.File, error) { return os.CreateTemp(dir, ".clinicsync-check-*") }
+// probeFile's name has no extension and starts with a dot, and it is
+// hidden on Windows: no importer takes it for a document.
+func probeFile(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, ".clinicsync-check-*")
+	if err == nil {
+		hide(f.Name())
+	}
+	return f, err
+}
 
 // CheckRoot checks that root is a folder Clinic Sync can write in, with a
 // real test write: a file is created, written and removed, so nothing is

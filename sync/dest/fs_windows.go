@@ -82,3 +82,41 @@ func longPath(p string) string {
 
 // syncDir: NTFS journals its metadata; Windows cannot fsync a directory.
 func syncDir(dir string) {}
+
+// hide marks a temp file hidden (FILE_ATTRIBUTE_HIDDEN), right after it is
+// created: practice-software importers that scan the folder skip hidden
+// files, so they never pick up a half-written one (the dot in its name
+// hides it only on macOS and Linux).
+func hide(path string) error {
+	p, err := syscall.UTF16PtrFromString(longPath(path))
+	if err != nil {
+		return err
+	}
+	attrs, err := syscall.GetFileAttributes(p)
+	if err != nil {
+		return err
+	}
+	return syscall.SetFileAttributes(p, attrs|syscall.FILE_ATTRIBUTE_HIDDEN)
+}
+
+// unhide clears the hidden attribute before the temp file is published:
+// a rename keeps attributes, and a hidden document is one the importer
+// never sees.
+func unhide(path string) error {
+	p, err := syscall.UTF16PtrFromString(longPath(path))
+	if err != nil {
+		return err
+	}
+	attrs, err := syscall.GetFileAttributes(p)
+	if err != nil {
+		return err
+	}
+	if attrs&syscall.FILE_ATTRIBUTE_HIDDEN == 0 {
+		return nil
+	}
+	attrs &^= syscall.FILE_ATTRIBUTE_HIDDEN
+	if attrs == 0 {
+		attrs = syscall.FILE_ATTRIBUTE_NORMAL
+	}
+	return syscall.SetFileAttributes(p, attrs)
+}

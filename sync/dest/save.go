@@ -40,6 +40,10 @@ type SaveRequest struct {
 // the final file.
 type Result = clinicsync.Placed
 
+// A temp file is ".clinicsync-<uuid>-<16 hex>.part": the leading dot hides
+// it on macOS and Linux (it is also hidden on Windows, see hide), and the
+// UUID allows only [0-9A-Za-z_-], so the extension is always .part, never
+// one an importer takes for a document (.pdf, .txt).
 const (
 	tempPrefix = ".clinicsync-"
 	tempSuffix = ".part"
@@ -207,6 +211,13 @@ func Save(ctx context.Context, r SaveRequest) (_ Result, err error) {
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fsError(cerr, dir)
+	}
+	if err == nil {
+		// A rename keeps the hidden attribute: the file is made visible
+		// first, whole, or not published at all.
+		if uerr := unhide(tmp); uerr != nil {
+			err = fsError(uerr, dir)
+		}
 	}
 	if err != nil {
 		return Result{}, err
@@ -405,6 +416,11 @@ func createTemp(dir, uuid string) (string, *os.File, error) {
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue
+		}
+		if err == nil {
+			// Hidden before a byte is written (Windows; the dot does it
+			// elsewhere). Best effort: the name alone is no document's.
+			hide(name)
 		}
 		return name, f, err
 	}

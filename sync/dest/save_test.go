@@ -798,3 +798,70 @@ func TestSaveConcurrentFailuresNeverRemoveAnotherDocumentsFolder(t *testing.T) {
 		t.Fatalf("tree %v, want %v", got, want)
 	}
 }
+
+// A half-written file is invisible to a practice-software importer that
+// scans the folder: hidden while it is written (a dot name on macOS and
+// Linux, FILE_ATTRIBUTE_HIDDEN on Windows), with an extension no importer
+// takes for a document; the published document is not hidden. The same
+// for a note (.txt) and for the folder check's test file. It also runs
+// under Wine (packaging/windows/wine/smoke.sh), hence its own folders: Wine
+// 8 cannot run Go's RemoveAll, which t.TempDir's cleanup needs.
+func TestTempFilesAreHiddenUntilPublished(t *testing.T) {
+	t.Parallel()
+	tempDir := func() string {
+		d, err := os.MkdirTemp("", "dest-hidden-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		text bool
+		body []byte
+	}{{"letter.pdf", false, pdf("x")}, {"2026-02-24_note_ab12cd34.txt", true, []byte("Patient: none\r\n")}} {
+		root := tempDir()
+		var temps []string
+		var hidden []bool
+		body := &peekReader{r: bytes.NewReader(tc.body), peek: func() {
+			if temps != nil {
+				return
+			}
+			temps, _ = filepath.Glob(filepath.Join(root, "P", TempPattern(uuidA)))
+			for _, p := range temps {
+				h, err := hiddenFile(p)
+				if err != nil {
+					t.Errorf("%s: %v", p, err)
+				}
+				hidden = append(hidden, h)
+			}
+		}}
+		r, err := Save(context.Background(), SaveRequest{Root: root, RelDir: "P", FileName: tc.name, UUID: uuidA, Body: body, Text: tc.text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(temps) != 1 {
+			t.Fatalf("%s: temp files while writing: %v", tc.name, temps)
+		}
+		base := filepath.Base(temps[0])
+		if !strings.HasPrefix(base, ".") || filepath.Ext(base) != ".part" {
+			t.Errorf("temp file %q: want a leading dot and the extension .part", base)
+		}
+		if !hidden[0] {
+			t.Errorf("%s: the temp file %s is visible while it is written", tc.name, base)
+		}
+		if h, err := hiddenFile(r.Path); err != nil || h {
+			t.Errorf("%s: the published file is hidden (%v, %v)", tc.name, h, err)
+		}
+	}
+	f, err := probeFile(tempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if h, err := hiddenFile(f.Name()); err != nil || !h || filepath.Ext(strings.TrimPrefix(filepath.Base(f.Name()), ".")) != "" {
+		t.Errorf("the folder check's file %s: hidden %v (%v), want hidden and no extension", filepath.Base(f.Name()), h, err)
+	}
+}

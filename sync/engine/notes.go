@@ -243,12 +243,12 @@ func (e *Engine) EnableNotes(on bool) {
 }
 
 // SaveEventFile writes an event's JSON, as received, to the destination
-// (the folder: Inbox/<Platform> below the root), named from the date, the
-// event and a short id.
+// (the folder: Inbox/<Platform> below the root), named from the date (the
+// clinic PC's, as a note's), the event and a short id.
 func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
 	_, dst := e.conf()
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])
-	name := fmt.Sprintf("%s_%s_%s.json", e.Now().UTC().Format("2006-01-02"), event, key[:8])
+	name := fmt.Sprintf("%s_%s_%s.json", e.Now().Local().Format("2006-01-02"), event, key[:8])
 	return dst.SaveEvent(ctx, clinicsync.EventFile{Platform: platforms.DisplayName(platform), Name: name, Key: key, Body: body})
 }

@@ -450,7 +450,7 @@ func TestRenderUpdatedAndRequestID(t *testing.T) {
 	}
 	n.UpdatedAt, n.CorrelationID = at.Add(time.Minute), "b"
 	out = string(Render(n))
-	if !strings.Contains(out, "Date: 2026-02-24 10:30 UTC\r\nUpdated: 2026-02-24 10:31 UTC\r\n") || !strings.Contains(out, "Note id: a\r\nRequest id: b\r\n") {
+	if !strings.Contains(out, "Date: 2026-02-24 11:30 +01:00\r\nUpdated: 2026-02-24 11:31 +01:00\r\n") || !strings.Contains(out, "Note id: a\r\nRequest id: b\r\n") {
 		t.Errorf("got %q", out)
 	}
 	n.UpdatedAt = at.Add(-time.Minute)

@@ -16,8 +16,8 @@ import (
 // blank line, then the body.
 //
 //	Patient: Élodie Martin (external id PMS-4411)   or "Patient: none (inbox)"
-//	Date: 2026-02-24 10:30 UTC
-//	Updated: 2026-02-24 11:02 UTC                    only when UpdatedAt is after CreatedAt
+//	Date: 2026-02-24 11:30 +01:00
+//	Updated: 2026-02-24 12:02 +01:00                 only when UpdatedAt is after CreatedAt
 //	Type: consultation_summary
 //	Source: Askara                                   Askara, Nabla or SOAPNoteAPI
 //	Note id: 3f2a9c1b-…
@@ -37,8 +37,10 @@ import (
 // Windows front-desk PCs: Notepad before Windows 10 1809 shows a file with
 // bare LF as one long line, and many practice-management import tools
 // split on CRLF; every reader that handles LF handles CRLF too. The file
-// ends with exactly one CRLF and has no byte-order mark. The output
-// depends only on n (no clock, no map order).
+// ends with exactly one CRLF and has no byte-order mark. Times are the
+// clinic PC's local time with their offset (the clinic reads them; a
+// consultation at 00:30 is dated that day). The output depends only on n
+// and the PC's time zone (no clock, no map order).
 func Render(n Note) []byte {
 	var b strings.Builder
 	line := func(s string) {
@@ -113,7 +115,7 @@ func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
-	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+	return t.Local().Format("2006-01-02 15:04 -07:00")
 }
 
 func orUnknown(s string) string {
@@ -172,7 +174,9 @@ const maxSlug = 40
 // FileName returns the note file's name:
 // "<date>_<type>_<hash>.txt", e.g. "2026-02-24_consultation-summary_3f2a9c1b.txt".
 //
-//   - date: CreatedAt in UTC as YYYY-MM-DD, or "undated" when unknown;
+//   - date: CreatedAt's day on the clinic PC (local time) as YYYY-MM-DD,
+//     or "undated" when unknown: a consultation at 00:30 is filed under
+//     its own day, not the day before in UTC;
 //   - type: Type lower-cased, every run of characters other than a-z and
 //     0-9 made one "-", at most 40 characters, "note" if nothing is left;
 //     "-failed" is added for a failed note, so a failure report never takes
@@ -186,7 +190,7 @@ const maxSlug = 40
 func FileName(n Note) string {
 	date := "undated"
 	if !n.CreatedAt.IsZero() {
-		date = slugify(n.CreatedAt.UTC().Format("2006-01-02"), 11)
+		date = slugify(n.CreatedAt.Local().Format("2006-01-02"), 11)
 	}
 	slug := slugify(n.Type, maxSlug)
 	if slug == "" {

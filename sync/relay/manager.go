@@ -45,13 +45,17 @@ type Manager struct {
 	secrets map[string]string
 	srv     *Server
 	addr    string
+	taken   string // the configured address another program held (Status.Taken)
 	lastErr string
 }
 
 // Status is the relay as the window and `status` show it.
 type Status struct {
-	Enabled      bool      `json:"enabled"`
-	Address      string    `json:"address,omitempty"` // where it listens, when running
+	Enabled bool   `json:"enabled"`
+	Address string `json:"address,omitempty"` // where it listens, when running
+	// Taken is the configured address, when another program (another
+	// user's Clinic Sync) held it and the relay listens on Address instead.
+	Taken        string    `json:"taken,omitempty"`
 	PublicURL    string    `json:"public_url,omitempty"`
 	Registered   string    `json:"registered,omitempty"` // the URL Askara delivers to
 	LastDelivery time.Time `json:"last_delivery,omitzero"`
@@ -87,20 +91,25 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 		}
 	}
 	// The server is rebuilt when what it was built from changed, but for
-	// the public URL: SetPublicURL follows it.
+	// the public URL: SetPublicURL follows it. A relay on a free port
+	// instead of a taken one is rebuilt when a public URL comes: the proxy
+	// or tunnel forwards to the configured port.
 	built := m.cfg
 	built.Public = c.Public
-	same := m.srv != nil && c.Equal(built) && maps.Equal(secrets, m.secrets)
+	same := m.srv != nil && c.Equal(built) && maps.Equal(secrets, m.secrets) && (m.taken == "" || c.Public == "")
 	if !same {
 		if m.srv != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			m.srv.Close(sctx)
 			cancel()
-			m.srv, m.addr = nil, ""
+			m.srv, m.addr, m.taken = nil, "", ""
 		}
 		if c.Enabled {
+			// Without a public URL nothing outside points at the port: a
+			// port another user's relay holds is replaced by a free one.
 			srv, err := New(Options{Listen: c.Listen, PublicURL: c.Public, Enabled: c.Platforms, Secrets: secrets, AllowUnsigned: c.AllowUnsigned,
-				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log, Events: m.Events})
+				Tolerance: c.Tolerance.Duration, AzodhaFiles: c.AzodhaFiles, Store: m.Store, Sink: m.Sink, Log: m.Log, Events: m.Events,
+				FreePortIfTaken: c.Public == ""})
 			if err == nil {
 				m.addr, err = srv.Start(context.WithoutCancel(ctx))
 			}
@@ -109,7 +118,10 @@ func (m *Manager) Apply(ctx context.Context, c config.Relay) error {
 				m.cfg, m.secrets = c, secrets
 				return err
 			}
-			m.srv = srv
+			m.srv, m.taken = srv, srv.Taken()
+			if m.taken != "" {
+				m.Sink.Note(ctx, "warn", clinicsync.NewText(activity.RelayPortTaken, m.taken, m.addr))
+			}
 			m.Sink.Note(ctx, "info", clinicsync.NewText(activity.RelayListening, m.addr, strings.Join(c.Platforms, ", ")))
 		}
 	}
@@ -177,7 +189,7 @@ func (m *Manager) register(ctx context.Context, c config.Relay) error {
 func (m *Manager) Status(ctx context.Context) Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Status{Enabled: m.cfg.Enabled, Address: m.addr, PublicURL: m.cfg.Public, Error: m.lastErr}
+	st := Status{Enabled: m.cfg.Enabled, Address: m.addr, Taken: m.taken, PublicURL: m.cfg.Public, Error: m.lastErr}
 	if v, err := m.Store.GetCursor(ctx, registrationCursor); err == nil && v != "" {
 		var r registration
 		if json.Unmarshal([]byte(v), &r) == nil {
@@ -207,7 +219,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	}
 	err := m.srv.Close(ctx)
-	m.srv, m.addr = nil, ""
+	m.srv, m.addr, m.taken = nil, "", ""
 	return err
 }
 

@@ -2,8 +2,11 @@ package relay
 
 import (
 	"context"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +195,61 @@ func TestManagerPublishesWhatStatusShows(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed("stop", func(s Status) bool { return s.Address == "" })
+}
+
+// Two users on one PC (a terminal server) with the default settings: the
+// second relay finds the port taken. Without a public URL (nothing outside
+// points at the port) it listens on a free port of the same host and says
+// which was taken, in Status and the activity log; with one (the proxy or
+// tunnel forwards to the configured port) it does not start, and says the
+// port is in use and where to choose another.
+func TestSecondUserOnThePCGetsAFreePortOrAClearMessage(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0") // the first user's relay
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	taken := held.Addr().String()
+	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sink := &recorder{}
+	m := &Manager{Store: st, Sink: sink}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	c := config.Default().Relay
+	c.Enabled, c.Listen, c.AllowUnsigned = true, taken, true
+	if err := m.Apply(ctx, c); err != nil {
+		t.Fatalf("no public URL, port taken: %v", err)
+	}
+	s := m.Status(ctx)
+	if s.Address == "" || s.Address == taken || s.Taken != taken || s.Error != "" {
+		t.Fatalf("status %+v; want another address and Taken %s", s, taken)
+	}
+	if !strings.HasPrefix(s.Address, "127.0.0.1:") {
+		t.Fatalf("moved to %s, not the same loopback host", s.Address)
+	}
+	r := &relayRig{t: t, st: st, url: "http://" + s.Address}
+	if code, _ := r.post("/webhooks/askara", askaraEnvelope("doc-1", "new_document", "a.pdf"), nil); code != 200 {
+		t.Fatalf("a delivery to the free port: %d", code)
+	}
+	if !slices.ContainsFunc(notesOf(sink), func(n string) bool { return strings.Contains(n, taken) && strings.Contains(n, s.Address) }) {
+		t.Errorf("the activity log does not say %s was taken: %q", taken, notesOf(sink))
+	}
+
+	c.Public = "https://clinic.example.org/clinicsync"
+	err = m.Apply(ctx, c)
+	s = m.Status(ctx)
+	msg := clinicsync.ErrorMessage(err)
+	if err == nil || s.Address != "" || s.Error != msg || !strings.Contains(msg, taken+" is in use by another program") ||
+		!strings.Contains(msg, "Settings") || strings.Contains(msg, "clinicsync ") {
+		t.Fatalf("with a public URL: %v; status %+v", err, s)
+	}
+}
+
+func notesOf(r *recorder) []string {
+	_, n := r.snapshot()
+	return n
 }

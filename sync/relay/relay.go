@@ -75,6 +75,11 @@ type Options struct {
 	// Events receives RelayChanged when a delivery is accepted or refused
 	// (nil: none).
 	Events *events.Bus
+	// FreePortIfTaken: when another program holds Listen's loopback port
+	// (another user's Clinic Sync on a terminal server), listen on a free
+	// port of the same host instead (Taken says so). Only when nothing
+	// outside points at the port: without a public URL.
+	FreePortIfTaken bool
 }
 
 // Server is a running relay.
@@ -88,6 +93,7 @@ type Server struct {
 	log       *slog.Logger
 	srv       *http.Server
 	ln        net.Listener
+	taken     string // Listen, when another program held it and a free port was taken (Start)
 
 	commits chan commitReq
 	wake    chan struct{}
@@ -189,7 +195,19 @@ func New(o Options) (*Server, error) {
 func (s *Server) Start(ctx context.Context) (string, error) {
 	ln, err := net.Listen("tcp", s.o.Listen)
 	if err != nil {
-		return "", clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The relay cannot listen on %s.", s.o.Listen), err)
+		// The host can be listened on, so its port is the trouble: in use
+		// by another program (or reserved).
+		host, port, _ := net.SplitHostPort(s.o.Listen)
+		other, oerr := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		switch {
+		case oerr != nil || port == "0":
+			return "", clinicsync.Permanent(clinicsync.EConfig, fmt.Sprintf("The relay cannot listen on %s.", s.o.Listen), err)
+		case !s.o.FreePortIfTaken || !s.loopback:
+			other.Close()
+			return "", clinicsync.Permanentf(clinicsync.EConfig, err,
+				"%s is in use by another program (perhaps another user's Clinic Sync on this PC): choose another port in Settings (Webhook relay), and point the proxy or tunnel at it.", s.o.Listen)
+		}
+		ln, s.taken = other, s.o.Listen
 	}
 	s.ln = ln
 	_, s.port, _ = net.SplitHostPort(ln.Addr().String())
@@ -203,6 +221,10 @@ func (s *Server) Start(ctx context.Context) (string, error) {
 	}()
 	return ln.Addr().String(), nil
 }
+
+// Taken is the configured address another program held, when the relay
+// listens on a free port instead (FreePortIfTaken); "" otherwise.
+func (s *Server) Taken() string { return s.taken }
 
 // startWorkers starts the group-commit writer and the processor (Start
 // does it; tests and benchmarks that use the handler alone call it).

@@ -51,7 +51,8 @@ func RuntimeOf(c config.Config, tuned engine.Config) Runtime {
 	return Runtime{
 		API: a.APIURL,
 		Auth: auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL, RevokeURL: a.RevokeURL,
-			ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes, RedirectPort: a.RedirectPort},
+			ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes, RedirectPort: a.RedirectPort,
+			AnyPort: a.AnyLoopbackPort},
 		Engine:      tuned,
 		Destination: dest.Layout{Root: c.Destination.Root, Template: c.Destination.PatientFolder},
 		Notes:       c.Notes.Enabled,

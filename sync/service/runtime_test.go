@@ -16,6 +16,7 @@ import (
 var notRuntime = map[string]string{
 	"app.start_at_login": "Apply, which switches Parts.Autostart; cmd makes the OS entry agree at start",
 	"app.language":       "the window (app.SetLanguage): cmd at start, the Settings form on Save",
+	"app.text_size":      "the window (a theme scaling its text): at start, and the Settings form on Save",
 }
 
 // eachKey calls f with every key of the file ("relay.listen") and a copy

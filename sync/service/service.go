@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -444,10 +445,49 @@ func trimJoin(a, b string) string {
 	return a + " " + b
 }
 
-// SignIn signs in through the browser: it checks the keychain can keep the
-// sign-in, opens the platform's page and waits (up to 5 minutes, or until
-// CancelSignIn) for the loopback redirect.
-func (s *Service) SignIn(ctx context.Context) error {
+// SignInOptions choose how SignIn signs in and receive what the person
+// must see while it waits.
+type SignInOptions struct {
+	// Code signs in with a code entered on any device (the device flow)
+	// instead of this PC's browser.
+	Code bool
+	// Prompt, when set, is given what to show while the sign-in waits:
+	// the browser's page (with whether the browser opened it), or the code
+	// and where to enter it. It runs on SignIn's goroutine and must not
+	// block.
+	Prompt func(SignInPrompt)
+}
+
+// SignInPrompt is what a sign-in waiting for the person shows.
+type SignInPrompt struct {
+	// The browser sign-in: the page's address, and whether the browser
+	// opened it (when not, the window shows it to copy into one).
+	URL    string
+	Opened bool
+	// The code sign-in: the code, the page where it is entered (and the
+	// same with the code filled in, "" if Askara gives none), and when the
+	// code expires (zero if not said).
+	Code            string
+	CodeURL         string
+	CodeURLComplete string
+	Expires         time.Time
+	// PortInUse is the sign-in port another program holds, when the code
+	// sign-in replaced the browser's for that reason (0 otherwise).
+	PortInUse int
+}
+
+// codeTimeout bounds a code sign-in; the code's own expiry (10 minutes at
+// Askara's simulator) ends it sooner.
+const codeTimeout = 15 * time.Minute
+
+// SignIn signs in: it checks the keychain can keep the sign-in, then opens
+// the platform's page in the browser and waits (up to 5 minutes, or until
+// CancelSignIn) for the loopback redirect, or, with o.Code, shows a code to
+// enter on any device and waits for its approval. When the browser's
+// redirect port is held by another program (another user's Clinic Sync)
+// and the platform accepts no other port, it signs in with a code instead:
+// never a sentence that sends a front-desk person to a terminal.
+func (s *Service) SignIn(ctx context.Context, o SignInOptions) error {
 	if s.p.Source == nil {
 		return clinicsync.Errorf(clinicsync.EConfig, "Credentials come from CLINICSYNC_ACCESS_TOKEN; unset it to sign in.")
 	}
@@ -456,7 +496,11 @@ func (s *Service) SignIn(ctx context.Context) error {
 	if err := s.p.Keychain.Check(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	prompt := o.Prompt
+	if prompt == nil {
+		prompt = func(SignInPrompt) {}
+	}
+	ctx, cancel := context.WithTimeout(ctx, codeTimeout)
 	s.mu.Lock()
 	if s.signIn != nil {
 		s.signIn()
@@ -466,7 +510,23 @@ func (s *Service) SignIn(ctx context.Context) error {
 	defer cancel()
 	cfg := s.p.AuthConfig()
 	ctx = auth.WithClient(ctx, s.httpClient())
-	tok, err := auth.LoginBrowser(ctx, cfg, auth.BrowserOptions{Open: s.p.OpenURL, Out: io.Discard, Timeout: 5 * time.Minute})
+	code := func(portInUse int) (*oauth2.Token, error) {
+		return auth.LoginDevice(ctx, cfg, auth.DeviceOptions{Prompt: func(d auth.DeviceCode) {
+			prompt(SignInPrompt{Code: d.Code, CodeURL: d.URL, CodeURLComplete: d.URLComplete, Expires: d.Expires, PortInUse: portInUse})
+		}})
+	}
+	var tok *oauth2.Token
+	var err error
+	if o.Code {
+		tok, err = code(0)
+	} else {
+		tok, err = auth.LoginBrowser(ctx, cfg, auth.BrowserOptions{Open: s.p.OpenURL, Out: io.Discard, Timeout: 5 * time.Minute,
+			Prompt: func(url string, opened bool) { prompt(SignInPrompt{URL: url, Opened: opened}) }})
+		if errors.Is(err, auth.ErrPortInUse) && cfg.DeviceURL != "" {
+			s.log.Info("sign-in port in use: signing in with a code", "port", cfg.RedirectPort)
+			tok, err = code(cfg.RedirectPort)
+		}
+	}
 	if err != nil {
 		return err
 	}

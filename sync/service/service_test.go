@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,7 +121,7 @@ func (r *rig) signIn() {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.svc.SignIn(ctx); err != nil {
+	if err := r.svc.SignIn(ctx, SignInOptions{}); err != nil {
 		r.t.Fatalf("sign in: %v", err)
 	}
 }
@@ -316,7 +317,7 @@ func TestSignInWithoutKeychainFailsBeforeTheBrowser(t *testing.T) {
 	t.Cleanup(keyring.MockInit)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := r.svc.SignIn(ctx)
+	err := r.svc.SignIn(ctx, SignInOptions{})
 	if !errors.Is(err, auth.ErrNoKeychain) ||
 		!strings.HasPrefix(clinicsync.ErrorMessage(err), "No keychain is available on this computer") {
 		t.Fatalf("sign in without a keychain: %v", err)
@@ -595,5 +596,54 @@ func TestBundleRedactsNamesAndSaysTheSystem(t *testing.T) {
 	}
 	if again := bundleFiles(t, r.svc, BundleOptions{RedactNames: true}); again["documents.csv"] != red["documents.csv"] {
 		t.Fatal("the tokens changed from one bundle to the next")
+	}
+}
+
+// The sign-in port is held by another program (another user's Clinic Sync
+// on a terminal server) and Askara wants its registered port: the window's
+// Sign in becomes a code sign-in, says why, and completes once the code is
+// approved; no browser opened on a port that could not answer. Asked for
+// directly, the code sign-in needs no port at all.
+func TestSignInFallsBackToACodeWhenThePortIsTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	var url string
+	r := newRigWith(t, sim.Options{Documents: 1, Seed: 3, DeviceInterval: time.Millisecond}, func(p *Parts) {
+		ac := p.AuthConfig()
+		ac.RedirectPort, ac.DeviceURL = port, strings.TrimSuffix(ac.TokenURL, "/token")+"/device"
+		url = ac.DeviceURL
+		p.AuthConfig = func() auth.Config { return ac }
+	})
+	for _, code := range []bool{false, true} {
+		var prompts []SignInPrompt
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := r.svc.SignIn(ctx, SignInOptions{Code: code, Prompt: func(p SignInPrompt) {
+			prompts = append(prompts, p)
+			if err := r.sim.ApproveDevice(p.Code); err != nil {
+				t.Error(err)
+			}
+		}})
+		cancel()
+		if err != nil {
+			t.Fatalf("code %v: %v", code, err)
+		}
+		want := port
+		if code {
+			want = 0
+		}
+		if len(prompts) != 1 || prompts[0].Code == "" || prompts[0].URL != "" || prompts[0].PortInUse != want ||
+			!strings.HasPrefix(prompts[0].CodeURL, strings.TrimSuffix(url, "/oauth2/device")) || prompts[0].Expires.IsZero() {
+			t.Fatalf("code %v: prompts %+v", code, prompts)
+		}
+		if len(r.opened) != 0 {
+			t.Fatalf("the browser opened %v", r.opened)
+		}
+		if st := r.svc.Status(); !st.Account.SignedIn || st.Account.Name != "Jane Doe" {
+			t.Fatalf("code %v: account %+v", code, st.Account)
+		}
 	}
 }

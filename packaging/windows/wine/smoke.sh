@@ -10,7 +10,8 @@
 # same exe reaches the simulator at https://api.askara.test only through a
 # test proxy named by the registry's Internet Settings (ProxyEnable and
 # ProxyServer, then an AutoConfigURL script that Wine's WinHTTP runs), and
-# names that proxy once it is stopped.
+# names that proxy once it is stopped. Then sync/dest's
+# TestTempFilesAreHiddenUntilPublished, built for Windows, under Wine.
 #
 # Needs: wine64 and gcc-mingw-w64-x86-64 (Debian 12:
 #   apt-get install --no-install-recommends wine64 gcc-mingw-w64-x86-64),
@@ -57,5 +58,12 @@ printf 'windows-smoke: prefix with the ProcessPrng stub in %s s (%s, %s)\n' "$(s
 cd "$repo"
 # CGO_ENABLED=0: the test package then builds without Fyne's cgo driver.
 CGO_ENABLED=0 "$GO" test -tags wine -run '^(TestWineSmoke|TestWineSystemProxy)$' -count=1 -v -timeout 10m ./cmd/clinicsync/
+# The destination's temp files are hidden (FILE_ATTRIBUTE_HIDDEN) while
+# written and the published file is not: sync/dest's own test, built for
+# Windows. Wine reports dot files as hidden unless ShowDotFiles is set, which
+# would hide a missing attribute.
+"$WINE" reg add 'HKCU\Software\Wine' /v ShowDotFiles /d Y /f >/dev/null
+CGO_ENABLED=0 GOOS=windows GOARCH=amd64 "$GO" test -c -o "$tmp/dest.test.exe" ./sync/dest/
+"$WINE" "$tmp/dest.test.exe" -test.run '^TestTempFilesAreHiddenUntilPublished$' -test.count=1 -test.v
 t2=$(ms)
 printf 'windows-smoke: test in %s s; %s s in all\n' "$(secs $((t2 - t1)))" "$(secs $((t2 - t0)))"
