@@ -73,7 +73,7 @@ func (s *Store) insertLog(ctx context.Context, level, item, message string, t cl
 		}
 		args = string(b)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message, code, args) VALUES (?, ?, ?, ?, ?, ?)`,
+	res, err := s.write(ctx, `INSERT INTO activity(at, level, item, message, code, args) VALUES (?, ?, ?, ?, ?, ?)`,
 		s.now().UnixMilli(), level, clinicsync.CleanText(item), message, t.Key, args)
 	if err != nil {
 		return 0, err

@@ -105,7 +105,7 @@ func (s *Store) Upsert(ctx context.Context, source string, d clinicsync.Document
 	}
 	now := s.now().UnixMilli()
 	p := d.Patient
-	res, err := s.db.ExecContext(ctx, `INSERT INTO documents (uuid, source, doc_type, patient_uuid,
+	res, err := s.write(ctx, `INSERT INTO documents (uuid, source, doc_type, patient_uuid,
 		patient_external_id, patient_first_name, patient_last_name, patient_birth_date, file_name,
 		state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(uuid) DO NOTHING`,
@@ -117,7 +117,7 @@ func (s *Store) Upsert(ctx context.Context, source string, d clinicsync.Document
 	n, _ := res.RowsAffected()
 	if n == 0 {
 		// Known: refresh what the platform may have corrected, keep the state.
-		if _, err := s.db.ExecContext(ctx, `UPDATE documents SET doc_type = ?, patient_uuid = ?,
+		if _, err := s.write(ctx, `UPDATE documents SET doc_type = ?, patient_uuid = ?,
 			patient_external_id = ?, patient_first_name = ?, patient_last_name = ?, patient_birth_date = ?,
 			file_name = ? WHERE uuid = ? AND (doc_type, patient_uuid, patient_external_id, patient_first_name,
 			patient_last_name, patient_birth_date, file_name) IS NOT (?, ?, ?, ?, ?, ?, ?)`,
@@ -244,7 +244,7 @@ func (s *Store) Counts(ctx context.Context) (map[clinicsync.ItemState]int, error
 }
 
 func (s *Store) exec1(ctx context.Context, uuid, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.write(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reope
 		WHERE uuid = ?`, fp, updatedAt, uuid).Scan(&same) == nil && same {
 		return false, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(s.db, ctx, nil)
 	if err != nil {
 		return false, err
 	}
@@ -406,7 +406,7 @@ func (s *Store) RequeueConfirmedBefore(ctx context.Context, uuid string, t time.
 // one transaction, so two processes cannot both pass. When it is too soon it
 // returns an ETooSoon *clinicsync.Error and the time left.
 func (s *Store) ClaimManualRetry(ctx context.Context, uuid string, window time.Duration) (time.Duration, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(s.db, ctx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -448,7 +448,7 @@ func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
 	if err != nil || len(items) == 0 {
 		return items, err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', updated_at = ?
+	_, err = s.write(ctx, `UPDATE documents SET state = 'pending', updated_at = ?
 		WHERE state = 'downloading'`, s.now().UnixMilli())
 	return items, err
 }
@@ -456,13 +456,13 @@ func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
 // ReleaseDownloading puts a document whose download was abandoned (the
 // pass was cancelled or stopped) back to pending.
 func (s *Store) ReleaseDownloading(ctx context.Context, uuid string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', temp_dir = '', updated_at = ?
+	_, err := s.write(ctx, `UPDATE documents SET state = 'pending', temp_dir = '', updated_at = ?
 		WHERE uuid = ? AND state = 'downloading'`, s.now().UnixMilli(), uuid)
 	return err
 }
 
 // ClearTempDir forgets the temp folder once its temp files are gone.
 func (s *Store) ClearTempDir(ctx context.Context, uuid string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
+	_, err := s.write(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
@@ -153,7 +154,7 @@ func migrations() ([]migration, error) {
 // migrate applies every migration not yet applied, each in its own
 // transaction together with its row in schema_migrations.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.write(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -170,7 +171,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func (s *Store) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(s.db, ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -229,8 +230,28 @@ func (s *Store) GetCursor(ctx context.Context, name string) (string, error) {
 
 // SetCursor stores a named cursor.
 func (s *Store) SetCursor(ctx context.Context, name, value string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors(name, value, updated_at) VALUES (?, ?, ?)
+	_, err := s.write(ctx, `INSERT INTO cursors(name, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		name, value, s.now().UnixMilli())
 	return err
+}
+
+// transactions counts the write transactions this process has made (each
+// autocommit statement and each BeginTx), for the benchmarks that keep
+// local work per document small.
+var transactions atomic.Int64
+
+// Transactions returns how many write transactions this process has made.
+func Transactions() int64 { return transactions.Load() }
+
+// write runs one statement in its own transaction.
+func (s *Store) write(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	transactions.Add(1)
+	return s.db.ExecContext(ctx, q, args...)
+}
+
+// begin starts a transaction on db.
+func (s *Store) begin(db *sql.DB, ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	transactions.Add(1)
+	return db.BeginTx(ctx, opts)
 }
