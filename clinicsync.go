@@ -131,6 +131,18 @@ type Remote interface {
 	SetStatus(ctx context.Context, uuid string, st Status) error
 }
 
+// PagedLister is a Remote that can hand the list of unsynchronized
+// documents over page by page, as it reads it, so that downloads start
+// while the next page is fetched (sync/askara implements it). The pages
+// together are what ListUnsynchronized returns. The list is live: nothing
+// may be confirmed before ListUnsynchronizedPages has returned.
+type PagedLister interface {
+	// ListUnsynchronizedPages calls page with each page's documents, in
+	// list order, each document once; page's error ends the listing and
+	// is returned.
+	ListUnsynchronizedPages(ctx context.Context, page func([]Document) error) error
+}
+
 // Error codes. They say what went wrong in a way code can act on; Message
 // says it to a person.
 const (

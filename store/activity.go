@@ -49,7 +49,7 @@ func (e Entry) Render(tr func(string) string) string {
 // characters in the message and item are escaped (clinicsync.CleanText): a
 // patient name from the platform cannot split a line or forge another.
 func (s *Store) Log(ctx context.Context, level, item, message string) (int64, error) {
-	return s.insertLog(ctx, level, item, clinicsync.CleanText(message), clinicsync.Text{})
+	return s.conn().insertLog(ctx, level, item, clinicsync.CleanText(message), clinicsync.Text{})
 }
 
 // LogText appends one entry written as a key and arguments (see package
@@ -57,11 +57,20 @@ func (s *Store) Log(ctx context.Context, level, item, message string) (int64, er
 // Control characters in the item and in every argument are escaped, as
 // Log escapes them in a message.
 func (s *Store) LogText(ctx context.Context, level, item string, t clinicsync.Text) (int64, error) {
-	t = t.Clean()
-	return s.insertLog(ctx, level, item, clinicsync.CleanText(t.String()), t)
+	return s.conn().logText(ctx, level, item, t)
 }
 
-func (s *Store) insertLog(ctx context.Context, level, item, message string, t clinicsync.Text) (int64, error) {
+// LogText is Store.LogText in the batch.
+func (t *Tx) LogText(ctx context.Context, level, item string, text clinicsync.Text) (int64, error) {
+	return t.c.logText(ctx, level, item, text)
+}
+
+func (c conn) logText(ctx context.Context, level, item string, t clinicsync.Text) (int64, error) {
+	t = t.Clean()
+	return c.insertLog(ctx, level, item, clinicsync.CleanText(t.String()), t)
+}
+
+func (c conn) insertLog(ctx context.Context, level, item, message string, t clinicsync.Text) (int64, error) {
 	if !ValidLevel(level) {
 		return 0, fmt.Errorf("unknown activity level %q", level)
 	}
@@ -73,8 +82,8 @@ func (s *Store) insertLog(ctx context.Context, level, item, message string, t cl
 		}
 		args = string(b)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO activity(at, level, item, message, code, args) VALUES (?, ?, ?, ?, ?, ?)`,
-		s.now().UnixMilli(), level, clinicsync.CleanText(item), message, t.Key, args)
+	res, err := c.exec(ctx, `INSERT INTO activity(at, level, item, message, code, args) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.s.now().UnixMilli(), level, clinicsync.CleanText(item), message, t.Key, args)
 	if err != nil {
 		return 0, err
 	}

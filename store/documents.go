@@ -100,44 +100,89 @@ func scanItem(r scanner) (Item, error) {
 // pending; a known one gets its metadata refreshed and keeps its state.
 // created reports whether the row is new.
 func (s *Store) Upsert(ctx context.Context, source string, d clinicsync.Document) (it Item, created bool, err error) {
+	return s.conn().upsert(ctx, source, d, nil)
+}
+
+// Upsert is Store.Upsert in the batch.
+func (t *Tx) Upsert(ctx context.Context, source string, d clinicsync.Document) (it Item, created bool, err error) {
+	return t.c.upsert(ctx, source, d, nil)
+}
+
+// Listing is what the platform's list says about a document's file, kept
+// to notice that it changed (see Relisted).
+type Listing struct {
+	Fingerprint, UpdatedAt string
+}
+
+// UpsertListed is Upsert of a document as the list gave it, with Relisted:
+// a new one is recorded with its listing at once, a known one is compared
+// with it. The item is as it is after both.
+func (t *Tx) UpsertListed(ctx context.Context, source string, d clinicsync.Document, l Listing) (it Item, created, reopened bool, err error) {
+	it, created, err = t.c.upsert(ctx, source, d, &l)
+	if err != nil || created {
+		return it, created, false, err
+	}
+	if reopened, err = t.c.relisted(ctx, d.UUID, l.Fingerprint, l.UpdatedAt); err != nil || !reopened {
+		return it, false, reopened, err
+	}
+	it, err = t.c.get(ctx, d.UUID)
+	return it, false, true, err
+}
+
+func (c conn) upsert(ctx context.Context, source string, d clinicsync.Document, l *Listing) (it Item, created bool, err error) {
 	if d.UUID == "" {
 		return Item{}, false, clinicsync.Errorf(clinicsync.EInvalid, "A document without an id was skipped.")
 	}
-	now := s.now().UnixMilli()
+	now := c.s.now().UnixMilli()
 	p := d.Patient
-	res, err := s.db.ExecContext(ctx, `INSERT INTO documents (uuid, source, doc_type, patient_uuid,
+	var listed Listing
+	if l != nil {
+		listed = *l
+	}
+	res, err := c.exec(ctx, `INSERT INTO documents (uuid, source, doc_type, patient_uuid,
 		patient_external_id, patient_first_name, patient_last_name, patient_birth_date, file_name,
-		state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(uuid) DO NOTHING`,
+		state, created_at, updated_at, listed_fingerprint, listed_updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT(uuid) DO NOTHING`,
 		d.UUID, source, d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth,
-		d.PDF.FileName, now, now)
+		d.PDF.FileName, now, now, listed.Fingerprint, listed.UpdatedAt)
 	if err != nil {
 		return Item{}, false, fmt.Errorf("record document: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	if n == 0 {
-		// Known: refresh what the platform may have corrected, keep the state.
-		if _, err := s.db.ExecContext(ctx, `UPDATE documents SET doc_type = ?, patient_uuid = ?,
-			patient_external_id = ?, patient_first_name = ?, patient_last_name = ?, patient_birth_date = ?,
-			file_name = ? WHERE uuid = ? AND (doc_type, patient_uuid, patient_external_id, patient_first_name,
-			patient_last_name, patient_birth_date, file_name) IS NOT (?, ?, ?, ?, ?, ?, ?)`,
-			d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName, d.UUID,
-			d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName); err != nil {
-			return Item{}, false, fmt.Errorf("update document: %w", err)
-		}
+	if n, _ := res.RowsAffected(); n > 0 {
+		// The row is what was just written: no need to read it back.
+		return Item{UUID: d.UUID, Source: source, DocType: d.Type, Patient: p, FileName: d.PDF.FileName,
+			State: clinicsync.StatePending, CreatedAt: fromMS(now), UpdatedAt: fromMS(now)}, true, nil
 	}
-	it, err = s.Get(ctx, d.UUID)
-	return it, n > 0, err
+	// Known: refresh what the platform may have corrected, keep the state.
+	if _, err := c.exec(ctx, `UPDATE documents SET doc_type = ?, patient_uuid = ?,
+		patient_external_id = ?, patient_first_name = ?, patient_last_name = ?, patient_birth_date = ?,
+		file_name = ? WHERE uuid = ? AND (doc_type, patient_uuid, patient_external_id, patient_first_name,
+		patient_last_name, patient_birth_date, file_name) IS NOT (?, ?, ?, ?, ?, ?, ?)`,
+		d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName, d.UUID,
+		d.Type, p.UUID, p.ExternalID, p.FirstName, p.LastName, p.DateOfBirth, d.PDF.FileName); err != nil {
+		return Item{}, false, fmt.Errorf("update document: %w", err)
+	}
+	it, err = c.get(ctx, d.UUID)
+	return it, false, err
 }
 
 // Get returns one item, or an ENotFound *clinicsync.Error.
-func (s *Store) Get(ctx context.Context, uuid string) (Item, error) {
-	it, err := scanItem(s.db.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM documents WHERE uuid = ?`, uuid))
+func (s *Store) Get(ctx context.Context, uuid string) (Item, error) { return s.conn().get(ctx, uuid) }
+
+// Get is Store.Get in the batch: it sees the batch's writes.
+func (t *Tx) Get(ctx context.Context, uuid string) (Item, error) { return t.c.get(ctx, uuid) }
+
+func (c conn) get(ctx context.Context, uuid string) (Item, error) {
+	it, err := scanItem(c.queryRow(ctx, `SELECT `+itemColumns+` FROM documents WHERE uuid = ?`, uuid))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Item{}, &clinicsync.Error{Code: clinicsync.ENotFound,
-			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+		return Item{}, notFound(uuid)
 	}
 	return it, err
+}
+
+func notFound(uuid string) error {
+	return &clinicsync.Error{Code: clinicsync.ENotFound,
+		Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
 }
 
 // ItemFilter selects items for List.
@@ -212,6 +257,22 @@ func (s *Store) Due(ctx context.Context, now time.Time) ([]Item, error) {
 		ORDER BY created_at, uuid`, now.UnixMilli(), now.UnixMilli())
 }
 
+// Due reports whether the engine should work on it now, by the rule of
+// Store.Due: for a document the engine has in hand and need not read
+// again.
+func (it Item) Due(now time.Time) bool {
+	switch it.State {
+	case clinicsync.StatePending, clinicsync.StateSaved:
+		return true
+	case clinicsync.StateFailed:
+		if it.Retryable {
+			return !it.NextAttemptAt.After(now)
+		}
+		return !it.RecheckAt.IsZero() && !it.RecheckAt.After(now)
+	}
+	return false
+}
+
 // NextDue returns the earliest scheduled automatic retry or re-check, zero
 // if none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
@@ -243,13 +304,13 @@ func (s *Store) Counts(ctx context.Context) (map[clinicsync.ItemState]int, error
 	return out, rows.Err()
 }
 
-func (s *Store) exec1(ctx context.Context, uuid, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
+func (c conn) exec1(ctx context.Context, uuid, q string, args ...any) error {
+	res, err := c.exec(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		_, err := s.Get(ctx, uuid)
+		_, err := c.get(ctx, uuid)
 		if err != nil {
 			return err
 		}
@@ -260,21 +321,30 @@ func (s *Store) exec1(ctx context.Context, uuid, q string, args ...any) error {
 
 // MarkDownloading records that a temp file may now exist in dir.
 func (s *Store) MarkDownloading(ctx context.Context, uuid, dir string) error {
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'downloading', temp_dir = ?, updated_at = ?
+	return s.conn().exec1(ctx, uuid, `UPDATE documents SET state = 'downloading', temp_dir = ?, updated_at = ?
 		WHERE uuid = ?`, dir, s.now().UnixMilli(), uuid)
 }
 
 // MarkSaved records the final file.
 func (s *Store) MarkSaved(ctx context.Context, uuid, path string, size int64, sha string) error {
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'saved', temp_dir = '', final_path = ?,
-		size = ?, sha256 = ?, updated_at = ? WHERE uuid = ?`, path, size, sha, s.now().UnixMilli(), uuid)
+	return s.conn().markSaved(ctx, uuid, path, size, sha)
+}
+
+// MarkSaved is Store.MarkSaved in the batch.
+func (t *Tx) MarkSaved(ctx context.Context, uuid, path string, size int64, sha string) error {
+	return t.c.markSaved(ctx, uuid, path, size, sha)
+}
+
+func (c conn) markSaved(ctx context.Context, uuid, path string, size int64, sha string) error {
+	return c.exec1(ctx, uuid, `UPDATE documents SET state = 'saved', temp_dir = '', final_path = ?,
+		size = ?, sha256 = ?, updated_at = ? WHERE uuid = ?`, path, size, sha, c.s.now().UnixMilli(), uuid)
 }
 
 // MarkConfirmed records that the platform accepted success:true. The error
 // fields are cleared: a confirmed document has no open failure.
 func (s *Store) MarkConfirmed(ctx context.Context, uuid string) error {
 	now := s.now().UnixMilli()
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '', last_error_text = '',
+	return s.conn().exec1(ctx, uuid, `UPDATE documents SET state = 'confirmed', error_code = '', last_error = '', last_error_text = '',
 		retryable = 0, next_attempt_at = 0, failure_reported = 0, recheck_at = 0, failed_since = 0,
 		updated_at = ?, confirmed_at = ? WHERE uuid = ? AND final_path <> ''`, now, now, uuid)
 }
@@ -312,7 +382,7 @@ func (s *Store) markFailed(ctx context.Context, uuid, code string, reason clinic
 		text = string(b)
 	}
 	now := s.now().UnixMilli()
-	return s.exec1(ctx, uuid, `UPDATE documents SET state = 'failed', attempts = attempts + 1,
+	return s.conn().exec1(ctx, uuid, `UPDATE documents SET state = 'failed', attempts = attempts + 1,
 		failure_reported = CASE WHEN error_code = ? AND last_error = ? THEN failure_reported ELSE 0 END,
 		error_code = ?, last_error = ?, last_error_text = ?, retryable = ?, next_attempt_at = ?, recheck_at = ?,
 		failed_since = CASE WHEN ? = 0 OR failed_since <> 0 THEN failed_since ELSE ? END,
@@ -325,7 +395,7 @@ func (s *Store) markFailed(ctx context.Context, uuid, code string, reason clinic
 // its updatedAt: the next listing's updatedAt is taken as it comes
 // (Relisted), so the echo of a report is never taken for a change.
 func (s *Store) MarkFailureReported(ctx context.Context, uuid string) error {
-	return s.exec1(ctx, uuid, `UPDATE documents SET failure_reported = 1, listed_updated_at = '' WHERE uuid = ?`, uuid)
+	return s.conn().exec1(ctx, uuid, `UPDATE documents SET failure_reported = 1, listed_updated_at = '' WHERE uuid = ?`, uuid)
 }
 
 // Relisted keeps what the platform's list says about a document: fp, a
@@ -339,22 +409,30 @@ func (s *Store) MarkFailureReported(ctx context.Context, uuid string) error {
 func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reopened bool, err error) {
 	// Most listings change nothing: a read, without taking the write lock.
 	var same bool
-	if s.db.QueryRowContext(ctx, `SELECT listed_fingerprint = ? AND listed_updated_at = ? FROM documents
-		WHERE uuid = ?`, fp, updatedAt, uuid).Scan(&same) == nil && same {
+	if s.conn().queryRow(ctx, relistedSame, fp, updatedAt, uuid).Scan(&same) == nil && same {
 		return false, nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
+	err = s.Batch(ctx, func(tx *Tx) error {
+		reopened, err = tx.c.relisted(ctx, uuid, fp, updatedAt)
+		return err
+	})
+	return reopened, err
+}
+
+// Relisted is Store.Relisted in the batch.
+func (t *Tx) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reopened bool, err error) {
+	return t.c.relisted(ctx, uuid, fp, updatedAt)
+}
+
+const relistedSame = `SELECT listed_fingerprint = ? AND listed_updated_at = ? FROM documents WHERE uuid = ?`
+
+func (c conn) relisted(ctx context.Context, uuid, fp, updatedAt string) (reopened bool, err error) {
 	var state, oldFP, oldUpdated string
 	var retryable int
-	err = tx.QueryRowContext(ctx, `SELECT state, retryable, listed_fingerprint, listed_updated_at
+	err = c.queryRow(ctx, `SELECT state, retryable, listed_fingerprint, listed_updated_at
 		FROM documents WHERE uuid = ?`, uuid).Scan(&state, &retryable, &oldFP, &oldUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, &clinicsync.Error{Code: clinicsync.ENotFound,
-			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+		return false, notFound(uuid)
 	}
 	if err != nil {
 		return false, err
@@ -364,18 +442,15 @@ func (s *Store) Relisted(ctx context.Context, uuid, fp, updatedAt string) (reope
 	}
 	reopened = state == string(clinicsync.StateFailed) && retryable == 0 &&
 		((oldFP != "" && oldFP != fp) || (oldUpdated != "" && oldUpdated != updatedAt))
-	q := `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ? WHERE uuid = ?`
-	args := []any{fp, updatedAt, uuid}
 	if reopened {
-		q = `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ?, state = 'pending',
+		_, err = c.exec(ctx, `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ?, state = 'pending',
 			failure_reported = 0, next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ?
-			WHERE uuid = ?`
-		args = []any{fp, updatedAt, s.now().UnixMilli(), uuid}
+			WHERE uuid = ?`, fp, updatedAt, c.s.now().UnixMilli(), uuid)
+	} else {
+		_, err = c.exec(ctx, `UPDATE documents SET listed_fingerprint = ?, listed_updated_at = ? WHERE uuid = ?`,
+			fp, updatedAt, uuid)
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return false, err
-	}
-	return reopened, tx.Commit()
+	return reopened, err
 }
 
 // Requeue puts a confirmed or failed document back to work (re-listed by
@@ -391,14 +466,23 @@ func (s *Store) Requeue(ctx context.Context, uuid string) error {
 // event asks for a confirmation after the event, and a pass may already
 // have given one (the event's delivery processed again after a crash).
 func (s *Store) RequeueConfirmedBefore(ctx context.Context, uuid string, t time.Time) error {
+	return s.conn().requeueConfirmedBefore(ctx, uuid, t)
+}
+
+// RequeueConfirmedBefore is Store.RequeueConfirmedBefore in the batch.
+func (t *Tx) RequeueConfirmedBefore(ctx context.Context, uuid string, before time.Time) error {
+	return t.c.requeueConfirmedBefore(ctx, uuid, before)
+}
+
+func (c conn) requeueConfirmedBefore(ctx context.Context, uuid string, t time.Time) error {
 	before := int64(math.MaxInt64)
 	if !t.IsZero() {
 		before = t.UnixMilli()
 	}
-	return s.exec1(ctx, uuid, `UPDATE documents SET
+	return c.exec1(ctx, uuid, `UPDATE documents SET
 		state = CASE WHEN state = 'failed' OR (state = 'confirmed' AND confirmed_at < ?) THEN 'pending' ELSE state END,
 		failure_reported = CASE WHEN state = 'failed' THEN 0 ELSE failure_reported END,
-		next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ? WHERE uuid = ?`, before, s.now().UnixMilli(), uuid)
+		next_attempt_at = 0, recheck_at = 0, failed_since = 0, updated_at = ? WHERE uuid = ?`, before, c.s.now().UnixMilli(), uuid)
 }
 
 // ClaimManualRetry enforces the platform's rule of at most one manual retry
@@ -406,7 +490,7 @@ func (s *Store) RequeueConfirmedBefore(ctx context.Context, uuid string, t time.
 // one transaction, so two processes cannot both pass. When it is too soon it
 // returns an ETooSoon *clinicsync.Error and the time left.
 func (s *Store) ClaimManualRetry(ctx context.Context, uuid string, window time.Duration) (time.Duration, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(s.db, ctx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -416,8 +500,7 @@ func (s *Store) ClaimManualRetry(ctx context.Context, uuid string, window time.D
 	var state string
 	err = tx.QueryRowContext(ctx, `SELECT manual_retry_at, state FROM documents WHERE uuid = ?`, uuid).Scan(&last, &state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &clinicsync.Error{Code: clinicsync.ENotFound,
-			Message: fmt.Sprintf("No document %s is known on this computer.", uuid), Err: errNotFound}
+		return 0, notFound(uuid)
 	}
 	if err != nil {
 		return 0, err
@@ -448,7 +531,7 @@ func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
 	if err != nil || len(items) == 0 {
 		return items, err
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', updated_at = ?
+	_, err = s.write(ctx, `UPDATE documents SET state = 'pending', updated_at = ?
 		WHERE state = 'downloading'`, s.now().UnixMilli())
 	return items, err
 }
@@ -456,13 +539,13 @@ func (s *Store) Interrupted(ctx context.Context) ([]Item, error) {
 // ReleaseDownloading puts a document whose download was abandoned (the
 // pass was cancelled or stopped) back to pending.
 func (s *Store) ReleaseDownloading(ctx context.Context, uuid string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE documents SET state = 'pending', temp_dir = '', updated_at = ?
+	_, err := s.write(ctx, `UPDATE documents SET state = 'pending', temp_dir = '', updated_at = ?
 		WHERE uuid = ? AND state = 'downloading'`, s.now().UnixMilli(), uuid)
 	return err
 }
 
 // ClearTempDir forgets the temp folder once its temp files are gone.
 func (s *Store) ClearTempDir(ctx context.Context, uuid string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
+	_, err := s.write(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
 	return err
 }

@@ -40,7 +40,7 @@ const (
 // Only when InboxAdd returns may the relay answer 200.
 func (s *Store) InboxAdd(ctx context.Context, ds []*Delivery) (dup []bool, err error) {
 	dup = make([]bool, len(ds))
-	tx, err := s.durable.BeginTx(ctx, nil)
+	tx, err := s.begin(s.durable, ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Store) InboxDone(ctx context.Context, id int64, state, outcome string) 
 	if state == InboxDeferred {
 		q = `UPDATE webhook_inbox SET state = ?, outcome = ?, processed_at = ? WHERE id = ?`
 	}
-	_, err := s.db.ExecContext(ctx, q, state, outcome, s.now().UnixMilli(), id)
+	_, err := s.write(ctx, q, state, outcome, s.now().UnixMilli(), id)
 	return err
 }
 
@@ -142,7 +142,7 @@ func (s *Store) InboxDone(ctx context.Context, id int64, state, outcome string) 
 // before its work was done and its inbox row closed) gets true again, and
 // does its work again, which is idempotent.
 func (s *Store) EventFirstSeen(ctx context.Context, platform, key string, inboxID int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_events(platform, event_key, first_seen, inbox_id) VALUES (?, ?, ?, ?)
+	res, err := s.write(ctx, `INSERT INTO webhook_events(platform, event_key, first_seen, inbox_id) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, platform, key, s.now().UnixMilli(), inboxID)
 	if err != nil {
 		return false, err
@@ -222,7 +222,7 @@ func (s *Store) InboxBodyFor(ctx context.Context, platform, deliveryID string) (
 func (s *Store) InboxRequeueDeferred(ctx context.Context, platforms []string) (int64, error) {
 	var total int64
 	for _, p := range platforms {
-		res, err := s.db.ExecContext(ctx, `UPDATE webhook_inbox SET state = ?, outcome = '' WHERE state = ? AND platform = ? AND body IS NOT NULL`,
+		res, err := s.write(ctx, `UPDATE webhook_inbox SET state = ?, outcome = '' WHERE state = ? AND platform = ? AND body IS NOT NULL`,
 			InboxReceived, InboxDeferred, p)
 		if err != nil {
 			return total, err

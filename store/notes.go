@@ -57,7 +57,7 @@ func (s *Store) NotePut(ctx context.Context, n NoteRow) error {
 	if n.Inbox {
 		inbox = 1
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO notes(`+noteColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	_, err := s.write(ctx, `INSERT INTO notes(`+noteColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(source, id) DO UPDATE SET correlation_id = excluded.correlation_id, kind = excluded.kind,
 		note_type = excluded.note_type, patient_name = excluded.patient_name, inbox = excluded.inbox,
 		created_at = excluded.created_at, updated_at = excluded.updated_at, path = excluded.path,
@@ -106,16 +106,16 @@ func (s *Store) Notes(ctx context.Context, f NoteFilter) ([]NoteRow, error) {
 // state, are kept). It returns how many activity lines and deliveries went.
 func (s *Store) Prune(ctx context.Context, before time.Time) (activity, deliveries int64, err error) {
 	cut := before.UnixMilli()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM activity WHERE at < ?`, cut)
+	res, err := s.write(ctx, `DELETE FROM activity WHERE at < ?`, cut)
 	if err != nil {
 		return 0, 0, err
 	}
 	activity, _ = res.RowsAffected()
-	res, err = s.db.ExecContext(ctx, `DELETE FROM webhook_inbox WHERE received_at < ? AND state <> ?`, cut, InboxReceived)
+	res, err = s.write(ctx, `DELETE FROM webhook_inbox WHERE received_at < ? AND state <> ?`, cut, InboxReceived)
 	if err != nil {
 		return activity, 0, err
 	}
 	deliveries, _ = res.RowsAffected()
-	s.db.ExecContext(ctx, `DELETE FROM webhook_events WHERE first_seen < ?`, cut)
+	s.write(ctx, `DELETE FROM webhook_events WHERE first_seen < ?`, cut)
 	return activity, deliveries, nil
 }

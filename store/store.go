@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinicsync/clinicsync"
@@ -33,6 +35,18 @@ type Store struct {
 	// survives a power cut, not only a crash of the process.
 	durable *sql.DB
 	Now     func() time.Time // the clock; tests replace it
+	// stmts holds the prepared statements of the frequent writes and
+	// reads (a document's steps, its activity lines), by their text:
+	// the driver would otherwise parse each statement again every time.
+	stmts     sync.Map
+	preparing sync.Map // statements being prepared in the background
+	// wlock lets one write transaction of this process run at a time.
+	// SQLite has one writer anyway: the others would wait in its busy
+	// handler, which sleeps 1, 2, 5, 10 ms and more between tries, so
+	// that concurrent workers would wait for each other's sleeps rather
+	// than for the disk; this lock hands over at once. (Other processes,
+	// the CLI beside the app, still meet the busy handler.)
+	wlock chan struct{}
 }
 
 // Open opens (creating if needed) the database at path, in WAL mode, and
@@ -69,7 +83,10 @@ func open(path string, local bool) (*Store, error) {
 	// One writer at a time is SQLite's model; a small pool keeps readers
 	// (the window, the CLI) from queuing behind a long write.
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, Now: time.Now}
+	// Kept open when idle: a connection closed loses its prepared
+	// statements (prepared), and the next one parses them again.
+	db.SetMaxIdleConns(4)
+	s := &Store{db: db, Now: time.Now, wlock: make(chan struct{}, 1)}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -90,6 +107,10 @@ func open(path string, local bool) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	s.durable.Close()
 	return s.db.Close()
 }
@@ -159,7 +180,7 @@ func migrations() ([]migration, error) {
 // migrate applies every migration not yet applied, each in its own
 // transaction together with its row in schema_migrations.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.write(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -176,7 +197,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func (s *Store) apply(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(s.db, ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -235,8 +256,171 @@ func (s *Store) GetCursor(ctx context.Context, name string) (string, error) {
 
 // SetCursor stores a named cursor.
 func (s *Store) SetCursor(ctx context.Context, name, value string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cursors(name, value, updated_at) VALUES (?, ?, ?)
+	_, err := s.write(ctx, `INSERT INTO cursors(name, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		name, value, s.now().UnixMilli())
 	return err
 }
+
+// transactions counts the write transactions this process has made (each
+// autocommit statement and each BeginTx), for the benchmarks that keep
+// local work per document small.
+var transactions atomic.Int64
+
+// Transactions returns how many write transactions this process has made.
+func Transactions() int64 { return transactions.Load() }
+
+// write runs one statement in its own transaction.
+func (s *Store) write(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := s.lockWrite(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlockWrite()
+	transactions.Add(1)
+	return s.db.ExecContext(ctx, q, args...)
+}
+
+// begin starts a write transaction on db; its Commit or Rollback ends it.
+func (s *Store) begin(db *sql.DB, ctx context.Context, opts *sql.TxOptions) (*writeTx, error) {
+	if err := s.lockWrite(ctx); err != nil {
+		return nil, err
+	}
+	transactions.Add(1)
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		s.unlockWrite()
+		return nil, err
+	}
+	return &writeTx{Tx: tx, unlock: s.unlockWrite}, nil
+}
+
+func (s *Store) lockWrite(ctx context.Context) error {
+	select {
+	case s.wlock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) unlockWrite() { <-s.wlock }
+
+// writeTx is a write transaction holding the store's write lock until it
+// is committed or rolled back.
+type writeTx struct {
+	*sql.Tx
+	once   sync.Once
+	unlock func()
+}
+
+func (t *writeTx) Commit() error {
+	err := t.Tx.Commit()
+	t.once.Do(t.unlock)
+	return err
+}
+
+func (t *writeTx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.once.Do(t.unlock)
+	return err
+}
+
+// prepared returns the prepared statement of q, preparing it the first
+// time. Only fixed statement texts come here (not the filters' queries
+// built from their parts), so the cache stays small. Preparing takes a
+// connection of the pool: inside a transaction (inTx), which holds one
+// while others may be waiting for its write lock, that could wait for
+// ever, so there a statement not prepared yet is prepared in the
+// background for next time and nil is returned (run it unprepared).
+func (s *Store) prepared(ctx context.Context, q string, inTx bool) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	if inTx {
+		if _, busy := s.preparing.LoadOrStore(q, true); !busy {
+			go func() {
+				defer s.preparing.Delete(q)
+				_, _ = s.prepared(context.Background(), q, false)
+			}()
+		}
+		return nil, nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// conn is where the statements of a store method run: on the database,
+// each write its own transaction, or inside a Batch's transaction.
+type conn struct {
+	s  *Store
+	tx *sql.Tx // nil: the database
+}
+
+func (s *Store) conn() conn { return conn{s: s} }
+
+// exec runs one write statement (prepared once per connection).
+func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := c.s.prepared(ctx, q, c.tx != nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.tx != nil {
+		if st == nil {
+			return c.tx.ExecContext(ctx, q, args...)
+		}
+		return c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	if err := c.s.lockWrite(ctx); err != nil {
+		return nil, err
+	}
+	defer c.s.unlockWrite()
+	transactions.Add(1)
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs one read statement that returns at most one row.
+func (c conn) queryRow(ctx context.Context, q string, args ...any) scanner {
+	st, err := c.s.prepared(ctx, q, c.tx != nil)
+	if err != nil {
+		return errRow{err}
+	}
+	if c.tx != nil {
+		if st == nil {
+			return c.tx.QueryRowContext(ctx, q, args...)
+		}
+		return c.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row whose statement could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// Batch runs f in one write transaction, so that what happens at one
+// moment (a listed page admitted, a document's step and its activity
+// line) costs one commit, not one each. An error from f (or a failed
+// commit) leaves nothing of it.
+func (s *Store) Batch(ctx context.Context, f func(*Tx) error) error {
+	tx, err := s.begin(s.db, ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(&Tx{c: conn{s: s, tx: tx.Tx}}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Tx is a Batch's transaction: the store's writes that are batched, and
+// Get, which sees them.
+type Tx struct{ c conn }

@@ -644,3 +644,68 @@ func TestRequeueConfirmedBefore(t *testing.T) {
 		t.Fatalf("confirmed before the event, not requeued: %s", it.State)
 	}
 }
+
+// A Batch is one write transaction: what its steps write lands together
+// (one commit), and an error from any step leaves nothing of the others.
+func TestBatchIsOneTransactionAllOrNothing(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Batch(ctx, func(tx *Tx) error {
+		if _, _, err := tx.Upsert(ctx, "askara", doc("b-1")); err != nil {
+			return err
+		}
+		if _, err := tx.LogText(ctx, LevelInfo, "b-1", clinicsync.NewText("new")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Batch = %v, want boom", err)
+	}
+	if _, err := s.Get(ctx, "b-1"); clinicsync.ErrorCode(err) != clinicsync.ENotFound {
+		t.Fatalf("after a failed batch: Get = %v, want not found", err)
+	}
+	if es, err := s.Activity(ctx, ActivityQuery{Limit: 10}); err != nil || len(es) != 0 {
+		t.Fatalf("after a failed batch: activity %v, %v", es, err)
+	}
+
+	t0 := Transactions()
+	err = s.Batch(ctx, func(tx *Tx) error {
+		for _, id := range []string{"b-1", "b-2", "b-3"} {
+			it, created, _, err := tx.UpsertListed(ctx, "askara", doc(id), Listing{Fingerprint: "fp", UpdatedAt: "u"})
+			if err != nil || !created || it.State != clinicsync.StatePending {
+				return fmt.Errorf("upsert %s: %v %v %v", id, it.State, created, err)
+			}
+			if _, err := tx.LogText(ctx, LevelInfo, id, clinicsync.NewText("new")); err != nil {
+				return err
+			}
+		}
+		if err := tx.MarkSaved(ctx, "b-1", "/x/b-1.pdf", 3, "sha"); err != nil {
+			return err
+		}
+		it, err := tx.Get(ctx, "b-1") // sees the batch's own writes
+		if err != nil || it.State != clinicsync.StateSaved {
+			return fmt.Errorf("get in batch: %v %v", it.State, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := Transactions() - t0; n != 1 {
+		t.Errorf("a batch of 7 writes took %d transactions, want 1", n)
+	}
+	for _, id := range []string{"b-1", "b-2", "b-3"} {
+		if _, err := s.Get(ctx, id); err != nil {
+			t.Errorf("%s after the batch: %v", id, err)
+		}
+	}
+	// The listing went in with the row: the same listing again is no change.
+	if reopened, err := s.Relisted(ctx, "b-2", "fp", "u"); err != nil || reopened {
+		t.Errorf("Relisted same listing = %v, %v", reopened, err)
+	}
+	if es, err := s.Activity(ctx, ActivityQuery{Limit: 10}); err != nil || len(es) != 3 {
+		t.Fatalf("activity after the batch: %d lines, %v; want 3", len(es), err)
+	}
+}

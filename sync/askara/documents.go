@@ -202,6 +202,23 @@ func pdfExtra(po map[string]json.RawMessage) string {
 // MaxPages. A next link to another origin is refused (EBadResponse): the
 // token never leaves the API's origin.
 func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document, error) {
+	var out []clinicsync.Document
+	err := c.ListUnsynchronizedPages(ctx, func(page []clinicsync.Document) error {
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListUnsynchronizedPages is ListUnsynchronized handing the documents over
+// page by page (clinicsync.PagedLister): page receives each page's new
+// documents as soon as it is read, before the next page is asked for, so
+// that work on them can start; its error ends the listing. The caller
+// still must not confirm anything before it returns.
+func (c *Client) ListUnsynchronizedPages(ctx context.Context, page func([]clinicsync.Document) error) error {
 	u := c.endpoint("/documents")
 	q := url.Values{}
 	q.Set("synchronized", "false")
@@ -209,18 +226,23 @@ func (c *Client) ListUnsynchronized(ctx context.Context) ([]clinicsync.Document,
 	q.Set("page", "1")
 	u.RawQuery = q.Encode()
 
-	var out []clinicsync.Document
+	var cur []clinicsync.Document
 	_, err := walkPages(ctx, c, u, opDocumentList,
 		func(raw json.RawMessage) (clinicsync.Document, string, error) {
 			d, err := DecodeDocument(raw)
 			return d, d.UUID, err
 		},
-		func(d clinicsync.Document) { out = append(out, d) }, nil)
-	if err != nil {
-		return nil, err
-	}
-	c.noteLinks(out...)
-	return out, nil
+		func(d clinicsync.Document) { cur = append(cur, d) },
+		func() error {
+			if len(cur) == 0 {
+				return nil
+			}
+			c.noteLinks(cur...)
+			p := cur
+			cur = nil
+			return page(p)
+		}, nil)
+	return err
 }
 
 // GetDocument fetches one document with a fresh pre-signed PDF link.

@@ -95,7 +95,7 @@ func (c *Client) listNotes(ctx context.Context, after time.Time, limit int) ([]N
 			}
 			out = append(out, n)
 		},
-		func() bool { return len(out) >= limit })
+		nil, func() bool { return len(out) >= limit })
 	if err != nil {
 		return nil, err
 	}

@@ -19,13 +19,15 @@ import (
 // page=N, a server capping itemsPerPage included). decode reads one item
 // and its id (an error: the item is skipped, counted and reported, see
 // OnUnusable); add receives each
-// id's item once. The walk ends with the collection, on a page that repeats
+// id's item once, and flush (unless nil), after each page's items, may
+// hand them on before the next page is asked for (its error ends the walk
+// and is returned). The walk ends with the collection, on a page that repeats
 // the previous one or brings nothing new, after maxPages (truncated), or
 // when stop, asked whenever another page exists, says enough (truncated).
 // Next links to another server are refused. o says which list it is, for
 // the error sentences.
 func walkPages[T any](ctx context.Context, c *Client, u *url.URL, o op,
-	decode func(json.RawMessage) (T, string, error), add func(T), stop func() bool) (truncated bool, err error) {
+	decode func(json.RawMessage) (T, string, error), add func(T), flush func() error, stop func() bool) (truncated bool, err error) {
 	var (
 		kind     = path.Base(u.Path) // "documents", "notes": for the debug log
 		seen     = map[string]bool{}
@@ -72,6 +74,11 @@ func walkPages[T any](ctx context.Context, c *Client, u *url.URL, o op,
 				seen[id] = true
 				fresh++
 				add(v)
+			}
+		}
+		if flush != nil {
+			if err := flush(); err != nil {
+				return false, err
 			}
 		}
 		var sum [sha256.Size]byte

@@ -122,6 +122,21 @@ func (l *limiter) snapshot() (limit, remaining int, reset time.Time) {
 	return l.limit, l.remain, l.reset.Add(-resetMargin)
 }
 
+// RequestBudget is how many more API requests may go now without the rate
+// limit's pacing: what the server said remains of its window, less the
+// requests in flight and the reserve (at least 0); -1 while the server has
+// not said, or its window has passed. The engine keeps the confirmations
+// it has in flight within it.
+func (c *Client) RequestBudget() int {
+	l := c.limit
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.known || !c.now().Before(l.reset) {
+		return -1
+	}
+	return max(0, l.remain-l.inflight-l.reserve())
+}
+
 // acquire waits until the rate limit lets one more API request go. A wait
 // longer than MaxWait is not slept: it returns a retryable ERateLimited.
 // floor is a time the clock has certainly reached (the end of a wait the

@@ -170,11 +170,23 @@ type Destination struct {
 
 // Sync tunes the engine.
 type Sync struct {
+	// Workers is the most downloads (and, apart, the most confirmations)
+	// a pass has in flight at once; the engine adapts below it to the
+	// round trip and the platform's answers.
 	Workers int `toml:"workers"`
 	// RetentionDays: activity log lines and webhook bodies older than this
 	// are deleted (documents' and notes' states are kept).
 	RetentionDays int `toml:"retention_days"`
 }
+
+// [sync] workers: the default and the most allowed. 16 calls in flight
+// keep a backlog moving at a WAN round trip of 20-50 ms; 64 covers a slow
+// satellite or mobile link, and the engine's own window and the rate
+// limit's reserve keep even that from overrunning the platform.
+const (
+	DefaultWorkers = 16
+	MaxWorkers     = 64
+)
 
 // Default is the configuration of a new installation.
 func Default() Config {
@@ -184,7 +196,7 @@ func Default() Config {
 			DeviceURL: "https://api.askara.ai/oauth2/device", ClientID: DefaultClientID,
 			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
-		Sync:        Sync{Workers: 4, RetentionDays: 90},
+		Sync:        Sync{Workers: DefaultWorkers, RetentionDays: 90},
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
@@ -291,8 +303,8 @@ func (c Config) Problems() []Problem {
 	if strings.TrimSpace(c.Destination.SoftwareID) == "" {
 		add("destination.software_id", "must not be empty")
 	}
-	if c.Sync.Workers < 1 || c.Sync.Workers > 16 {
-		add("sync.workers", "%d must be between 1 and 16", c.Sync.Workers)
+	if c.Sync.Workers < 1 || c.Sync.Workers > MaxWorkers {
+		add("sync.workers", "%d must be between 1 and %d", c.Sync.Workers, MaxWorkers)
 	}
 	if c.Sync.RetentionDays < 7 || c.Sync.RetentionDays > 3650 {
 		add("sync.retention_days", "%d must be between 7 and 3650", c.Sync.RetentionDays)

@@ -87,6 +87,27 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 }
 
+// [sync] workers is a maximum the engine adapts below: 16 by default, up
+// to 64.
+func TestWorkersDefaultAndRange(t *testing.T) {
+	c := Default()
+	if c.Sync.Workers != 16 {
+		t.Errorf("default workers %d, want 16", c.Sync.Workers)
+	}
+	for n, ok := range map[int]bool{0: false, 1: true, 16: true, 64: true, 65: false} {
+		c.Sync.Workers = n
+		refused := ""
+		for _, p := range c.Problems() {
+			if p.Key == "sync.workers" {
+				refused = p.Message
+			}
+		}
+		if (refused == "") != ok {
+			t.Errorf("workers = %d: problem %q", n, refused)
+		}
+	}
+}
+
 // LoadFile tells an IT person's values from defaults: the keys the file
 // sets, none for a missing file.
 func TestLoadFileSaysWhichKeysTheFileSets(t *testing.T) {

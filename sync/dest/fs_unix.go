@@ -41,6 +41,7 @@ func linkNoClobber(tmp, dst string) error {
 // file again at its next start.
 func syncDir(dir string) {
 	if f, err := os.Open(dir); err == nil {
+		fsyncs.Add(1)
 		f.Sync()
 		f.Close()
 	}

@@ -205,6 +205,7 @@ func Save(ctx context.Context, r SaveRequest) (_ Result, err error) {
 	defer removeQuietly(tmp)
 	size, sum, err := copyBody(ctx, f, r.Body, dir, !r.Text)
 	if err == nil {
+		fsyncs.Add(1)
 		if err = f.Sync(); err != nil {
 			err = fsError(err, dir)
 		}

@@ -11,7 +11,7 @@ type Config struct {
 	Source            string        // "askara"
 	SoftwareID        string        // sent as "directory" in confirmations
 	PollInterval      time.Duration // default 45 s
-	Workers           int           // documents processed at once, default 4
+	Workers           int           // the most downloads, and apart the most confirmations, in flight at once (the pacers adapt below it), default 16
 	BackoffBase       time.Duration // first automatic retry delay, default 30 s
 	BackoffMax        time.Duration // cap, default 30 min
 	ManualRetryWindow time.Duration // default 30 s (the platform's limit)
@@ -31,7 +31,7 @@ func (c *Config) defaults() {
 		c.PollInterval = 45 * time.Second
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 16
 	}
 	if c.BackoffBase <= 0 {
 		c.BackoffBase = 30 * time.Second

@@ -47,6 +47,7 @@ type Engine struct {
 	lastStatus Status
 	lastErrLog string // last pass error written to the activity log (rate limit)
 	inflight   map[string]bool
+	lastPace   [2]paceStats // the last pass's pacers: downloads, confirmations
 
 	quickRetries atomic.Int64
 

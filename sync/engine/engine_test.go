@@ -35,6 +35,7 @@ type rig struct {
 	eng    *Engine
 	root   string
 	dir    string
+	url    string // the simulator's
 }
 
 const softwareID = "test_software"
@@ -63,7 +64,7 @@ func newRig(t *testing.T, o sim.Options) *rig {
 	eng := New(Config{SoftwareID: softwareID, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
 		QuickRetryDelay: time.Millisecond},
 		st, client, dest.Layout{Root: root, Template: dest.DefaultTemplate}, events.New(), nil)
-	return &rig{t: t, sim: s, client: client, store: st, eng: eng, root: root, dir: dir}
+	return &rig{t: t, sim: s, client: client, store: st, eng: eng, root: root, dir: dir, url: ts.URL}
 }
 
 func (r *rig) pass() PassResult {

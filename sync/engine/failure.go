@@ -105,17 +105,22 @@ func (e *Engine) report(ctx context.Context, uuid string, res *PassResult) error
 	return e.store.MarkFailureReported(ctx, uuid)
 }
 
-// reportPending sends the failure reports an earlier pass could not send.
-func (e *Engine) reportPending(ctx context.Context, res *PassResult) error {
+// reportPending sends the failure reports an earlier pass could not send,
+// counted in p's result. It runs while the pass's downloads do: a document
+// being worked on is left to its worker, whose failure reports itself
+// (both would otherwise send the same report).
+func (e *Engine) reportPending(ctx context.Context, p *pipeline) error {
+	var res PassResult
+	defer func() { p.add(res) }()
 	items, err := e.store.List(ctx, store.ItemFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1 << 30})
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
-		if it.FailureReported {
+		if it.FailureReported || e.busy(it.UUID) {
 			continue
 		}
-		if err := e.report(ctx, it.UUID, res); err != nil {
+		if err := e.report(ctx, it.UUID, &res); err != nil {
 			return err
 		}
 	}

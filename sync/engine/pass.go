@@ -100,80 +100,153 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	return res, err
 }
 
+// pass lists the documents and works on the due ones as the list's pages
+// come in (pipeline, workers.go): downloads start with the first page,
+// while the next is fetched; confirmations wait until the list is whole,
+// because the synchronized=false filter is live and confirming would shift
+// its pages.
 func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 	var res PassResult
 	if err := e.checkDestination(); err != nil {
 		return res, err
 	}
 	listedAt := e.store.Now() // the list is live: what it says is as of now
-	docs, err := e.remote.ListUnsynchronized(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.Listed = len(docs)
-	for _, d := range docs {
-		if d.UUID == "" {
-			continue
-		}
-		if err := e.admit(ctx, d, listedAt); err != nil {
-			return res, err
-		}
-		if err := e.relisted(ctx, d); err != nil {
-			return res, err
-		}
-	}
-	e.assignNames(docs)
-	if err := e.reportPending(ctx, &res); err != nil {
-		return res, err
-	}
-	due, err := e.store.Due(ctx, e.Now())
-	if err != nil {
-		return res, err
-	}
-	return res, e.work(ctx, due, &res)
-}
-
-// admit records a listed (or pushed) document and decides whether it needs
-// work. asOf is when the platform said it was not synchronized (the list's
-// time, the event's arrival): a document confirmed since is not done again.
-func (e *Engine) admit(ctx context.Context, d clinicsync.Document, asOf time.Time) error {
-	it, created, err := e.store.Upsert(ctx, e.Config().Source, d)
-	if err != nil {
-		return err
-	}
-	if d.PDF.URL != "" {
-		e.linkMu.Lock()
-		e.links[d.UUID] = d.PDF.URL
-		e.linkMu.Unlock()
-	}
-	switch {
-	case created:
-		e.activity(ctx, store.LevelInfo, d.UUID, activity.NewDocument, describeFile(it), activity.Patient(it.Patient))
-		e.itemChanged(d.UUID, clinicsync.StatePending, "")
-	case it.State == clinicsync.StateConfirmed:
-		// Listed again after we confirmed it (a person asked for a new
-		// synchronisation in the platform): check the file, confirm again.
-		if err := e.store.RequeueConfirmedBefore(ctx, d.UUID, asOf); err != nil {
+	p := e.newPipeline(ctx, &res)
+	ctx = p.ctx // ends early when a document meets a fatal error
+	n := e.newNamer()
+	err := e.list(ctx, func(docs []clinicsync.Document) error {
+		p.listed(len(docs))
+		admitted, err := e.admitListed(ctx, docs, listedAt, true)
+		if err != nil {
 			return err
 		}
+		e.name(n, docs)
+		now := e.Now()
+		for _, it := range admitted {
+			if it.Due(now) {
+				p.queue(it.UUID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		err = p.abort(err)
+		return res, err
 	}
-	return nil
+	p.listComplete()
+	if err := e.reportPending(ctx, p); err != nil {
+		err = p.abort(err)
+		return res, err
+	}
+	// What is due and was not listed: saved documents whose confirmation a
+	// crash or a failure left, documents a push recorded.
+	due, err := e.store.Due(ctx, e.Now())
+	if err != nil {
+		err = p.abort(err)
+		return res, err
+	}
+	for _, it := range due {
+		p.queue(it.UUID)
+	}
+	err = p.finish()
+	return res, err
 }
 
-// relisted keeps what the list says about a document's file and re-checks
-// a permanent failure at once when that changed: the platform may have
-// fixed the file, or a person retried it there, which polling cannot see
-// otherwise (the document was in the list all along). Only listed
-// documents come here: a webhook's copy carries less (no updatedAt, no
-// other pdf fields) and would look like a change.
-func (e *Engine) relisted(ctx context.Context, d clinicsync.Document) error {
-	reopened, err := e.store.Relisted(ctx, d.UUID, listingFingerprint(d), d.UpdatedAt)
-	if err != nil || !reopened {
+// list reads the list of unsynchronized documents, a page at a time when
+// the remote can (clinicsync.PagedLister), else whole.
+func (e *Engine) list(ctx context.Context, page func([]clinicsync.Document) error) error {
+	if pl, ok := e.remote.(clinicsync.PagedLister); ok {
+		return pl.ListUnsynchronizedPages(ctx, page)
+	}
+	docs, err := e.remote.ListUnsynchronized(ctx)
+	if err != nil || len(docs) == 0 {
 		return err
 	}
-	e.log.Debug("listing changed: re-checking a failed document", "item", d.UUID)
-	e.itemChanged(d.UUID, clinicsync.StatePending, "")
-	return nil
+	return page(docs)
+}
+
+// admit records a pushed document (see admitListed).
+func (e *Engine) admit(ctx context.Context, d clinicsync.Document, asOf time.Time) error {
+	_, err := e.admitListed(ctx, []clinicsync.Document{d}, asOf, false)
+	return err
+}
+
+// admitListed records documents and decides whether they need work, in one
+// transaction with the activity lines of the new ones, and returns them as
+// they now are. asOf is when the platform said they were not synchronized
+// (the list's time, the event's arrival): a document confirmed since is not
+// done again. listed says they come from the list: what it says about
+// each document's file is kept (store.Relisted), and a permanent failure
+// is re-checked at once when that changed, since the platform may have
+// fixed the file, or a person retried it there, which polling cannot see
+// otherwise (the document was in the list all along). A webhook's copy
+// carries less (no updatedAt, no other pdf fields) and would look like a
+// change.
+func (e *Engine) admitListed(ctx context.Context, docs []clinicsync.Document, asOf time.Time, listed bool) ([]store.Item, error) {
+	source := e.Config().Source
+	out := make([]store.Item, 0, len(docs))
+	var lines []line
+	var reopened []string
+	err := e.store.Batch(ctx, func(tx *store.Tx) error {
+		for _, d := range docs {
+			if d.UUID == "" {
+				continue
+			}
+			var it store.Item
+			var created, again bool
+			var err error
+			if listed {
+				it, created, again, err = tx.UpsertListed(ctx, source, d,
+					store.Listing{Fingerprint: listingFingerprint(d), UpdatedAt: d.UpdatedAt})
+			} else {
+				it, created, err = tx.Upsert(ctx, source, d)
+			}
+			if err != nil {
+				return err
+			}
+			if again {
+				reopened = append(reopened, d.UUID)
+			}
+			switch {
+			case created:
+				l := newLine(store.LevelInfo, d.UUID, activity.NewDocument, describeFile(it), activity.Patient(it.Patient))
+				if err := l.write(ctx, tx); err != nil {
+					return err
+				}
+				lines = append(lines, l)
+			case it.State == clinicsync.StateConfirmed:
+				// Listed again after we confirmed it (a person asked for a new
+				// synchronisation in the platform): check the file, confirm again.
+				if err := tx.RequeueConfirmedBefore(ctx, d.UUID, asOf); err != nil {
+					return err
+				}
+				if it, err = tx.Get(ctx, d.UUID); err != nil {
+					return err
+				}
+			}
+			out = append(out, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.linkMu.Lock()
+	for _, d := range docs {
+		if d.PDF.URL != "" && d.UUID != "" {
+			e.links[d.UUID] = d.PDF.URL
+		}
+	}
+	e.linkMu.Unlock()
+	for _, l := range lines {
+		e.published(l)
+		e.itemChanged(l.item, clinicsync.StatePending, "")
+	}
+	for _, uuid := range reopened {
+		e.log.Debug("listing changed: re-checking a failed document", "item", uuid)
+		e.itemChanged(uuid, clinicsync.StatePending, "")
+	}
+	return out, nil
 }
 
 // listingFingerprint sums up what the list says about a document's file:

@@ -108,7 +108,30 @@ func (e *Engine) note(ctx context.Context, level, item string, t clinicsync.Text
 	if _, err := e.store.LogText(context.WithoutCancel(ctx), level, item, t); err != nil {
 		e.log.Warn("activity log write failed", "err", err)
 	}
-	e.bus.Publish(events.Event{Type: events.Activity, Item: item, Level: level, Message: clinicsync.CleanText(t.String()), Text: t})
+	e.published(line{level, item, t})
+}
+
+// line is an activity line written in a batch with the step it tells of
+// (store.Batch), and published once the batch is committed.
+type line struct {
+	level, item string
+	text        clinicsync.Text
+}
+
+func newLine(level, item, key string, args ...any) line {
+	return line{level, item, clinicsync.NewText(key, args...).Clean()}
+}
+
+// write adds the line to tx's batch.
+func (l line) write(ctx context.Context, tx *store.Tx) error {
+	_, err := tx.LogText(ctx, l.level, l.item, l.text)
+	return err
+}
+
+// published tells the bus's readers of a line the log holds.
+func (e *Engine) published(l line) {
+	e.bus.Publish(events.Event{Type: events.Activity, Item: l.item, Level: l.level,
+		Message: clinicsync.CleanText(l.text.String()), Text: l.text})
 }
 
 func (e *Engine) itemChanged(uuid string, st clinicsync.ItemState, msg string) {

@@ -60,6 +60,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, rest string) 
 			st.PDFAuthorization++
 		}
 	})
+	if !s.sleep(r.Context(), s.o.FileLatency) {
+		s.dropUnlessGone(w, r)
+		return
+	}
 	f := s.pickFault(true)
 	if f != FaultNone && f != FaultTruncate {
 		s.injectFault(w, r, f, true)

@@ -60,6 +60,9 @@ type Options struct {
 	FaultStall   time.Duration
 
 	Latency time.Duration // added to every API response (not to PDF downloads)
+	// FileLatency is added to every PDF download (a WAN round trip to the
+	// file host; benchmarks set both).
+	FileLatency time.Duration
 	// Token, if set, is the only bearer token accepted; otherwise any
 	// non-empty bearer token is.
 	Token string
