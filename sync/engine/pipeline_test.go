@@ -130,8 +130,8 @@ func TestConfirmationsDoNotHoldDownloadSlots(t *testing.T) {
 }
 
 // A burst of 5xx from the file host and from the API halves the download
-// and the confirmation windows (they had grown on the fast answers
-// before); the documents still all land once, in later passes.
+// and the confirmation windows; the documents still all land once, in
+// later passes.
 func TestFaultBurstShrinksTheWindows(t *testing.T) {
 	r := newRig(t, sim.Options{Documents: 60, Patients: 6, Seed: 5})
 	// One attempt per call: the burst reaches the engine, not only the
@@ -169,4 +169,34 @@ func TestFaultBurstShrinksTheWindows(t *testing.T) {
 		t.Fatal("not every document landed after the burst")
 	}
 	r.checkEndState(true)
+}
+
+// A backlog larger than what the rate limit has left never provokes a
+// 429: the confirmations in flight stay within the budget the client
+// keeps (less its reserve), and what the bucket cannot pay for waits,
+// saved, for a later pass.
+func TestBacklogNeverProvokesA429(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 250, Patients: 25, Seed: 6, RateLimit: 200})
+	client, err := askara.New(askara.Options{BaseURL: r.url, MaxWait: time.Second,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "test-token"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng.remote = client
+	res, err := r.eng.Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := r.store.Counts(context.Background())
+	st := r.sim.Stats()
+	if st.RateLimited != 0 {
+		t.Fatalf("%d requests were answered 429", st.RateLimited)
+	}
+	if res.Confirmed == 0 || res.Confirmed >= 250 || n[clinicsync.StateConfirmed]+n[clinicsync.StateSaved] != 250 {
+		t.Fatalf("pass %+v, states %v: want some confirmed, the rest saved", res, n)
+	}
+	// The bucket's reserve is left for the next pass (the client keeps 10).
+	if st.APIRequests > 200-10 {
+		t.Fatalf("%d API requests from a bucket of 200", st.APIRequests)
+	}
 }
