@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"image/color"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +21,8 @@ import (
 )
 
 // The Activity tab: the activity log, newest first, with a level filter and
-// a text search. It pages from the engine (keyset on ID, 200 rows a query)
+// a text search. It pages from the engine (keyset on ID, 200 rows a query at first, more as
+// the list grows)
 // as the list is scrolled towards the end of what is loaded, so a log of a
 // million rows opens as fast as a log of ten and is never read whole.
 //
@@ -69,16 +72,19 @@ type activityView struct {
 	timer     *time.Timer // search debounce
 
 	// UI goroutine only.
-	rows      activityRows
-	shownGen  uint64 // filterGen of the rows shown; 0 before the first answer
-	shownQ    activityFilter
-	done      bool   // the last page has been read
-	pageToken uint64 // the page query in flight (0: none)
-	pageSeq   uint64
-	pageErr   bool // a page query failed; no more paging until the next reload
-	started   bool
-	rowHeight float32
-	levelW    float32
+	rows       activityRows
+	shownGen   uint64 // filterGen of the rows shown; 0 before the first answer
+	shownQ     activityFilter
+	done       bool   // the last page has been read
+	pageToken  uint64 // the page query in flight (0: none)
+	pageSeq    uint64
+	pageErr    bool // a page query failed; no more paging until the next reload
+	started    bool
+	rowHeight  float32
+	keepRows   int  // rows kept in memory; 0: activityKeptRows
+	measuring  bool // the List is about to make a row only to measure it
+	measureRow *activityRow
+	levelW     float32
 
 	list     *widget.List
 	selected int // the selected row, -1: none (UI goroutine)
@@ -155,7 +161,12 @@ func (v *activityView) object() fyne.CanvasObject {
 func (v *activityView) loaded() int { return v.rows.len() }
 
 // row is loaded row i, 0 the newest (UI goroutine).
-func (v *activityView) row(i int) engine.LogEntry { return *v.rows.at(i) }
+func (v *activityView) row(i int) engine.LogEntry {
+	if e, _ := v.rows.at(i); e != nil {
+		return *e
+	}
+	return engine.LogEntry{}
+}
 
 // idle reports that no reload is queued or running (for tests).
 func (v *activityView) idle() bool {
@@ -396,9 +407,9 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 	if err != nil {
 		v.showError(Tf("Could not read the activity log: %s", err.Error()))
 		if !same {
-			v.rows, v.done, v.pageToken = activityRows{}, true, 0
+			v.rows, v.done, v.pageToken = v.emptyRows(), true, 0
 			v.unselect()
-			v.list.Refresh()
+			v.refreshList()
 			v.updateShown()
 		}
 		return
@@ -406,9 +417,9 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 	v.hideError()
 	v.pageErr = false
 
-	if n := v.rows.len(); same && n > 0 && len(rows) > 0 && rows[len(rows)-1].ID <= v.rows.at(0).ID {
+	if n := v.rows.len(); same && n > 0 && len(rows) > 0 && rows[len(rows)-1].ID <= v.rows.newest() {
 		// Contiguous with what is loaded: put the new entries in front.
-		top := v.rows.at(0).ID
+		top := v.rows.newest()
 		added := 0
 		for added < len(rows) && rows[added].ID > top {
 			added++
@@ -420,7 +431,7 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 		off := v.list.GetScrollOffset()
 		sel := v.selected
 		v.list.UnselectAll()
-		v.list.Refresh()
+		v.refreshList()
 		if off > 0 { // keep the same entries in view
 			off += float32(added) * (v.rowHeight + v.list.Theme().Size(theme.SizeNamePadding))
 		}
@@ -434,13 +445,13 @@ func (v *activityView) applyReload(f activityFilter, fgen, rgen uint64, rows []e
 		return
 	}
 
-	v.rows = activityRows{}
+	v.rows = v.emptyRows()
 	v.rows.append(rows)
 	v.shownGen, v.shownQ = fgen, f
 	v.done = len(rows) < v.pageSize
 	v.pageToken = 0 // a page for the old rows is no longer wanted
 	v.unselect()
-	v.list.Refresh()
+	v.refreshList()
 	if v.list.GetScrollOffset() > 0 {
 		v.list.ScrollToOffset(0) // (ScrollToTop panics before the list is shown)
 	}
@@ -453,8 +464,12 @@ func (v *activityView) rowSelected(id widget.ListItemID) {
 	if id < 0 || id >= v.rows.len() {
 		return
 	}
+	e, _ := v.rows.at(id)
+	if e == nil {
+		return // not read again yet: it is, once shown
+	}
 	v.selected = id
-	v.detailText.SetText(fullMessage(v.rows.at(id)))
+	v.detailText.SetText(fullMessage(e))
 	v.detail.Show()
 }
 
@@ -473,22 +488,57 @@ func (v *activityView) loadMore() {
 		return
 	}
 	v.pageSeq++
-	token, before, f, fgen := v.pageSeq, v.rows.at(v.rows.len()-1).ID, v.shownQ, v.shownGen
+	token, before, f, fgen := v.pageSeq, v.rows.oldest(), v.shownQ, v.shownGen
+	limit := min(max(v.pageSize, v.rows.len()), 25*v.pageSize) // see activityMaxPage
 	v.pageToken = token
 	go func() {
 		rows, err := v.src.Activity(context.Background(), engine.LogQuery{MinLevel: f.minLevel, Search: f.search,
-			BeforeID: before, Limit: v.pageSize})
+			BeforeID: before, Limit: limit})
 		localize(rows)
-		v.do(func() { v.applyPage(token, fgen, before, rows, err) })
+		v.do(func() { v.applyPage(token, fgen, before, limit, rows, err) })
 	}()
 }
 
-func (v *activityView) applyPage(token, fgen uint64, before int64, rows []engine.LogEntry, err error) {
+// emptyRows is an empty log with the view's page budget.
+func (v *activityView) emptyRows() activityRows { return activityRows{keep: v.keepRows} }
+
+// reread reads page k again, once, after its rows were dropped from memory;
+// the list shows them when they come. UI goroutine.
+func (v *activityView) reread(k int) {
+	p := v.rows.pages[k]
+	if p.reading || p.failed || p.rows != nil {
+		return
+	}
+	p.reading = true
+	f, fgen := v.shownQ, v.shownGen
+	go func() {
+		rows, err := v.src.Activity(context.Background(), engine.LogQuery{MinLevel: f.minLevel, Search: f.search,
+			BeforeID: p.first + 1, Limit: p.n})
+		localize(rows)
+		v.do(func() { v.applyReread(p, fgen, rows, err) })
+	}()
+}
+
+func (v *activityView) applyReread(p *rowPage, fgen uint64, rows []engine.LogEntry, err error) {
+	p.reading = false
+	if fgen != v.shownGen || !v.rows.owns(p) {
+		return // the rows were replaced meanwhile
+	}
+	if err != nil {
+		p.failed = true
+		v.showError(Tf("Could not read older activity: %s", err.Error()))
+		return
+	}
+	v.rows.fill(p, rows)
+	v.refreshList() // lays out the rows in view again, these among them
+}
+
+func (v *activityView) applyPage(token, fgen uint64, before int64, limit int, rows []engine.LogEntry, err error) {
 	if token != v.pageToken {
 		return // the rows were replaced meanwhile
 	}
 	v.pageToken = 0
-	if fgen != v.shownGen || v.rows.len() == 0 || v.rows.at(v.rows.len()-1).ID != before {
+	if fgen != v.shownGen || v.rows.len() == 0 || v.rows.oldest() != before {
 		return
 	}
 	if err != nil {
@@ -496,9 +546,9 @@ func (v *activityView) applyPage(token, fgen uint64, before int64, rows []engine
 		v.showError(Tf("Could not read older activity: %s", err.Error()))
 		return
 	}
-	v.done = len(rows) < v.pageSize
+	v.done = len(rows) < limit
 	v.rows.append(rows)
-	v.list.Refresh()
+	v.refreshList()
 	v.updateShown()
 }
 
@@ -520,14 +570,46 @@ func (v *activityView) updateShown() {
 
 func (v *activityView) length() int { return v.rows.len() }
 
-func (v *activityView) createRow() fyne.CanvasObject { return newActivityRow(v.levelW) }
+// createRow makes a row for the list. While refreshList runs, the List's
+// first call only measures a row (Fyne's List makes one on each Refresh to
+// size its rows): the same row is given then, so that adding a page does not
+// leave a new row's renderers in Fyne's cache each time (kept a minute by
+// the real driver, for ever by the test driver: hundreds of MB at a million
+// rows).
+func (v *activityView) createRow() fyne.CanvasObject {
+	if v.measuring {
+		v.measuring = false
+		if v.measureRow == nil {
+			v.measureRow = newActivityRow(v.levelW)
+		} else {
+			v.measureRow.Refresh() // the theme (text size) may have changed
+		}
+		return v.measureRow
+	}
+	return newActivityRow(v.levelW)
+}
+
+// refreshList lays the list out again after its rows changed (UI goroutine).
+func (v *activityView) refreshList() {
+	v.measuring = true
+	v.list.Refresh()
+	v.measuring = false
+}
 
 func (v *activityView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	r, ok := o.(*activityRow)
 	if !ok || id < 0 || id >= v.rows.len() {
 		return
 	}
-	e := v.rows.at(id)
+	e, page := v.rows.at(id)
+	if e == nil {
+		// Its page was dropped from memory: blank until it is read again.
+		setText(r.at, "")
+		r.setLevel(nil, "", widget.LowImportance)
+		r.setMessage("…", "…")
+		v.reread(page)
+		return
+	}
 	// Only changed labels are set: a label with an ellipsis re-shapes its
 	// text to find where to cut it, and that is most of a row's cost.
 	setText(r.at, e.At.Local().Format(activityTime))
@@ -547,52 +629,170 @@ func (v *activityView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	}
 }
 
-// activityRows is the loaded log, newest first. It is kept in chunks so
-// that neither loading a page nor new entries arriving ever copies what is
-// already loaded: at a million rows, a growing slice's copy is a visible
-// stall of the window.
+// activityRows is the log as far as it has been read, newest first, in
+// pages. Only the rows of the most recently used pages stay in memory (about
+// keep rows): a page that is scrolled far away drops its rows but keeps
+// its place (how many rows, and the IDs it runs between), and is read again
+// by keyset when it comes back into view. Scrolled to the end of a million
+// rows, the view holds a few thousand of them and one small record per page;
+// neither loading a page nor new entries arriving copies the rows loaded.
+// (The real driver also expires the renderers of rows scrolled away after a
+// minute; the test driver keeps them.)
 type activityRows struct {
-	newer chunkedRows // entries put in front after the first page, oldest first
-	older chunkedRows // the first page and the pages after it, newest first
+	pages []*rowPage // newest first
+	start []int      // start[k]: the index of pages[k]'s first row
+	n     int
+	keep  int // rows to keep in memory (0: activityKeptRows); the rows in view may span two pages: keep two of the largest and more
+	held  int // rows in memory
+	tick  uint64
 }
 
-func (r *activityRows) len() int { return r.newer.n + r.older.n }
+const (
+	// activityMaxPage is the most rows a page read asks for: pages grow
+	// from activityPageSize to as many rows as are loaded, up to this, so
+	// that scrolling through a long log lays the list out again a few
+	// hundred times rather than thousands (each time, Fyne drops the rows
+	// it keeps for reuse).
+	activityMaxPage = 25 * activityPageSize
+	// activityKeptRows: the rows kept in memory, three of the largest
+	// pages (about 4 MB).
+	activityKeptRows = 3 * activityMaxPage
+)
 
-func (r *activityRows) at(i int) *engine.LogEntry {
-	if i < r.newer.n {
-		return r.newer.at(r.newer.n - 1 - i)
+type rowPage struct {
+	n           int
+	first, last int64             // IDs of its newest and its oldest row
+	rows        []engine.LogEntry // nil while evicted
+	used        uint64            // when a row of it was last asked for
+	reading     bool              // being read again
+	failed      bool              // reading it again failed: not until the next reload
+}
+
+func (r *activityRows) len() int { return r.n }
+
+// page is the index of the page holding row i.
+func (r *activityRows) page(i int) int {
+	return sort.Search(len(r.start), func(k int) bool { return r.start[k] > i }) - 1
+}
+
+// at is row i, or nil while its page is evicted (entry: its page's index).
+func (r *activityRows) at(i int) (*engine.LogEntry, int) {
+	k := r.page(i)
+	p := r.pages[k]
+	if p.rows == nil {
+		return nil, k
 	}
-	return r.older.at(i - r.newer.n)
+	r.tick++
+	p.used = r.tick
+	return &p.rows[i-r.start[k]], k
 }
+
+// newest and oldest are the IDs at either end (len() > 0).
+func (r *activityRows) newest() int64 { return r.pages[0].first }
+func (r *activityRows) oldest() int64 { return r.pages[len(r.pages)-1].last }
+
+// resident is how many rows are in memory (for tests and the benchmark).
+func (r *activityRows) resident() int { return r.held }
 
 // append adds older entries (newest first) at the end.
 func (r *activityRows) append(page []engine.LogEntry) {
-	for _, e := range page {
-		r.older.push(e)
+	if len(page) == 0 {
+		return
 	}
+	r.pages = append(r.pages, r.newPage(page))
+	r.start = append(r.start, r.n)
+	r.n += len(page)
 }
 
-// prepend adds newer entries (newest first) in front.
+// prepend adds newer entries (newest first) in front: into the first page
+// while it is small and in memory (entries come a few at a time), else as a
+// page of their own.
 func (r *activityRows) prepend(page []engine.LogEntry) {
-	for i := len(page) - 1; i >= 0; i-- {
-		r.newer.push(page[i])
+	if len(page) == 0 {
+		return
+	}
+	if f := r.first(); f != nil && f.rows != nil && f.n+len(page) <= activityPageSize {
+		rows := make([]engine.LogEntry, 0, f.n+len(page))
+		for _, e := range page {
+			rows = append(rows, internLevel(e))
+		}
+		f.rows = append(rows, f.rows...)
+		f.n, f.first = len(f.rows), f.rows[0].ID
+		r.held += len(page)
+		r.evict(f)
+	} else {
+		r.pages = append([]*rowPage{r.newPage(page)}, r.pages...)
+		r.start = append(r.start, 0)
+	}
+	r.n += len(page)
+	for k, at := 0, 0; k < len(r.pages); k++ {
+		r.start[k] = at
+		at += r.pages[k].n
 	}
 }
 
-const rowChunk = 4096
-
-type chunkedRows struct {
-	chunks [][]engine.LogEntry // all full (rowChunk) but the last
-	n      int
+func (r *activityRows) first() *rowPage {
+	if len(r.pages) == 0 {
+		return nil
+	}
+	return r.pages[0]
 }
 
-func (c *chunkedRows) at(i int) *engine.LogEntry { return &c.chunks[i/rowChunk][i%rowChunk] }
+func (r *activityRows) newPage(rows []engine.LogEntry) *rowPage {
+	p := &rowPage{n: len(rows), first: rows[0].ID, last: rows[len(rows)-1].ID}
+	r.fill(p, rows)
+	return p
+}
 
-func (c *chunkedRows) push(e engine.LogEntry) {
-	if c.n%rowChunk == 0 {
-		c.chunks = append(c.chunks, make([]engine.LogEntry, 0, rowChunk))
+// fill gives page p its rows, read (again) newest first: those outside its
+// ID range are left out, and rows deleted meanwhile (the log is trimmed)
+// leave blank rows, so that no other row moves.
+func (r *activityRows) fill(p *rowPage, rows []engine.LogEntry) {
+	own := make([]engine.LogEntry, 0, p.n)
+	for _, e := range rows {
+		if e.ID <= p.first && e.ID >= p.last && len(own) < p.n {
+			own = append(own, internLevel(e))
+		}
 	}
-	switch e.Level { // one string per level, not one per row
+	for len(own) < p.n {
+		own = append(own, engine.LogEntry{})
+	}
+	r.held += len(own) - len(p.rows)
+	p.rows = own
+	r.tick++
+	p.used = r.tick
+	r.evict(p)
+}
+
+// evict drops the rows of the least recently used pages, other than p,
+// while more than keep rows are in memory.
+func (r *activityRows) evict(p *rowPage) {
+	keep := r.keep
+	if keep <= 0 {
+		keep = activityKeptRows
+	}
+	for r.held > keep {
+		var lru *rowPage
+		for _, q := range r.pages {
+			if q.rows != nil && q != p && (lru == nil || q.used < lru.used) {
+				lru = q
+			}
+		}
+		if lru == nil {
+			return
+		}
+		r.held -= len(lru.rows)
+		lru.rows = nil
+	}
+}
+
+// owns reports that p is one of r's pages (a page read again may come back
+// after the rows were replaced).
+func (r *activityRows) owns(p *rowPage) bool { return slices.Contains(r.pages, p) }
+
+// internLevel keeps one string per level, not one per row.
+func internLevel(e engine.LogEntry) engine.LogEntry {
+	switch e.Level {
 	case engine.LevelDebug:
 		e.Level = engine.LevelDebug
 	case engine.LevelInfo:
@@ -602,9 +802,7 @@ func (c *chunkedRows) push(e engine.LogEntry) {
 	case engine.LevelError:
 		e.Level = engine.LevelError
 	}
-	last := len(c.chunks) - 1
-	c.chunks[last] = append(c.chunks[last], e)
-	c.n++
+	return e
 }
 
 func setText(l *widget.Label, s string) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +26,15 @@ import (
 // The database is built once and kept in os.TempDir() (about 130 MB;
 // delete clinicsync-activity-bench-*.db to rebuild it).
 
-const benchRows = 1_000_000
+var benchRows = benchRowCount()
+
+// benchRowCount is 1,000,000, or BENCH_ACTIVITY_ROWS for a quicker look.
+func benchRowCount() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ACTIVITY_ROWS")); err == nil && n >= 10*activityPageSize {
+		return n
+	}
+	return 1_000_000
+}
 
 // benchDB returns an activity database of n synthetic rows (no patient
 // data: made-up messages and document ids), building it if needed.
@@ -168,16 +177,18 @@ func BenchmarkActivityMillion(b *testing.B) {
 		if loaded != benchRows {
 			b.Fatalf("reached the end with %d rows, want %d", loaded, benchRows)
 		}
-		for i := 1; i < loaded; i++ {
-			if v.row(i).ID >= v.row(i-1).ID {
-				b.Fatalf("row %d out of order", i)
+		// The pages run newest first without a gap; most hold no rows.
+		n := 0
+		for k, p := range v.rows.pages {
+			if p.first < p.last || k > 0 && v.rows.pages[k-1].last <= p.first || v.rows.start[k] != n {
+				b.Fatalf("page %d out of order: %+v", k, p)
 			}
+			n += p.n
 		}
-		// What the loaded rows themselves cost: the heap with them, less
-		// the heap once they are dropped. (Most of the rest is Fyne's
-		// renderer cache: List.Refresh makes a template row each time, and
-		// the test driver never expires cached renderers; the real one
-		// does after a minute.)
+		resident := v.rows.resident()
+		// What the view holds: the heap with it open at the far end of the
+		// log, and what its rows cost (the heap less the heap once they are
+		// dropped).
 		heap := func() float64 {
 			var m runtime.MemStats
 			runtime.GC()
@@ -212,6 +223,8 @@ func BenchmarkActivityMillion(b *testing.B) {
 		b.ReportMetric(ms(p(0.99)), "p99-page-ms")
 		b.ReportMetric(ms(max(q.slowest, slowScroll)), "slowest-frame-ms")
 		b.ReportMetric(ms(open), "open-ms")
+		b.ReportMetric(withRows, "heap-MB")
+		b.ReportMetric(float64(resident), "rows-in-memory")
 		b.Logf("keyset: opened in %.1f ms (first page on screen; slowest frame then %.1f ms); "+
 			"paged %d rows in %d queries in %v",
 			ms(open), ms(firstFrame), loaded, len(log), paging.Round(time.Millisecond))
@@ -221,7 +234,8 @@ func BenchmarkActivityMillion(b *testing.B) {
 			"scroll to bottom + new rows laid out median %.2f ms, p99 %.2f ms, slowest %.2f ms",
 			ms(pct(q.frames, 0.5)), ms(pct(q.frames, 0.99)), ms(q.slowest),
 			ms(pct(scrolls, 0.5)), ms(pct(scrolls, 0.99)), ms(slowScroll))
-		b.Logf("keyset: the %d loaded rows hold %.0f MB (heap %.0f MB with them)", loaded, rowsMB, withRows)
+		b.Logf("keyset: of the %d rows paged through, %d are in memory, holding %.1f MB (heap %.1f MB with the view open)",
+			loaded, resident, rowsMB, withRows)
 
 		// Filters are the other cost: a rare level or a search term
 		// has to walk the log until it fills a page.
@@ -308,7 +322,7 @@ func BenchmarkActivityMillionOffset(b *testing.B) {
 		b.Logf("offset: only %d of %d pages read (the first %d in order, then pages %v); "+
 			"reading all would take about %.0f s",
 			seqPages+len(deep), benchRows/activityPageSize, seqPages, deep,
-			(first+last).Seconds()/2*benchRows/activityPageSize)
+			(first+last).Seconds()/2*float64(benchRows/activityPageSize))
 		b.Logf("offset: first %d pages in %v, slowest %.2f ms (page %d); slowest of all %.1f ms (the deepest)",
 			seqPages, seq.Round(time.Millisecond), ms(slowSeq), slowAt, ms(slowest))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,12 +120,13 @@ func (q *uiQueue) settle(t testing.TB, v *activityView, src *spySource) {
 }
 
 type fixture struct {
-	st  *store.Store
-	src *spySource
-	v   *activityView
-	q   *uiQueue
-	w   fyne.Window
-	t0  time.Time
+	st       *store.Store
+	src      *spySource
+	v        *activityView
+	q        *uiQueue
+	w        fyne.Window
+	t0       time.Time
+	keepRows int // the view's activityRows.keep (0: the default)
 }
 
 // newFixture opens a store in a temporary folder; logs are added before
@@ -175,6 +177,7 @@ func (f *fixture) logMany(t testing.TB, n int, levelOf func(i int) string) {
 func (f *fixture) open(t *testing.T) {
 	t.Helper()
 	f.v = newActivityView(f.src)
+	f.v.keepRows = f.keepRows
 	f.q = &uiQueue{ch: make(chan func(), 4096)}
 	f.v.do = f.q.do
 	f.w = test.NewTempWindow(t, f.v.object())
@@ -437,8 +440,8 @@ func TestActivityScrollPagesIncrementally(t *testing.T) {
 		f.scrollToEnd()
 		f.q.until(t, "the next page", func() bool { return f.v.loaded() > before || f.v.done })
 		f.q.settle(t, f.v, f.src)
-		if got := f.v.loaded() - before; got > 200 {
-			t.Fatalf("one scroll loaded %d rows: paging must be by page", got)
+		if got := f.v.loaded() - before; got > max(200, before) {
+			t.Fatalf("one scroll loaded %d rows after %d: paging must be by page", got, before)
 		}
 		if int(f.src.calls.Load()) != step+1 {
 			t.Fatalf("after %d scrolls: %d queries", step, f.src.calls.Load())
@@ -451,29 +454,79 @@ func TestActivityScrollPagesIncrementally(t *testing.T) {
 	if f.v.row(0).ID != 1000 || f.v.row(999).ID != 1 {
 		t.Errorf("ids run %d..%d, want 1000..1", f.v.row(0).ID, f.v.row(999).ID)
 	}
-	// Keyset paging: each page asked for ids below the last one loaded.
+	// Keyset paging: each page asked for ids below the last one loaded, as
+	// many rows as were loaded (200, 200, 400, then 800 of which 200 came:
+	// the end).
 	qs := f.src.queries()
-	if len(qs) != 6 { // 5 pages of 200 and the empty one that says "no more"
-		t.Fatalf("%d queries, want 6", len(qs))
+	want := []engine.LogQuery{{Limit: 200}, {BeforeID: 801, Limit: 200}, {BeforeID: 601, Limit: 400}, {BeforeID: 201, Limit: 800}}
+	if !slices.Equal(qs, want) {
+		t.Fatalf("queries %+v, want %+v", qs, want)
 	}
-	for i, q := range qs {
-		want := int64(0)
-		if i > 0 {
-			want = int64(1000 - 200*i + 1)
-		}
-		if q.BeforeID != want || q.Limit != 200 {
-			t.Errorf("query %d: BeforeID %d Limit %d, want %d, 200", i, q.BeforeID, q.Limit, want)
-		}
-	}
-	// The last rows are on screen; scrolling further reads nothing.
+	// Scrolled to the end, the last rows are on screen and nothing more is read.
+	f.scrollToEnd()
+	f.q.settle(t, f.v, f.src)
 	rows := f.visibleRows()
 	if last := rows[len(rows)-1]; last.msg.Text != "entry 0" {
 		t.Errorf("bottom row %q, want entry 0", last.msg.Text)
 	}
 	f.scrollToEnd()
 	f.q.settle(t, f.v, f.src)
-	if f.src.calls.Load() != 6 {
+	if f.src.calls.Load() != 4 {
 		t.Errorf("queried again after the end")
+	}
+}
+
+// Scrolled through a long log, the view keeps the rows of a few pages only:
+// those scrolled far away are dropped, and read again (by keyset, the page's
+// own rows) when they come back into view.
+func TestActivityKeepsFewPagesAndReadsThemAgain(t *testing.T) {
+	f := newFixture(t)
+	f.keepRows = 3 * activityPageSize // the rows in view may span the two largest pages (400 and 200 here)
+	f.logMany(t, 1000, func(i int) string { return cycleLevels[i%4] })
+	f.open(t)
+	for step := 0; !f.v.done; step++ {
+		if step > 10 {
+			t.Fatal("paging did not finish")
+		}
+		before := f.v.loaded()
+		f.scrollToEnd()
+		f.q.until(t, "the next page", func() bool { return f.v.loaded() > before || f.v.done })
+		f.q.settle(t, f.v, f.src)
+		if n := f.v.rows.resident(); n > f.keepRows {
+			t.Fatalf("%d rows in memory with %d kept", n, f.keepRows)
+		}
+	}
+	if f.v.loaded() != 1000 {
+		t.Fatalf("reached the end with %d rows, want 1000", f.v.loaded())
+	}
+	if e, _ := f.v.rows.at(0); e != nil {
+		t.Fatal("the first page kept its rows at the far end of the log")
+	}
+	calls := f.src.calls.Load()
+	if calls != 4 { // pages of 200, 200, 400 and the last 200 (of 800 asked for); nothing read twice
+		t.Fatalf("%d queries to reach the end: %+v", calls, f.src.queries())
+	}
+
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(f.v.list).Add(fyne.NewPos(30, 30))
+	test.Scroll(f.w.Canvas(), pos, 0, 1e9) // back to the top
+	f.q.until(t, "the first rows read again", func() bool {
+		rows := f.visibleRows()
+		return len(rows) > 1 && rows[0].msg.Text == "entry 999" && rows[1].msg.Text == "entry 998"
+	})
+	f.q.settle(t, f.v, f.src)
+	qs := f.src.queries()[calls:]
+	if len(qs) != 1 || qs[0].BeforeID != 1001 || qs[0].Limit != 200 {
+		t.Fatalf("read again with %+v, want one query below 1001 for 200 rows", qs)
+	}
+	if n := f.v.rows.resident(); n > f.keepRows {
+		t.Fatalf("%d rows in memory after reading the first page again", n)
+	}
+	if f.v.row(0).ID != 1000 || f.v.loaded() != 1000 {
+		t.Fatalf("row 0 is %d of %d", f.v.row(0).ID, f.v.loaded())
+	}
+	f.v.list.Select(1)
+	if f.v.detailText.Text != "entry 998" {
+		t.Fatalf("selected row's line: %q", f.v.detailText.Text)
 	}
 }
 
@@ -692,10 +745,10 @@ func (s *slowSource) Activity(ctx context.Context, q engine.LogQuery) ([]engine.
 	return s.src.Activity(ctx, q)
 }
 
-// The loaded rows live in chunks; across chunk boundaries they still read
-// back newest first, whichever end they were added at.
-func TestActivityRowsChunks(t *testing.T) {
-	var r activityRows
+// The rows read are kept in pages; whichever end they were added at, they
+// read back newest first, and only the most recently used pages keep their
+// rows: an evicted page keeps its place and is filled again by a keyset read.
+func TestActivityRowsPages(t *testing.T) {
 	page := func(hi, n int) []engine.LogEntry { // ids hi, hi-1, ... (newest first)
 		p := make([]engine.LogEntry, n)
 		for i := range p {
@@ -703,25 +756,66 @@ func TestActivityRowsChunks(t *testing.T) {
 		}
 		return p
 	}
-	next := 20_000
-	for next > 10_000 { // the first page and older pages: 20000 down to 10001
-		r.append(page(next, 200))
-		next -= 200
+	build := func(keep int) *activityRows {
+		r := &activityRows{keep: keep}
+		for next := 20_000; next > 10_000; next -= 200 { // 20000 down to 10001
+			r.append(page(next, 200))
+		}
+		for top := 20_000; top < 29_000; { // new entries arriving: 20001 up to 29000
+			n := min(133, 29_000-top) // a reload brings at most a page
+			r.prepend(page(top+n, n))
+			top += n
+		}
+		return r
 	}
-	top := 20_000
-	for top < 29_000 { // new entries arriving: 20001 up to 29000
-		n := min(333, 29_000-top)
-		r.prepend(page(top+n, n))
-		top += n
-	}
-	if r.len() != 19_000 {
-		t.Fatalf("len %d, want 19000", r.len())
+	r := build(100_000)
+	if r.len() != 19_000 || r.resident() != 19_000 {
+		t.Fatalf("len %d resident %d, want 19000", r.len(), r.resident())
 	}
 	for i := range r.len() {
-		if e := r.at(i); e.ID != int64(29_000-i) || e.Level != engine.LevelWarn {
-			t.Fatalf("row %d: id %d level %q, want id %d", i, e.ID, e.Level, 29_000-i)
+		if e, _ := r.at(i); e == nil || e.ID != int64(29_000-i) || e.Level != engine.LevelWarn {
+			t.Fatalf("row %d: %+v, want id %d", i, e, 29_000-i)
 		}
 	}
+
+	r = build(600)
+	if r.len() != 19_000 || r.resident() > 3*activityPageSize {
+		t.Fatalf("len %d, resident %d: want 19000 rows of which at most %d in memory", r.len(), r.resident(), 3*activityPageSize)
+	}
+	if r.newest() != 29_000 || r.oldest() != 10_001 {
+		t.Fatalf("ends %d..%d", r.newest(), r.oldest())
+	}
+	// The oldest page was evicted: its rows are read again by keyset, and
+	// rows trimmed from the log meanwhile leave blanks, moving no other row.
+	i := r.len() - 1
+	if e, _ := r.at(i); e != nil {
+		t.Fatal("the oldest page kept its rows")
+	}
+	_, k := r.at(i)
+	p := r.pages[k]
+	if p.first != 10_200 || p.last != 10_001 || r.start[k] != r.len()-200 {
+		t.Fatalf("page %d: %+v starts at %d", k, p, r.start[k])
+	}
+	again := page(10_200, 200)
+	again = append(again[:50], again[60:]...)  // ten rows deleted meanwhile
+	again = append(again, page(10_000, 10)...) // and the next page's rows come after
+	r.fill(p, again)
+	if e, _ := r.at(r.start[k]); e == nil || e.ID != 10_200 {
+		t.Fatalf("first row read again: %+v", e)
+	}
+	if e, _ := r.at(r.start[k] + 49); e.ID != 10_151 {
+		t.Fatalf("row 49 of the page: %d", e.ID)
+	}
+	if e, _ := r.at(r.start[k] + 50); e.ID != 10_140 {
+		t.Fatalf("row 50 of the page: %d, want 10140 (rows deleted leave the end blank)", e.ID)
+	}
+	if e, _ := r.at(i); e.ID != 0 {
+		t.Fatalf("last row %d, want a blank (its page's own rows ran out)", e.ID)
+	}
+	if r.resident() > 3*activityPageSize {
+		t.Fatalf("%d rows in memory after a read-again", r.resident())
+	}
+
 	long := strings.Repeat("é", activityMaxRunes+50) + "\nend"
 	if got := oneLine(long); got != strings.Repeat("é", activityMaxRunes)+"…" {
 		t.Errorf("long message not cut: %d runes", len([]rune(got)))
