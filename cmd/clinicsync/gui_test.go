@@ -380,7 +380,7 @@ func TestGUIToolkitErrorsGoToTheDebugLog(t *testing.T) {
 		PDF: clinicsync.PDF{FileName: "a.pdf"}}, Content: sim.Content{Kind: sim.ContentHTML}})
 	c := guiCmd(s, display, "")
 	c.Env = append(c.Env, "CLINICSYNC_LOG=debug")
-	var stderr bytes.Buffer
+	var stderr lockedBuffer // the process writes it while waitFor reads it
 	c.Stderr = &stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
