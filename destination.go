@@ -102,6 +102,11 @@ type Leaser interface {
 	// zero Lease when there is none (or what is there cannot be read as
 	// one: it is anybody's to take).
 	ReadLease() (Lease, error)
+	// TakeLease writes l as the lease only if there is none, atomically
+	// (two PCs that try at once: one wins), and returns the lease there
+	// after: l, or the one another PC wrote first; the zero Lease when a
+	// file that is not a lease is in the way (WriteLease replaces it).
+	TakeLease(l Lease) (Lease, error)
 	// WriteLease replaces the lease with l, then reads it back and returns
 	// what it read: another holder's lease when another PC wrote in
 	// between (the engine then stands by). ELeaseUnreliable when what is

@@ -65,6 +65,15 @@ func readLease(p string) (le clinicsync.Lease, ok bool, err error) {
 	return le, true, nil
 }
 
+// TakeLease publishes the lease only if there is none: a temp file in the
+// root, fsynced, given the lease's name without replacing anything (as
+// documents are published: a hard link, or a rename that never replaces).
+// It returns the lease there after: le, another PC's that came first, or
+// the zero Lease when the file in the way is not a lease.
+func (l Layout) TakeLease(le clinicsync.Lease) (clinicsync.Lease, error) {
+	return l.publishLease(le, true)
+}
+
 // WriteLease replaces the lease atomically (a temp file in the root,
 // fsynced, renamed over the lease), then reads it back. What it reads is
 // returned: le, or another holder's lease written in between. Anything
@@ -73,6 +82,13 @@ func readLease(p string) (le clinicsync.Lease, ok bool, err error) {
 // held open by another program (a PC reading the lease on Windows) is a
 // retryable EFileLocked.
 func (l Layout) WriteLease(le clinicsync.Lease) (clinicsync.Lease, error) {
+	return l.publishLease(le, false)
+}
+
+// publishLease writes le to a temp file in the root and gives it the
+// lease's name, replacing the lease there unless exclusive, then reads
+// the lease back.
+func (l Layout) publishLease(le clinicsync.Lease, exclusive bool) (clinicsync.Lease, error) {
 	if fi, err := os.Stat(l.Root); err != nil || !fi.IsDir() {
 		return clinicsync.Lease{}, unreachable(l.Root, err)
 	}
@@ -88,11 +104,26 @@ func (l Layout) WriteLease(le clinicsync.Lease) (clinicsync.Lease, error) {
 		os.Remove(tmp)
 		return clinicsync.Lease{}, fsError(err, l.Root)
 	}
-	if err := replaceFile(tmp, final); err != nil {
-		os.Remove(tmp)
+	publish := replaceFile
+	if exclusive {
+		publish = linkNoClobber
+	}
+	err = publish(tmp, final)
+	os.Remove(tmp) // after a hard link, the extra name; after a rename, nothing
+	if err != nil {
 		switch {
+		case errors.Is(err, fs.ErrExist) && exclusive:
+			// Another PC's came first (or a file that is no lease).
+			back, ok, rerr := readLease(final)
+			if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				return clinicsync.Lease{}, fsError(rerr, l.Root)
+			}
+			if !ok {
+				return clinicsync.Lease{}, nil
+			}
+			return back, nil
 		case errors.Is(err, fs.ErrExist):
-			return clinicsync.Lease{}, unreliable(l.Root, "the share does not replace a file on rename", err)
+			return clinicsync.Lease{}, unreliable(l.Root, NoAtomicReplace, err)
 		case lockCheck(err, final):
 			return clinicsync.Lease{}, clinicsync.Retryablef(clinicsync.EFileLocked, err, "The file %s is open in another program.", final)
 		}
@@ -108,7 +139,7 @@ func (l Layout) WriteLease(le clinicsync.Lease) (clinicsync.Lease, error) {
 	case ok && back.ID != le.ID:
 		return back, nil // another PC wrote in between: it holds the lease
 	}
-	return clinicsync.Lease{}, unreliable(l.Root, "what was written could not be read back", err)
+	return clinicsync.Lease{}, unreliable(l.Root, NoReadBack, err)
 }
 
 // RemoveLease removes the lease if h holds it.
