@@ -392,7 +392,7 @@ func passExit(ctx context.Context, eng *engine.Engine, err error) error {
 			return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 		case clinicsync.ECanceled:
 			return exitf(exitFailing, "interrupted")
-		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination:
+		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination, clinicsync.EStandby:
 			// The pass (or the retry) could not run: nothing is failing
 			// for good, and nothing was changed.
 			return exitf(exitUnavailable, "%s Nothing was done; try again later.", clinicsync.ErrorMessage(err))

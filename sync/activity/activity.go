@@ -134,6 +134,7 @@ var reasons = []string{
 	"The file %s is open in another program.",
 	// A documents folder several PCs share (sync/engine, sync/dest).
 	"%s writes to this folder; this PC stands by.",
+	"The documents folder's lease could not be taken yet; Clinic Sync tries again shortly.",
 	"The folder %s cannot keep the writer's lease (%s): if several PCs write to it, one document can be written twice.",
 	"the share does not replace a file on rename",
 	"what was written could not be read back",

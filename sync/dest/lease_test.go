@@ -157,3 +157,38 @@ func TestNoPatientFolderIsTheLease(t *testing.T) {
 		}
 	}
 }
+
+// Two PCs that find no lease and take it at the same moment: one gets it,
+// the other is told whose it is.
+func TestTakeLeaseOneWinner(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		root := t.TempDir()
+		l := Layout{Root: root}
+		got := make(chan clinicsync.Lease, 2)
+		start := make(chan struct{})
+		for _, id := range []string{"aaaa", "bbbb"} {
+			go func() {
+				<-start
+				back, err := l.TakeLease(lease(id, "PC-"+id, "n-"+id))
+				if err != nil {
+					t.Error(err)
+				}
+				got <- back
+			}()
+		}
+		close(start)
+		a, b := <-got, <-got
+		if a.ID == "" || a != b {
+			t.Fatalf("round %d: the two were told %+v and %+v", i, a, b)
+		}
+		if on, _ := l.ReadLease(); on != a {
+			t.Fatalf("round %d: %+v on disk, %+v told", i, on, a)
+		}
+	}
+	// A file that is no lease is not taken over by TakeLease.
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, LeaseFile), []byte("junk"), 0o644)
+	if back, err := (Layout{Root: root}).TakeLease(lease("aaaa", "PC", "n")); err != nil || back.ID != "" {
+		t.Fatalf("junk in the way: %+v %v", back, err)
+	}
+}

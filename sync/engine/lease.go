@@ -269,6 +269,13 @@ func same(a, b clinicsync.Leaser) bool {
 	return ta == tb && ta.Comparable() && a == b
 }
 
+// standingBy reports whether another PC writes now.
+func (e *Engine) standingBy() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.snap.StandbyFor != ""
+}
+
 // writing reports whether this PC writes now.
 func (e *Engine) writing() bool {
 	e.lease.mu.Lock()
@@ -386,13 +393,18 @@ func (e *Engine) mayWrite(ctx context.Context) error {
 	e.lease.mu.Lock()
 	running, writer := e.lease.running, e.lease.writer
 	e.lease.mu.Unlock()
-	if running {
-		if writer {
-			return nil
-		}
-		return standbyError(e.Snapshot().StandbyFor)
-	}
 	cfg, dst := e.conf()
+	if running {
+		switch {
+		case writer:
+			return nil
+		case e.standingBy():
+			return standbyError(e.Snapshot().StandbyFor)
+		}
+		// Not decided yet (the folder was not reachable, or the lease
+		// could not be written): the lease's loop tries again shortly.
+		return clinicsync.Retryable(clinicsync.EDestination, leaseNotYet, nil)
+	}
 	l, ok := dst.(clinicsync.Leaser)
 	if !ok {
 		return nil
@@ -410,6 +422,27 @@ func (e *Engine) mayWrite(ctx context.Context) error {
 	return standbyError(e.holderName(cur.LeaseHolder))
 }
 
+// leaseNotYet is why nothing is written before the lease is decided.
+const leaseNotYet = "The documents folder's lease could not be taken yet; Clinic Sync tries again shortly."
+
 func standbyError(writer string) error {
 	return clinicsync.Errorf(clinicsync.EStandby, "%s writes to this folder; this PC stands by.", writer)
+}
+
+// Writer reads who holds the destination's lease, for `status`: the lease
+// (zero when there is none, or the destination takes none), whether it is
+// this installation's, and whether it is stale by this PC's clock (its
+// holder stopped renewing it two poll intervals ago or more).
+func (e *Engine) Writer(ctx context.Context) (l clinicsync.Lease, mine, stale bool, err error) {
+	cfg, dst := e.conf()
+	le, ok := dst.(clinicsync.Leaser)
+	if !ok {
+		return l, false, false, nil
+	}
+	if l, err = le.ReadLease(); err != nil || l.ID == "" {
+		return l, false, false, err
+	}
+	id, _ := e.store.GetCursor(ctx, holderCursor)
+	_, after, _, _ := leaseTiming(cfg.PollInterval)
+	return l, l.ID == id, e.Now().Sub(l.Heartbeat) > after, nil
 }

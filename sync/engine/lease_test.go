@@ -313,3 +313,28 @@ func TestAWriterThatLostTheLeaseStandsBy(t *testing.T) {
 		t.Fatalf("the other PC's lease was overwritten: %+v", got)
 	}
 }
+
+// A documents folder that is not there when Run starts is said as such
+// (the lease cannot be read either, and does not hide why), and documents
+// are written once it appears.
+func TestUnreachableFolderIsSaidBeforeTheLease(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 2, Seed: 7})
+	cfg := r.eng.Config()
+	cfg.PollInterval = time.Second
+	r.eng.Reconfigure(cfg, r.eng.Destination())
+	if err := os.Remove(r.root); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the folder said unreachable", func() bool {
+		s := r.eng.Snapshot()
+		return s.Status == StatusAttention && strings.Contains(s.LastPassError, "is not reachable")
+	})
+	if err := os.Mkdir(r.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the documents", func() bool { return len(r.sim.StatusCalls()) == 2 && r.eng.writing() })
+}

@@ -38,8 +38,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		// Signed out, passes go on at the poll interval: they cost no
 		// request until a new sign-in appears in the keychain. Standing
 		// by, none runs: the lease's loop wakes this one when this PC may
-		// write.
-		if !paused && e.writing() {
+		// write. (Before the lease is decided, a pass says why: the
+		// folder is not reachable, say.)
+		if !paused && !e.standingBy() {
 			pctx, stop := e.writerContext(ctx)
 			_, err := e.Pass(pctx)
 			lost := pctx.Err() != nil
@@ -78,7 +79,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		next := e.Now().Add(wait)
-		if !e.writing() {
+		if e.standingBy() {
 			next = time.Time{} // the writer's passes are not this PC's
 		}
 		e.update(func(s *Snapshot) { s.NextPass = next })
