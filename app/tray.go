@@ -123,6 +123,12 @@ func (u *UI) trayMenu(st service.Status) *fyne.Menu {
 	}
 	items = append(items, fyne.NewMenuItem(T("Open documents folder"), u.openDocumentsFolder))
 	switch {
+	case st.Update != "":
+		items = append(items, fyne.NewMenuItem(Tf("Install version %s…", st.Update), u.installUpdate))
+	case st.UpdatesOn:
+		items = append(items, fyne.NewMenuItem(T("Check for updates"), u.b.CheckForUpdates))
+	}
+	switch {
 	case st.Account.Managed:
 	case st.Account.SignedIn && !st.SignedOut:
 		items = append(items, fyne.NewMenuItem(fmt.Sprintf("%s (%s)", T("Sign out"), st.Account.String()), u.signOut))

@@ -83,7 +83,11 @@ func (r *uiRig) until(what string, cond func() bool) {
 	}
 }
 
-func newUIRig(t *testing.T, docs int) *uiRig {
+func newUIRig(t *testing.T, docs int) *uiRig { t.Helper(); return newUIRigWith(t, docs, nil) }
+
+// newUIRigWith is newUIRig with the service's parts changed by tune
+// (given the simulator's URL) before the service is built.
+func newUIRigWith(t *testing.T, docs int, tune func(p *service.Parts, simURL string)) *uiRig {
 	t.Helper()
 	test.NewTempApp(t)
 	if err := SetLanguage("en"); err != nil {
@@ -116,8 +120,12 @@ func newUIRig(t *testing.T, docs int) *uiRig {
 	eng := engine.New(engine.Config{SoftwareID: cfg.Destination.SoftwareID, QuickRetryDelay: time.Millisecond, Workers: 1}, st, client,
 		dest.Layout{Root: root, Template: cfg.Destination.PatientFolder}, bus, nil)
 	r := &uiRig{t: t, sim: s, eng: eng, st: st, dir: dir, root: root, broken: broken.UUID}
-	r.svc = service.New(service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
-		Config: cfg, Engine: eng, Client: client, Events: bus})
+	parts := service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
+		Config: cfg, Engine: eng, Client: client, Events: bus}
+	if tune != nil {
+		tune(&parts, ts.URL)
+	}
+	r.svc = service.New(parts)
 	r.svc.RefreshAccount(context.Background())
 	r.onUI(func() {
 		r.ui = New(fyne.CurrentApp(), r.svc, Options{do: r.onUI,

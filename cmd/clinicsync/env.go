@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 	"github.com/clinicsync/clinicsync/sync/service"
+	selfupdate "github.com/clinicsync/clinicsync/sync/update"
 )
 
 // env is what every command shares: flags, configuration, and the parts
@@ -50,6 +52,9 @@ type env struct {
 	bus *events.Bus
 	// httpWrap, when set (tests), wraps every platform call's round trip.
 	httpWrap func(http.RoundTripper) http.RoundTripper
+	// updateKey is the key updates must be signed with: update.PublicKey
+	// (the release's) unless the demo trusts the simulator's demo key.
+	updateKey string
 }
 
 func (e *env) close() {
@@ -443,7 +448,15 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
 		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
-		FirstRun: e.setupNeed, Events: e.events(), Log: e.log}), nil
+		FirstRun: e.setupNeed, Events: e.events(), Updates: e.updater(nc), Log: e.log}), nil
+}
+
+// updater checks for signed updates as [updates] says; downloads go to
+// the data folder.
+func (e *env) updater(nc *netclient.Client) *selfupdate.Updater {
+	return selfupdate.New(selfupdate.Options{Enabled: e.cfg.Updates.Enabled, URL: e.cfg.Updates.URL, Pin: e.cfg.Updates.Pin,
+		Current: version, Key: cmp.Or(e.updateKey, selfupdate.PublicKey), Dir: filepath.Join(e.dataDir, "updates"),
+		Client: nc.HTTP(), Log: e.log})
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask

@@ -123,6 +123,14 @@ func (u *Updater) Reconfigure(enabled bool, url, pin string) {
 	}
 }
 
+// On reports whether updates are checked: turned on, with an address
+// and a key to check against.
+func (u *Updater) On() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.o.Enabled && u.o.URL != "" && u.o.Key != ""
+}
+
 // Offered is the verified new version, if there is one, and when the last
 // check ended.
 func (u *Updater) Offered() (Offer, time.Time) {
