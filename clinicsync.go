@@ -167,6 +167,12 @@ const (
 	EUnverifiable = "unverifiable"  // cannot check a signature
 	EPermission   = "permission"    // the OS refused access
 	EPathTooLong  = "path_too_long" // the destination path cannot be made short enough
+	// EStandby: another PC holds the shared destination's lease and writes
+	// to it; this one writes nothing.
+	EStandby = "standby"
+	// ELeaseUnreliable: the destination cannot keep a lease (a share that
+	// does not replace a file on rename, or reads back an old copy).
+	ELeaseUnreliable = "lease_unreliable"
 )
 
 // Error is the project's error: a code, one human sentence, and the retry

@@ -3,6 +3,7 @@ package clinicsync
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Destination is where documents, notes and event files land: the practice
@@ -82,4 +83,55 @@ type EventFile struct {
 	Name     string // the file name wished for; the destination makes it safe
 	Key      string // a short stable id of the event (letters and digits)
 	Body     []byte
+}
+
+// Leaser is a destination that several PCs can share: the folder on a
+// network share that the front-desk PCs of one organisation all point at.
+// Exactly one of them writes: the one holding the lease, a small record in
+// the destination (sync/dest: a file in the folder's root) that it renews
+// while it runs. The engine decides who holds it (it takes a lease that is
+// free, its own, or unchanged for long enough) through these three
+// operations, and writes nothing while another PC holds it.
+//
+// The lease needs neither locks nor clocks that agree: a write replaces the
+// record atomically (a rename), and is read back. A destination that
+// cannot keep a record that way (a share that does not replace on rename,
+// or answers a read with what it held before) says so with ELeaseUnreliable.
+type Leaser interface {
+	// ReadLease returns the lease as the destination holds it now; the
+	// zero Lease when there is none (or what is there cannot be read as
+	// one: it is anybody's to take).
+	ReadLease() (Lease, error)
+	// TakeLease writes l as the lease only if there is none, atomically
+	// (two PCs that try at once: one wins), and returns the lease there
+	// after: l, or the one another PC wrote first; the zero Lease when a
+	// file that is not a lease is in the way (WriteLease replaces it).
+	TakeLease(l Lease) (Lease, error)
+	// WriteLease replaces the lease with l, then reads it back and returns
+	// what it read: another holder's lease when another PC wrote in
+	// between (the engine then stands by). ELeaseUnreliable when what is
+	// there is neither l nor another holder's lease.
+	WriteLease(l Lease) (Lease, error)
+	// RemoveLease removes the lease if h holds it (a PC that stops hands
+	// over at once instead of leaving a lease to go stale).
+	RemoveLease(h LeaseHolder) error
+}
+
+// LeaseHolder is who holds or wants a lease.
+type LeaseHolder struct {
+	ID   string `json:"holder"` // random, one per installation (its data folder)
+	PC   string `json:"pc"`     // the computer's name
+	User string `json:"user"`   // the user Clinic Sync runs as
+}
+
+// Lease is the record of who writes to a shared destination.
+type Lease struct {
+	LeaseHolder
+	// Heartbeat is when the holder last renewed it, by the holder's clock
+	// (shown to people; other PCs judge staleness by their own clock, by
+	// how long the record stayed the same).
+	Heartbeat time.Time `json:"heartbeat"`
+	// Nonce is new at every renewal: a read that finds the same holder
+	// and nonce as before sees a lease nobody renewed.
+	Nonce string `json:"nonce"`
 }

@@ -56,6 +56,10 @@ type Backend interface {
 	// SetProxyCredentials keeps the proxy sign-in in the keychain ("" user
 	// removes it).
 	SetProxyCredentials(user, password string) error
+	// CheckForUpdates asks for an update check now; InstallUpdate runs
+	// the verified update the status offers (Status.Update).
+	CheckForUpdates()
+	InstallUpdate(ctx context.Context) error
 }
 
 var _ Backend = (*service.Service)(nil)

@@ -180,7 +180,7 @@ func (h *header) set(st service.Status) {
 		h.pause.SetText(T("Pause"))
 		h.pause.SetIcon(theme.MediaPauseIcon())
 	}
-	if st.Paused || st.SignedOut || st.Syncing {
+	if st.Paused || st.SignedOut || st.Syncing || st.StandbyFor != "" {
 		h.syncNow.Disable()
 	} else {
 		h.syncNow.Enable()

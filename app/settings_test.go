@@ -20,7 +20,7 @@ import (
 // and saving leaves it unchanged; the other fields save as usual.
 func TestSettingsShowsLockedFieldsReadOnly(t *testing.T) {
 	var itRoot string
-	r := newUIRigWith(t, 0, func(p *service.Parts) {
+	r := newUIRigWith(t, 0, func(p *service.Parts, _ string) {
 		itRoot = p.Config.Destination.Root
 		pol, err := config.ReadPolicy([]config.PolicySource{{Where: `HKLM\Software\Policies\ClinicSync`,
 			Read: func() (map[string]string, error) {

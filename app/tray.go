@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -46,6 +47,9 @@ func statusText(st service.Status) string {
 		return T("Paused")
 	case engine.StatusSignedOut:
 		return T("Signed out: sign in to resume")
+	case engine.StatusStandby:
+		// Another PC holds the shared folder's lease (sync/engine/lease.go).
+		return Tf("%s writes to this folder", st.StandbyFor)
 	case engine.StatusAttention:
 		if n := st.Counts["failed"]; n == 1 {
 			return T("1 document needs attention")
@@ -54,6 +58,9 @@ func statusText(st service.Status) string {
 		}
 		if st.LastPassError != "" {
 			return T("Attention: ") + lastPassError(st)
+		}
+		if st.LeaseProblem != "" {
+			return T("Attention: ") + cmp.Or(TText(st.LeaseProblemText), st.LeaseProblem)
 		}
 		return T("Attention needed")
 	}
@@ -107,7 +114,7 @@ func (u *UI) trayMenu(st service.Status) *fyne.Menu {
 		disabledItem(statusText(st)),
 	}
 	syncNow := fyne.NewMenuItem(T("Sync now"), u.b.SyncNow)
-	syncNow.Disabled = st.Paused || st.SignedOut || st.Syncing
+	syncNow.Disabled = st.Paused || st.SignedOut || st.Syncing || st.StandbyFor != ""
 	items = append(items, syncNow)
 	if st.Paused {
 		items = append(items, fyne.NewMenuItem(T("Resume"), u.b.Resume))
@@ -115,6 +122,12 @@ func (u *UI) trayMenu(st service.Status) *fyne.Menu {
 		items = append(items, fyne.NewMenuItem(T("Pause"), u.b.Pause))
 	}
 	items = append(items, fyne.NewMenuItem(T("Open documents folder"), u.openDocumentsFolder))
+	switch {
+	case st.Update != "":
+		items = append(items, fyne.NewMenuItem(Tf("Install version %s…", st.Update), u.installUpdate))
+	case st.UpdatesOn:
+		items = append(items, fyne.NewMenuItem(T("Check for updates"), u.b.CheckForUpdates))
+	}
 	switch {
 	case st.Account.Managed:
 	case st.Account.SignedIn && !st.SignedOut:

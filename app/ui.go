@@ -356,6 +356,7 @@ func (u *UI) apply(st service.Status) {
 	u.mu.Unlock()
 	u.header.set(st)
 	u.account.set(st)
+	u.diag.set(st)
 	if u.setup != nil {
 		u.setup.setAccount(st)
 	}
@@ -363,7 +364,7 @@ func (u *UI) apply(st service.Status) {
 	u.docs.tick()
 	if u.o.Tray {
 		if desk, ok := u.app.(desktop.App); ok {
-			if prev.Status != st.Status || prev.Paused != st.Paused || prev.Account.SignedIn != st.Account.SignedIn ||
+			if prev.Status != st.Status || prev.Paused != st.Paused || prev.StandbyFor != st.StandbyFor || prev.Update != st.Update || prev.Account.SignedIn != st.Account.SignedIn ||
 				prev.Account.Managed != st.Account.Managed || prev.Version == "" {
 				desk.SetSystemTrayIcon(trayIcon(st.Status))
 				desk.SetSystemTrayMenu(u.trayMenu(st))

@@ -83,13 +83,11 @@ func (r *uiRig) until(what string, cond func() bool) {
 	}
 }
 
-func newUIRig(t *testing.T, docs int) *uiRig {
-	t.Helper()
-	return newUIRigWith(t, docs, nil)
-}
+func newUIRig(t *testing.T, docs int) *uiRig { t.Helper(); return newUIRigWith(t, docs, nil) }
 
-// newUIRigWith is newUIRig with the service's parts changed by edit first.
-func newUIRigWith(t *testing.T, docs int, edit func(*service.Parts)) *uiRig {
+// newUIRigWith is newUIRig with the service's parts changed by tune
+// (given the simulator's URL) before the service is built.
+func newUIRigWith(t *testing.T, docs int, tune func(p *service.Parts, simURL string)) *uiRig {
 	t.Helper()
 	test.NewTempApp(t)
 	if err := SetLanguage("en"); err != nil {
@@ -124,8 +122,8 @@ func newUIRigWith(t *testing.T, docs int, edit func(*service.Parts)) *uiRig {
 	r := &uiRig{t: t, sim: s, eng: eng, st: st, dir: dir, root: root, broken: broken.UUID}
 	parts := service.Parts{Version: "test", ConfigPath: filepath.Join(dir, "config.toml"), DataDir: dir,
 		Config: cfg, Engine: eng, Client: client, Events: bus}
-	if edit != nil {
-		edit(&parts)
+	if tune != nil {
+		tune(&parts, ts.URL)
 	}
 	r.svc = service.New(parts)
 	r.svc.RefreshAccount(context.Background())

@@ -104,6 +104,10 @@ type diagView struct {
 	export *widget.Button
 	msg    *widget.Label
 	form   *widget.Form
+	// update says whether a verified new version waits; updateBtn
+	// installs it, or checks now when none does.
+	update    *widget.Label
+	updateBtn *widget.Button
 }
 
 func newDiagView(u *UI) *diagView {
@@ -126,6 +130,9 @@ func newDiagView(u *UI) *diagView {
 		return container.NewBorder(nil, nil, nil, open, l)
 	}
 	logFile := st.LogFile
+	v.update = wrapLabel("")
+	v.updateBtn = widget.NewButtonWithIcon("", theme.DownloadIcon(), nil)
+	v.set(st)
 	proxy := wrapLabel("")
 	proxy.Selectable = true
 	v.form = widget.NewForm(
@@ -134,6 +141,7 @@ func newDiagView(u *UI) *diagView {
 		widget.NewFormItem(T("Settings file"), path(st.ConfigPath)),
 		widget.NewFormItem(T("Log file"), path(logFile)),
 		widget.NewFormItem(T("Proxy"), proxy),
+		widget.NewFormItem(T("Updates"), container.NewBorder(nil, nil, nil, v.updateBtn, v.update)),
 	)
 	// The system's proxy script may take a moment: off the UI goroutine.
 	go func() {
@@ -144,10 +152,46 @@ func newDiagView(u *UI) *diagView {
 	return v
 }
 
+// set shows the update the status offers, or when updates were last
+// checked (UI goroutine).
+func (v *diagView) set(st service.Status) {
+	switch {
+	case st.Update != "":
+		v.update.SetText(Tf("Version %s is downloaded and verified: ready to install.", st.Update))
+		v.updateBtn.SetText(T("Install"))
+		v.updateBtn.OnTapped = v.u.installUpdate
+	case !st.UpdatesOn:
+		v.update.SetText(T("Update checks are off."))
+		v.updateBtn.SetText(T("Check for updates"))
+		v.updateBtn.Disable()
+		return
+	case st.UpdateChecked.IsZero():
+		v.update.SetText(T("Not checked yet."))
+		v.updateBtn.SetText(T("Check for updates"))
+		v.updateBtn.OnTapped = v.u.b.CheckForUpdates
+	default:
+		v.update.SetText(Tf("No new version (checked at %s).", st.UpdateChecked.Local().Format("15:04")))
+		v.updateBtn.SetText(T("Check for updates"))
+		v.updateBtn.OnTapped = v.u.b.CheckForUpdates
+	}
+	v.updateBtn.Enable()
+}
+
 func (v *diagView) object() fyne.CanvasObject {
 	note := hintLabel(T("The support bundle holds the settings, the activity log and the document list. It never holds a password, a token or note text."))
 	return container.NewVScroll(container.NewPadded(container.NewVBox(v.form, container.NewHBox(v.keys), widget.NewSeparator(),
 		note, container.NewHBox(v.export), v.msg)))
+}
+
+// installUpdate runs the verified update (tray, Diagnostics); a failure
+// is said in Diagnostics.
+func (u *UI) installUpdate() {
+	u.run(u.b.InstallUpdate, func(err error) {
+		if err != nil {
+			u.diag.msg.SetText(T("The update was not installed: ") + clinicsync.ErrorMessage(err))
+			u.ShowTab(tabDiagnostics)
+		}
+	})
 }
 
 // bundleName is the support bundle's file name for t (the command line's

@@ -124,6 +124,10 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	return eng.Run(ctx)
 }
 
+// standingBy is the engine's sentence for a PC that stands by while
+// another writes (translated).
+const standingBy = "%s writes to this folder; this PC stands by."
+
 // statusReport is what `status --json` prints; the fields are stable.
 type statusReport struct {
 	Version    string `json:"version"`
@@ -147,6 +151,18 @@ type statusReport struct {
 	// administrator set each key it sets or locks.
 	Locked     []string          `json:"locked,omitempty"`
 	PolicyFrom map[string]string `json:"policy_from,omitempty"`
+	// Writer is who holds the documents folder's lease (several PCs
+	// sharing one folder: one writes); absent when nobody does.
+	Writer *writerReport `json:"writer,omitempty"`
+}
+
+// writerReport is the lease in the documents folder.
+type writerReport struct {
+	PC        string    `json:"pc"`
+	User      string    `json:"user,omitempty"`
+	Heartbeat time.Time `json:"heartbeat"`
+	ThisPC    bool      `json:"this_pc"` // this installation holds it
+	Stale     bool      `json:"stale"`   // its holder stopped renewing it
 }
 
 type failure struct {
@@ -192,6 +208,10 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if l, mine, stale, err := eng.Writer(ctx); err == nil && l.ID != "" {
+			rep.Writer = &writerReport{PC: clinicsync.CleanText(l.PC), User: clinicsync.CleanText(l.User),
+				Heartbeat: l.Heartbeat, ThisPC: mine, Stale: stale}
+		}
 	}
 	counts, last := rep.Counts, rep.LastPassOK
 	signedIn := "not signed in (clinicsync login)"
@@ -228,6 +248,17 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			lock = ", locked"
 		}
 		fmt.Fprintf(e.stdout, "set by IT:    %s (%s%s)\n", k, rep.PolicyFrom[k], lock)
+	}
+	if w := rep.Writer; w != nil {
+		renewed := w.Heartbeat.Local().Format("15:04:05") + " (" + ago(time.Since(w.Heartbeat)) + ")"
+		switch {
+		case w.ThisPC:
+			fmt.Fprintf(e.stdout, "writer:       this PC (lease renewed %s)\n", renewed)
+		case w.Stale:
+			fmt.Fprintf(e.stdout, "writer:       %s (%s) stopped renewing its lease at %s: a PC running Clinic Sync takes over\n", w.PC, w.User, renewed)
+		default:
+			fmt.Fprintf(e.stdout, "writer:       %s\n", localText(clinicsync.NewText(standingBy, w.PC+" ("+w.User+")")))
+		}
 	}
 	fmt.Fprintf(e.stdout, "last good pass: %s\ndocuments:   ", last)
 	for _, st := range clinicsync.States {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
 	"github.com/clinicsync/clinicsync/sync/service"
+	selfupdate "github.com/clinicsync/clinicsync/sync/update"
 )
 
 // env is what every command shares: flags, configuration, and the parts
@@ -54,6 +56,9 @@ type env struct {
 	// sources where each of cfg's values came from (loadConfig).
 	policy  config.Policy
 	sources map[string]config.Source
+	// updateKey is the key updates must be signed with: update.PublicKey
+	// (the release's) unless the demo trusts the simulator's demo key.
+	updateKey string
 }
 
 func (e *env) close() {
@@ -447,7 +452,7 @@ func passExit(ctx context.Context, eng *engine.Engine, err error) error {
 			return exitf(exitConfig, "%s", clinicsync.ErrorMessage(err))
 		case clinicsync.ECanceled:
 			return exitf(exitFailing, "interrupted")
-		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination:
+		case clinicsync.EUnavailable, clinicsync.ERateLimited, clinicsync.EDestination, clinicsync.EStandby:
 			// The pass (or the retry) could not run: nothing is failing
 			// for good, and nothing was changed.
 			return exitf(exitUnavailable, "%s Nothing was done; try again later.", clinicsync.ErrorMessage(err))
@@ -498,7 +503,15 @@ func (e *env) service(ctx context.Context, auto service.Autostart) (*service.Ser
 	return service.New(service.Parts{Version: version, ConfigPath: e.configPath, DataDir: e.dataDir,
 		LogFile: e.logFile, Config: e.cfg, Policy: e.policy, Engine: eng, Client: client, Source: src, Keychain: e.keychain(), Net: nc,
 		AuthConfig: e.authConfig, OpenURL: openBrowser, Autostart: auto, Relay: e.relay(eng, client),
-		FirstRun: e.setupNeed, Events: e.events(), Log: e.log}), nil
+		FirstRun: e.setupNeed, Events: e.events(), Updates: e.updater(nc), Log: e.log}), nil
+}
+
+// updater checks for signed updates as [updates] says; downloads go to
+// the data folder.
+func (e *env) updater(nc *netclient.Client) *selfupdate.Updater {
+	return selfupdate.New(selfupdate.Options{Enabled: e.cfg.Updates.Enabled, URL: e.cfg.Updates.URL, Pin: e.cfg.Updates.Pin,
+		Current: version, Key: cmp.Or(e.updateKey, selfupdate.PublicKey), Dir: filepath.Join(e.dataDir, "updates"),
+		Client: nc.HTTP(), Log: e.log})
 }
 
 // relay is the webhook relay manager: it runs the relay the settings ask

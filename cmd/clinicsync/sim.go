@@ -307,6 +307,10 @@ func guiDemo(ctx context.Context, e *env, tmp, root string, docs int) error {
 	cfg.Askara.PollInterval = config.Duration{Duration: 10 * time.Second}
 	cfg.Destination.Root = root
 	cfg.App.StartAtLogin = false
+	// The simulator offers a version signed with its demo key, which only
+	// the demo trusts.
+	cfg.Updates.URL = url + sim.UpdatePath
+	e.updateKey = sim.DemoUpdateKey
 	if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		addr := l.Addr().String()
 		l.Close()

@@ -97,6 +97,16 @@ var (
 	SignedOutWait   = key("Signed out. Documents wait on Askara until someone signs in again.")
 )
 
+// One writer per shared documents folder (sync/engine's lease): the PC
+// named writes, this one stands by; it takes over when the writer stops.
+var (
+	StandingBy  = key("%s writes to the documents folder; this PC stands by and takes over if it stops.") // the writer's PC
+	TookOver    = key("This PC writes to the documents folder now: %s stopped renewing its lease.")       // the PC that stopped
+	WriterAgain = key("This PC writes to the documents folder now.")
+	// LeaseUnkept: the reason is the folder's (sync/dest's UnreliableLease).
+	LeaseUnkept = key("%s Clinic Sync writes to it anyway: let only one PC use this folder.")
+)
+
 // The network (sync/netclient, wired in cmd): the PC's clock disagrees
 // with the platform's Date header by more than 2 minutes; said once.
 var (
@@ -123,6 +133,12 @@ var reasons = []string{
 	"Clinic Sync may not write to %s.",
 	"Could not write to %s.",
 	"The file %s is open in another program.",
+	// A documents folder several PCs share (sync/engine, sync/dest).
+	"%s writes to this folder; this PC stands by.",
+	"The documents folder's lease could not be taken yet; Clinic Sync tries again shortly.",
+	"The folder %s cannot keep the writer's lease (%s): if several PCs write to it, one document can be written twice.",
+	"the share does not replace a file on rename",
+	"what was written could not be read back",
 	// Signed out (sync/askara, sync/auth, sync/engine).
 	"Not signed in to Askara; sign in again.",
 	"Askara refused the access token; sign in again.",

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -48,7 +49,24 @@ type Config struct {
 	Relay       Relay       `toml:"relay"`
 	App         App         `toml:"app"`
 	Network     Network     `toml:"network"`
+	Updates     Updates     `toml:"updates"`
 }
+
+// Updates is the check for a new, signed version (sync/update). An IT
+// administrator's policy may set these three fields: enabled = false stops
+// the checks, pin holds the installations at one version.
+type Updates struct {
+	Enabled bool   `toml:"enabled"`
+	URL     string `toml:"url"` // the manifest; "" checks nothing
+	// Pin "1.4" offers only 1.4.x releases, "1.4.2" only that one; ""
+	// any newer release.
+	Pin string `toml:"pin"`
+}
+
+// DefaultUpdatesURL is the release manifest, set at build time
+// (-ldflags "-X .../sync/config.DefaultUpdatesURL=https://..."); a
+// developer build checks nothing.
+var DefaultUpdatesURL = ""
 
 // Network is how Clinic Sync reaches the platforms (sync/netclient).
 type Network struct {
@@ -200,7 +218,8 @@ func Default() Config {
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
-		App: App{StartAtLogin: true, TextSize: 100},
+		App:     App{StartAtLogin: true, TextSize: 100},
+		Updates: Updates{Enabled: true, URL: DefaultUpdatesURL},
 	}
 }
 
@@ -342,6 +361,14 @@ func (c Config) Problems() []Problem {
 			add("network.ca_file", "%q cannot be read", c.Network.CAFile)
 		}
 	}
+	if c.Updates.URL != "" {
+		if u, err := url.Parse(c.Updates.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add("updates.url", "%q must be an http(s) URL", c.Updates.URL)
+		}
+	}
+	if c.Updates.Pin != "" && !pinRE.MatchString(c.Updates.Pin) {
+		add("updates.pin", "%q must be a version such as 1.4 or 1.4.2 (or empty: any newer version)", c.Updates.Pin)
+	}
 	if !slices.Contains(Languages, c.App.Language) {
 		add("app.language", "%q must be empty (follow the system), \"en\" or \"fr\"", c.App.Language)
 	}
@@ -380,6 +407,9 @@ func (c Config) encode(omit map[string]bool) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// pinRE is a version to pin: 1 to 4 numbers.
+var pinRE = regexp.MustCompile(`^\d{1,6}(\.\d{1,6}){0,3}$`)
 
 // isAbs accepts OS-absolute paths and, on Windows, UNC shares.
 func isAbs(p string) bool {

@@ -210,3 +210,40 @@ func TestTextSize(t *testing.T) {
 		t.Fatalf("an older file: %d, %v", got.App.TextSize, err)
 	}
 }
+
+// [updates]: on by default; the URL and the pin are checked; the three
+// keys round-trip (an IT policy sets them by name).
+func TestUpdatesSection(t *testing.T) {
+	if d := Default().Updates; !d.Enabled || d.URL != DefaultUpdatesURL || d.Pin != "" {
+		t.Fatalf("default %+v", d)
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[updates]\nenabled = false\nurl = \"https://updates.example/clinicsync.json\"\npin = \"1.4\"\n"), 0o600)
+	c, set, err := LoadFile(path)
+	if err != nil || !set["updates.enabled"] || !set["updates.pin"] ||
+		c.Updates != (Updates{Enabled: false, URL: "https://updates.example/clinicsync.json", Pin: "1.4"}) {
+		t.Fatalf("read: %+v %v %v", c.Updates, set, err)
+	}
+	for _, bad := range []struct{ url, pin, key string }{
+		{"ftp://updates.example/m.json", "", "updates.url"},
+		{"updates.example", "", "updates.url"},
+		{"", "latest", "updates.pin"},
+		{"", "1.4.x", "updates.pin"},
+		{"", "v1.4", "updates.pin"},
+	} {
+		c.Updates = Updates{Enabled: true, URL: bad.url, Pin: bad.pin}
+		found := false
+		for _, pr := range c.Problems() {
+			found = found || pr.Key == bad.key
+		}
+		if !found {
+			t.Errorf("%+v: no problem for %s", bad, bad.key)
+		}
+	}
+	c.Updates = Updates{Enabled: true, URL: "http://127.0.0.1:8080/updates/manifest.json", Pin: "1.4.2"}
+	for _, pr := range c.Problems() {
+		if strings.HasPrefix(pr.Key, "updates.") {
+			t.Errorf("%s %s", pr.Key, pr.Message)
+		}
+	}
+}

@@ -42,8 +42,8 @@ const (
 )
 
 // PolicyNames are the MSI's public properties that preset a setting, and
-// the key of the configuration file each one sets. A name mapped to ""
-// is accepted and left to its reader: UPDATES is read by the update check.
+// the key of the configuration file each one sets (UPDATES=0 turns the
+// update check off; updates.url and updates.pin are set by their keys).
 var PolicyNames = map[string]string{
 	"API_URL":          "askara.api_url",
 	"DESTINATION_ROOT": "destination.root",
@@ -53,7 +53,7 @@ var PolicyNames = map[string]string{
 	"NOTES":            "notes.enabled",
 	"RELAY":            "relay.enabled",
 	"AUTOSTART":        "app.start_at_login",
-	"UPDATES":          "",
+	"UPDATES":          "updates.enabled",
 }
 
 // lockName is the value (registry) or key (file) that lists the locked names.

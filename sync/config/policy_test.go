@@ -112,6 +112,9 @@ platforms = ["askara", "nabla"]
 	if p.Where("destination.root") != `HKLM\Software\Policies\ClinicSync` || p.Where("askara.poll_interval") != file {
 		t.Errorf("where: %q %q", p.Where("destination.root"), p.Where("askara.poll_interval"))
 	}
+	if c.Updates.Enabled || src["updates.enabled"] != FromPolicy {
+		t.Errorf("UPDATES=0: update checks %v from %s", c.Updates.Enabled, src["updates.enabled"])
+	}
 	if len(src) != len(Keys()) {
 		t.Errorf("%d sources for %d keys", len(src), len(Keys()))
 	}

@@ -6,9 +6,10 @@
 // root and keep the whole path below it within MaxRelPath bytes, so that a
 // root of ordinary length stays under MAX_PATH. The first level of a
 // patient folder is never one of the names the app makes below the root
-// (ReservedRootNames: the Inbox), compared case-insensitively after those
-// rules: such a name gets "_" after it (a patient named Inbox → INBOX_), so
-// the mapping stays one fixed function of the patient and the template.
+// (ReservedRootNames: the Inbox, the writer's lease), compared
+// case-insensitively after those rules: such a name gets "_" after it (a
+// patient named Inbox → INBOX_), so the mapping stays one fixed function of
+// the patient and the template.
 //
 // Save streams a body into a temp file in the target folder
 // (".clinicsync-<uuid>-<hex>.part"), hashing it and checking that it is a
@@ -24,7 +25,9 @@
 // was in, which may then be empty).
 //
 // Layout is the folder as a clinicsync.Destination (destination.go): the
-// engine and the notes path write through that interface only.
+// engine and the notes path write through that interface only. It is a
+// clinicsync.Leaser too (lease.go): when several PCs share the folder, the
+// one holding the lease file in the root writes.
 //
 // Errors are *clinicsync.Error values with a code, a sentence for a person
 // and the retry intent.

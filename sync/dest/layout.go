@@ -15,9 +15,10 @@ import (
 const InboxFolder = "Inbox"
 
 // reservedRoot is every name Clinic Sync itself makes directly below the
-// root. (Temp files are made in the target folder, never in the root: the
-// first level of a patient folder cannot meet one.)
-var reservedRoot = []string{InboxFolder}
+// root: the Inbox and the writer's lease. (Temp files start with a dot,
+// which no patient folder's name does: the first level of a patient folder
+// cannot meet one.)
+var reservedRoot = []string{InboxFolder, LeaseFile}
 
 // ReservedRootNames returns the names Clinic Sync itself makes directly
 // below the root. No patient folder's first level is one of them, compared

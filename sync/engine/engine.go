@@ -51,6 +51,7 @@ type Engine struct {
 
 	quickRetries atomic.Int64
 
+	lease       leaseState // one writer per shared destination (lease.go)
 	notes       notesState
 	retention   atomic.Int64 // days of activity and webhook bodies kept (0: forever)
 	lastPruneAt time.Time    // run loop only

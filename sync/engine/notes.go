@@ -95,6 +95,9 @@ func (e *Engine) SaveNote(ctx context.Context, n notes.Note) (string, error) {
 		return "failure recorded", nil
 	}
 	updated := seen && prev.State == "saved" && n.UpdatedAt.After(prev.UpdatedAt)
+	if err := e.mayWrite(ctx); err != nil {
+		return "", err // another PC writes: the note is left to it
+	}
 	_, dst := e.conf()
 	if seen && prev.State == "saved" && !updated {
 		if dst.Intact(prev.Path, prev.Size, "") { // the size only
@@ -154,7 +157,7 @@ func (e *Engine) PollNotes(ctx context.Context) (saved int, err error) {
 	for _, n := range list {
 		out, err := e.SaveNote(ctx, n)
 		if err != nil {
-			if clinicsync.IsFatal(err) || clinicsync.ErrorCode(err) == clinicsync.EDestination {
+			if c := clinicsync.ErrorCode(err); clinicsync.IsFatal(err) || c == clinicsync.EDestination || c == clinicsync.EStandby {
 				return saved, err // the cursor stays: the next poll tries again
 			}
 			continue
@@ -246,6 +249,9 @@ func (e *Engine) EnableNotes(on bool) {
 // (the folder: Inbox/<Platform> below the root), named from the date (the
 // clinic PC's, as a note's), the event and a short id.
 func (e *Engine) SaveEventFile(ctx context.Context, platform, event, id string, body []byte) (string, error) {
+	if err := e.mayWrite(ctx); err != nil {
+		return "", err
+	}
 	_, dst := e.conf()
 	sum := sha256.Sum256(append([]byte(platform+":"+id+":"), body...))
 	key := hex.EncodeToString(sum[:8])

@@ -107,7 +107,7 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 // its pages.
 func (e *Engine) pass(ctx context.Context) (PassResult, error) {
 	var res PassResult
-	if err := e.checkDestination(); err != nil {
+	if err := e.checkDestination(ctx); err != nil {
 		return res, err
 	}
 	listedAt := e.store.Now() // the list is live: what it says is as of now
@@ -262,8 +262,12 @@ func listingFingerprint(d clinicsync.Document) string {
 }
 
 // checkDestination refuses to start a pass when the root folder is not
-// there, so one unplugged share does not fail every document.
-func (e *Engine) checkDestination() error {
+// there, so one unplugged share does not fail every document, and when
+// another PC writes to it (mayWrite).
+func (e *Engine) checkDestination(ctx context.Context) error {
 	_, dst := e.conf()
-	return dst.Reachable()
+	if err := dst.Reachable(); err != nil {
+		return err
+	}
+	return e.mayWrite(ctx)
 }

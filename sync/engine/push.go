@@ -59,7 +59,7 @@ func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string,
 		}
 	}
 	failpoint.Hit(failpoint.EngineAdmitted)
-	if err := e.checkDestination(); err != nil {
+	if err := e.checkDestination(ctx); err != nil {
 		return "", err // recorded as pending; the next pass takes it
 	}
 	it, err := e.store.Get(ctx, d.UUID)

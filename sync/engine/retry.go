@@ -26,7 +26,7 @@ func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) 
 		return 0, err
 	}
 	e.activity(ctx, store.LevelInfo, uuid, activity.ManualRetry, describeFile(it), activity.Patient(it.Patient))
-	if err := e.checkDestination(); err != nil {
+	if err := e.checkDestination(ctx); err != nil {
 		_ = e.store.MarkFailed(ctx, uuid, clinicsync.ErrorCode(err), clinicsync.ErrorText(err), e.Now().Add(e.Config().BackoffBase))
 		e.refreshCounts(ctx)
 		return 0, err

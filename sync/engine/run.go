@@ -15,6 +15,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Recover(ctx); err != nil {
 		return err
 	}
+	// The destination's lease (lease.go): this PC writes only while it
+	// holds it; Run's end removes it for another PC to take over.
+	e.startLease(ctx)
+	leaseCtx, stopLease := context.WithCancel(ctx)
+	leaseDone := make(chan struct{})
+	go func() {
+		defer close(leaseDone)
+		e.holdLease(leaseCtx)
+	}()
+	defer func() {
+		stopLease()
+		<-leaseDone
+	}()
 	failures := 0
 	for {
 		e.mu.Lock()
@@ -23,11 +36,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		cfg, _ := e.conf()
 		wait := cfg.PollInterval
 		// Signed out, passes go on at the poll interval: they cost no
-		// request until a new sign-in appears in the keychain.
-		if !paused {
-			_, err := e.Pass(ctx)
+		// request until a new sign-in appears in the keychain. Standing
+		// by, none runs: the lease's loop wakes this one when this PC may
+		// write. (Before the lease is decided, a pass says why: the
+		// folder is not reachable, say.)
+		if !paused && !e.standingBy() {
+			pctx, stop := e.writerContext(ctx)
+			_, err := e.Pass(pctx)
+			lost := pctx.Err() != nil
+			stop()
 			if ctx.Err() != nil {
 				return nil
+			}
+			if lost {
+				// Another PC took the lease during the pass: not a failure.
+				e.update(func(s *Snapshot) { s.LastPassError, s.LastPassCode, s.LastPassText = "", "", clinicsync.Text{} })
+				continue
 			}
 			if err == nil {
 				e.PollNotes(ctx) // its problems are in the activity log; documents go on
@@ -55,6 +79,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		next := e.Now().Add(wait)
+		if e.standingBy() {
+			next = time.Time{} // the writer's passes are not this PC's
+		}
 		e.update(func(s *Snapshot) { s.NextPass = next })
 		t := time.NewTimer(wait)
 		select {

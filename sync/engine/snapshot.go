@@ -20,6 +20,9 @@ const (
 	StatusAttention Status = "attention" // a document failed or the last pass failed
 	StatusPaused    Status = "paused"
 	StatusSignedOut Status = "signed_out"
+	// StatusStandby: another PC holds the shared destination's lease and
+	// writes; this one stands by (Snapshot.StandbyFor names it).
+	StatusStandby Status = "standby"
 )
 
 // Snapshot is a consistent view of the engine for the UI and `status`.
@@ -36,6 +39,13 @@ type Snapshot struct {
 	NextPass      time.Time                    `json:"next_pass,omitzero"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
 	LastEventID   int64                        `json:"last_event_id"`
+	// StandbyFor names the PC that writes to the shared destination while
+	// this one stands by ("" while this one writes).
+	StandbyFor string `json:"standby_for,omitempty"`
+	// LeaseProblem says why the destination cannot keep the writer's
+	// lease ("" when it can); this PC writes anyway.
+	LeaseProblem     string          `json:"lease_problem,omitempty"`
+	LeaseProblemText clinicsync.Text `json:"-"`
 }
 
 // Snapshot returns the current state.
@@ -58,9 +68,11 @@ func (e *Engine) statusLocked() Status {
 		return StatusSignedOut
 	case e.snap.Paused:
 		return StatusPaused
+	case e.snap.StandbyFor != "":
+		return StatusStandby
 	case e.snap.Syncing:
 		return StatusSyncing
-	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "":
+	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "" || e.snap.LeaseProblem != "":
 		return StatusAttention
 	}
 	return StatusIdle

@@ -37,6 +37,8 @@ type Runtime struct {
 	// Network is the one HTTP client's proxy and extra roots
 	// (netclient.Options, Client.Configure).
 	Network config.Network
+	// Updates is the update check's settings (update.Updater.Reconfigure).
+	Updates config.Updates
 }
 
 // RuntimeOf maps c onto the running parts' settings. tuned is the engine
@@ -59,5 +61,6 @@ func RuntimeOf(c config.Config, tuned engine.Config) Runtime {
 		Retention:   c.Sync.RetentionDays,
 		Relay:       c.Relay,
 		Network:     c.Network,
+		Updates:     c.Updates,
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
 	"github.com/clinicsync/clinicsync/sync/relay"
+	"github.com/clinicsync/clinicsync/sync/update"
 )
 
 // Parts are the concrete pieces cmd builds.
@@ -66,7 +67,10 @@ type Parts struct {
 	// service publishes AccountChanged on it, front ends subscribe to it
 	// (nil: the engine's).
 	Events *events.Bus
-	Log    *slog.Logger
+	// Updates, when set, checks for signed updates while Run runs
+	// (sync/update); the tray and Diagnostics offer what it verified.
+	Updates *update.Updater
+	Log     *slog.Logger
 }
 
 // FirstRun is what the first-run setup starts from.
@@ -155,6 +159,12 @@ type Status struct {
 	LogFile     string       `json:"log_file,omitempty"`
 	// SetupNeeded: the first-run setup is not finished; nothing syncs yet.
 	SetupNeeded bool `json:"setup_needed,omitempty"`
+	// Update is the new version downloaded and verified, ready to
+	// install ("" when none), and when updates were last checked.
+	Update        string    `json:"update,omitempty"`
+	UpdateChecked time.Time `json:"update_checked,omitzero"`
+	// UpdatesOn: updates are checked (on, with an address and a key).
+	UpdatesOn bool `json:"updates_on,omitempty"`
 }
 
 // Service is the application behind the tray and the window.
@@ -207,6 +217,10 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	}
 	go s.RefreshAccount(ctx)
+	if s.p.Updates != nil {
+		// The window reads the status again after each check.
+		go s.p.Updates.Loop(ctx, func() { s.p.Events.Publish(events.Event{Type: events.SnapshotChanged}) })
+	}
 	if s.p.Relay != nil {
 		if err := s.p.Relay.Apply(ctx, s.Settings().Relay); err != nil {
 			s.p.Engine.Note(ctx, engine.LevelError, clinicsync.NewText(activity.RelayNotStarted, err))
@@ -237,7 +251,29 @@ func (s *Service) Status() Status {
 	if s.p.Relay != nil {
 		st.Relay = s.p.Relay.Status(context.Background())
 	}
+	if s.p.Updates != nil {
+		of, checked := s.p.Updates.Offered()
+		st.Update, st.UpdateChecked, st.UpdatesOn = of.Version, checked, s.p.Updates.On()
+	}
 	return st
+}
+
+// CheckForUpdates asks for an update check now (the tray, Diagnostics);
+// the status shows its outcome.
+func (s *Service) CheckForUpdates() {
+	if s.p.Updates != nil {
+		s.p.Updates.CheckSoon()
+	}
+}
+
+// InstallUpdate verifies the offered update's file once more and runs it.
+func (s *Service) InstallUpdate(ctx context.Context) error {
+	if s.p.Updates == nil {
+		return clinicsync.Errorf(clinicsync.EConfig, "No update is offered.")
+	}
+	err := s.p.Updates.Install(ctx)
+	s.p.Events.Publish(events.Event{Type: events.SnapshotChanged})
+	return err
 }
 
 // SyncNow asks for a pass now.
@@ -365,6 +401,10 @@ func (s *Service) Apply(ctx context.Context, c config.Config) ([]config.Problem,
 	s.p.Engine.EnableNotes(rt.Notes)
 	s.p.Engine.SetRetention(rt.Retention)
 	s.p.Engine.Reconfigure(rt.Engine, rt.Destination)
+	if s.p.Updates != nil && rt.Updates != was.Updates {
+		s.p.Updates.Reconfigure(rt.Updates.Enabled, rt.Updates.URL, rt.Updates.Pin)
+		s.p.Updates.CheckSoon()
+	}
 	s.p.Engine.Note(ctx, engine.LevelInfo, clinicsync.NewText(activity.SettingsSaved))
 	if first != nil {
 		// Only now, with the engine set up from the saved file: Run starts

@@ -218,6 +218,7 @@ type Server struct {
 	byUUID   map[string]*doc
 	token    string
 	baseURL  string
+	update   *Update // the update server's release (updates.go); nil: the demo's
 	linkGen  int
 	bucket   bucket
 	faultRNG *rand.Rand
@@ -518,7 +519,8 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// ServeHTTP routes /healthz, /files/... (pre-signed links) and the API.
+// ServeHTTP routes /healthz, /updates/... (updates.go), /files/... (pre-signed
+// links) and the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	switch {
@@ -529,6 +531,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+	case strings.HasPrefix(path, "/updates/"):
+		s.serveUpdate(w, r, path)
 	case strings.HasPrefix(path, "/files/"):
 		s.serveFile(w, r, strings.TrimPrefix(path, "/files/"))
 	case s.serveOAuth(w, r, path):
