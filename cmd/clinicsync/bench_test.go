@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -30,6 +31,21 @@ func baselineDownload() int {
 		return 1
 	}
 	return 0
+}
+
+// idlePoller is the baseline of BenchmarkIdleRun, run as a separate
+// process: the least a poller can do, a plain GET of the list every
+// interval, nothing else.
+func idlePoller() int {
+	every, _ := time.ParseDuration(os.Getenv("CLINICSYNC_BENCH_EVERY"))
+	for {
+		req, _ := http.NewRequest(http.MethodGet, os.Getenv("CLINICSYNC_BENCH_POLL")+"/documents?synchronized=false&page=1", nil)
+		req.Header.Set("Authorization", "Bearer cmd-test-token")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		time.Sleep(every)
+	}
 }
 
 // BenchmarkPeakRSS1GiB syncs one 1 GiB PDF with the real binary and reports

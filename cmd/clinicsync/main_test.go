@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CLINICSYNC_BENCH_BASELINE") != "" {
 		os.Exit(baselineDownload())
 	}
+	if os.Getenv("CLINICSYNC_BENCH_POLL") != "" {
+		os.Exit(idlePoller())
+	}
 	dir, err := os.MkdirTemp("", "clinicsync-bin-")
 	if err != nil {
 		panic(err)
