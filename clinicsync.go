@@ -154,6 +154,7 @@ const (
 	ESignedOut    = "signed_out"    // no usable credentials
 	EUnverifiable = "unverifiable"  // cannot check a signature
 	EPermission   = "permission"    // the OS refused access
+	EReadOnly     = "read_only"     // the folder is on a read-only disk or share
 	EPathTooLong  = "path_too_long" // the destination path cannot be made short enough
 )
 

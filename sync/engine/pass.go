@@ -51,6 +51,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		e.activity(ctx, store.LevelInfo, "", activity.ResumedDownloads, len(items))
 	}
 	e.refreshCounts(ctx)
+	e.loadProblems()
 	return nil
 }
 
@@ -71,6 +72,8 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		msg, code, text = clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err), clinicsync.ErrorText(err)
 	}
 	e.refreshCounts(ctx)
+	e.passProblems(err)
+	e.checkProblems(ctx)
 	e.update(func(s *Snapshot) {
 		s.Syncing = false
 		s.LastPassEnd = end
@@ -189,8 +192,12 @@ func listingFingerprint(d clinicsync.Document) string {
 }
 
 // checkDestination refuses to start a pass when the root folder is not
-// there, so one unplugged share does not fail every document.
+// there, so one unplugged share does not fail every document, or when a
+// disk is short of space (checkSpace).
 func (e *Engine) checkDestination() error {
 	_, dst := e.conf()
-	return dst.Reachable()
+	if err := dst.Reachable(); err != nil {
+		return err
+	}
+	return e.checkSpace()
 }

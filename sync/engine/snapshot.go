@@ -17,7 +17,7 @@ type Status string
 const (
 	StatusIdle      Status = "idle"
 	StatusSyncing   Status = "syncing"
-	StatusAttention Status = "attention" // a document failed or the last pass failed
+	StatusAttention Status = "attention" // a document failed, the last pass failed, or a problem is open
 	StatusPaused    Status = "paused"
 	StatusSignedOut Status = "signed_out"
 )
@@ -35,7 +35,10 @@ type Snapshot struct {
 	LastPassText  clinicsync.Text              `json:"-"`                        // LastPassError as a key and arguments, to translate it
 	NextPass      time.Time                    `json:"next_pass,omitzero"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
-	LastEventID   int64                        `json:"last_event_id"`
+	// Problems are the open problems (conditions that stop documents),
+	// the banner's lines; f replaces the slice, never changes it.
+	Problems    []Problem `json:"problems"`
+	LastEventID int64     `json:"last_event_id"`
 }
 
 // Snapshot returns the current state.
@@ -60,7 +63,7 @@ func (e *Engine) statusLocked() Status {
 		return StatusPaused
 	case e.snap.Syncing:
 		return StatusSyncing
-	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "":
+	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "" || len(e.snap.Problems) > 0:
 		return StatusAttention
 	}
 	return StatusIdle
