@@ -122,6 +122,10 @@ const DefaultRelayListen = "127.0.0.1:8787"
 type App struct {
 	StartAtLogin bool   `toml:"start_at_login"`
 	Language     string `toml:"language"` // "" follows the system; "en" or "fr"
+	// NotifyPatientNames lets a notification name the patient of a
+	// document that failed. Off: notifications show on the lock screen,
+	// so they say only how many documents need attention.
+	NotifyPatientNames bool `toml:"notify_patient_names"`
 }
 
 // Languages the app is translated into ("" follows the system).
@@ -163,6 +167,10 @@ type Sync struct {
 	// RetentionDays: activity log lines and webhook bodies older than this
 	// are deleted (documents' and notes' states are kept).
 	RetentionDays int `toml:"retention_days"`
+	// MinFreeMB is the free space, in MB, a pass needs on the disks of the
+	// documents folder and of the data folder: below it nothing is
+	// written, and the window says so once (0: no check).
+	MinFreeMB int `toml:"min_free_mb"`
 }
 
 // Default is the configuration of a new installation.
@@ -173,7 +181,7 @@ func Default() Config {
 			DeviceURL: "https://api.askara.ai/oauth2/device", ClientID: DefaultClientID,
 			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
-		Sync:        Sync{Workers: 4, RetentionDays: 90},
+		Sync:        Sync{Workers: 4, RetentionDays: 90, MinFreeMB: 500},
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
@@ -285,6 +293,9 @@ func (c Config) Problems() []Problem {
 	}
 	if c.Sync.RetentionDays < 7 || c.Sync.RetentionDays > 3650 {
 		add("sync.retention_days", "%d must be between 7 and 3650", c.Sync.RetentionDays)
+	}
+	if c.Sync.MinFreeMB < 0 || c.Sync.MinFreeMB > 100000 {
+		add("sync.min_free_mb", "%d must be between 0 (no check) and 100000", c.Sync.MinFreeMB)
 	}
 	if host, port, err := net.SplitHostPort(c.Relay.Listen); err != nil || host == "" || port == "" {
 		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)

@@ -72,8 +72,6 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 		msg, code, text = clinicsync.ErrorMessage(err), clinicsync.ErrorCode(err), clinicsync.ErrorText(err)
 	}
 	e.refreshCounts(ctx)
-	e.passProblems(err)
-	e.checkProblems(ctx)
 	e.update(func(s *Snapshot) {
 		s.Syncing = false
 		s.LastPassEnd = end
@@ -94,6 +92,8 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	} else if err == nil && logIt {
 		e.activity(ctx, store.LevelInfo, "", activity.SyncWorks)
 	}
+	e.passProblems(err)
+	e.checkProblems(ctx)
 	if err == nil {
 		_ = e.store.SetCursor(context.WithoutCancel(ctx), lastPassOK, end.UTC().Format(time.RFC3339))
 	}

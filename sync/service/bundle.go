@@ -47,7 +47,8 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 	}{
 		{"README.txt", func() ([]byte, error) {
 			return []byte("Clinic Sync support bundle.\n" +
-				"status.json: state, counts, account; config.toml: settings (the client secret is left out);\n" +
+				"status.json: state, counts, account; problems.txt: the open problems that stop documents;\n" +
+				"config.toml: settings (the client secret is left out);\n" +
 				"activity.log: the activity log, newest first; documents.csv: every document's state and reason;\n" +
 				"network.txt: the proxy in effect for Askara and where it came from;\n" +
 				"debug.log: the end of the debug log, if one is kept. No token, secret, password or note text is included.\n"), nil
@@ -56,6 +57,7 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 			return fmt.Appendf(nil, "clinicsync %s\n%s %s/%s\n", st.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH), nil
 		}},
 		{"status.json", func() ([]byte, error) { return json.MarshalIndent(st, "", "  ") }},
+		{"problems.txt", func() ([]byte, error) { return bundleProblems(st.Problems), nil }},
 		{"config.toml", s.bundleConfig},
 		{"network.txt", s.bundleNetwork},
 		{"activity.log", func() ([]byte, error) { return s.bundleActivity(ctx) }},
@@ -75,6 +77,18 @@ func (s *Service) ExportBundle(ctx context.Context, w io.Writer) error {
 		}
 	}
 	return z.Close()
+}
+
+// bundleProblems says the open problems, one paragraph each, in English.
+func bundleProblems(ps []engine.Problem) []byte {
+	if len(ps) == 0 {
+		return []byte("No open problem.\n")
+	}
+	var buf bytes.Buffer
+	for _, p := range ps {
+		fmt.Fprintf(&buf, "%s since %s (%s)\n  %s\n  %s\n", p.Title, p.Since.UTC().Format(time.RFC3339), p.Kind, p.Cause, p.Fix)
+	}
+	return buf.Bytes()
 }
 
 func (s *Service) bundleConfig() ([]byte, error) {
