@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type settingsView struct {
 	preview    *textBlock // a real path, broken after its separators
 	softwareID *widget.Entry
 	poll       *widget.Entry
+	minFree    *widget.Entry // [sync] min_free_mb
 	notes      *widget.Check
 	relay      *widget.Check
 	platforms  *widget.CheckGroup
@@ -50,11 +52,13 @@ type settingsView struct {
 	public     *widget.Entry
 	startLogin *widget.Check
 	language   *widget.Select
-	proxy      *widget.Entry  // [network] proxy
-	proxyLogin *widget.Button // the proxy sign-in, kept in the keychain
-	save       *widget.Button
-	revert     *widget.Button
-	result     *widget.Label
+	// notifyNames: a failed document's notification may name its patient.
+	notifyNames *widget.Check
+	proxy       *widget.Entry  // [network] proxy
+	proxyLogin  *widget.Button // the proxy sign-in, kept in the keychain
+	save        *widget.Button
+	revert      *widget.Button
+	result      *widget.Label
 	// more says that the form goes on below what is in view (a laptop
 	// screen shows about half of it); it scrolls to the end.
 	more   *widget.Button
@@ -74,6 +78,7 @@ func newSettingsView(u *UI) *settingsView {
 	v.preview.TextStyle.Monospace = true
 	v.softwareID = widget.NewEntry()
 	v.poll = widget.NewEntry()
+	v.minFree = widget.NewEntry()
 	v.notes = widget.NewCheck(T("Save clinical notes too"), nil)
 	v.relay = widget.NewCheck(T("Receive webhooks on this PC for instant delivery"), nil)
 	v.listen = widget.NewEntry()
@@ -91,6 +96,7 @@ func newSettingsView(u *UI) *settingsView {
 		langs[i] = T(l.label)
 	}
 	v.language = widget.NewSelect(langs, nil)
+	v.notifyNames = widget.NewCheck(T("Name the patient when a document fails (notifications can show on the lock screen)"), nil)
 	v.proxy = widget.NewEntry()
 	v.proxy.SetPlaceHolder(T("empty: the system's proxy settings; direct; or http://proxy:3128"))
 	v.proxyLogin = widget.NewButtonWithIcon(T("Proxy sign-in…"), theme.AccountIcon(), v.editProxySignIn)
@@ -104,7 +110,7 @@ func newSettingsView(u *UI) *settingsView {
 	})
 	v.more.Importance = widget.LowImportance
 	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
-		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", "network.proxy", ""} {
+		"askara.poll_interval", "sync.min_free_mb", "relay.listen", "relay.public_url", "app.language", "network.proxy", ""} {
 		l := wrapLabel("")
 		l.Importance = widget.DangerImportance
 		l.Hide()
@@ -112,7 +118,7 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	v.load(u.b.Settings())
 	changed := func(string) { v.check() }
-	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
+	for _, e := range []*widget.Entry{v.root, v.template, v.softwareID, v.poll, v.minFree, v.listen, v.public, v.proxy} {
 		e.OnChanged = changed
 	}
 	v.relay.OnChanged = func(bool) { v.check() }
@@ -144,6 +150,8 @@ func (v *settingsView) object() fyne.CanvasObject {
 		widget.NewFormItem(T("Software id"), field("destination.software_id", v.softwareID,
 			T("Sent to Askara with each confirmation"))),
 		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"))),
+		widget.NewFormItem(T("Keep free (MB)"), field("sync.min_free_mb", v.minFree,
+			T("On the disks of the documents folder and of Clinic Sync's data; below it no document is written (0: no check)"))),
 		widget.NewFormItem(T("Notes"), field("", v.notes, "")),
 		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
 			container.NewHBox(v.secrets, v.azodha), hinted(v.relayState)),
@@ -152,6 +160,7 @@ func (v *settingsView) object() fyne.CanvasObject {
 			T("The https address your proxy or tunnel forwards to the relay (optional)"))),
 		widget.NewFormItem(T("Start at login"), v.startLogin),
 		widget.NewFormItem(T("Language"), field("app.language", v.language, "")),
+		widget.NewFormItem(T("Notifications"), v.notifyNames),
 		widget.NewFormItem(T("Proxy"), field("network.proxy", container.NewBorder(nil, nil, nil, v.proxyLogin, v.proxy),
 			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"))),
 	)
@@ -203,6 +212,7 @@ func (v *settingsView) load(c config.Config) {
 	v.template.SetText(c.Destination.PatientFolder)
 	v.softwareID.SetText(c.Destination.SoftwareID)
 	v.poll.SetText(shortDuration(c.Askara.PollInterval.Duration))
+	v.minFree.SetText(strconv.Itoa(c.Sync.MinFreeMB))
 	v.notes.SetChecked(c.Notes.Enabled)
 	v.relay.SetChecked(c.Relay.Enabled)
 	v.listen.SetText(c.Relay.Listen)
@@ -218,6 +228,7 @@ func (v *settingsView) load(c config.Config) {
 		}
 	}
 	v.proxy.SetText(c.Network.Proxy)
+	v.notifyNames.SetChecked(c.App.NotifyPatientNames)
 	v.result.SetText("")
 }
 
@@ -247,6 +258,12 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 		extra = append(extra, config.Problem{Key: "askara.poll_interval",
 			Message: Tf("%q is not a duration: write 45s, 2m or 1h", v.poll.Text)})
 	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v.minFree.Text)); err == nil {
+		c.Sync.MinFreeMB = n
+	} else {
+		extra = append(extra, config.Problem{Key: "sync.min_free_mb",
+			Message: Tf("%q is not a number of MB: write 500, or 0 for no check", v.minFree.Text)})
+	}
 	c.Notes.Enabled = v.notes.Checked
 	c.Relay.Enabled = v.relay.Checked
 	c.Relay.Listen = strings.TrimSpace(v.listen.Text)
@@ -259,6 +276,7 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 		c.App.Language = languageChoices[i].code
 	}
 	c.Network.Proxy = strings.TrimSpace(v.proxy.Text)
+	c.App.NotifyPatientNames = v.notifyNames.Checked
 	return c, extra
 }
 

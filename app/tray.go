@@ -47,6 +47,9 @@ func statusText(st service.Status) string {
 	case engine.StatusSignedOut:
 		return T("Signed out: sign in to resume")
 	case engine.StatusAttention:
+		if len(st.Problems) > 0 {
+			return Tf("Documents stopped: %s", TText(st.Problems[0].Title))
+		}
 		if n := st.Counts["failed"]; n == 1 {
 			return T("1 document needs attention")
 		} else if n > 1 {
