@@ -166,6 +166,7 @@ const (
 	ESignedOut    = "signed_out"    // no usable credentials
 	EUnverifiable = "unverifiable"  // cannot check a signature
 	EPermission   = "permission"    // the OS refused access
+	EReadOnly     = "read_only"     // the folder is on a read-only disk or share
 	EPathTooLong  = "path_too_long" // the destination path cannot be made short enough
 	// EStandby: another PC holds the shared destination's lease and writes
 	// to it; this one writes nothing.

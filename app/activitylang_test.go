@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clinicsync/clinicsync"
+	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/engine"
 )
 
@@ -129,7 +130,8 @@ func TestActivityFollowsTheLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var docBody string
-	(&notifier{send: func(_, b string) { docBody = b }}).observe(r.svc.Status(), []engine.DocumentView{d}, false)
+	names := func() bool { return true } // [app] notify_patient_names: the reason is shown then
+	(&notifier{send: func(_, b string) { docBody = b }, names: names}).observe(r.svc.Status(), []engine.DocumentView{d}, false)
 	if want := "lab_results.pdf (Élodie Martin): Le fichier n'est pas un PDF."; docBody != want {
 		t.Errorf("notification %q, want %q", docBody, want)
 	}
@@ -138,11 +140,16 @@ func TestActivityFollowsTheLanguage(t *testing.T) {
 	if awaySt.Status != engine.StatusAttention || awaySt.LastPassError != unreachable {
 		t.Fatalf("status with the folder away: %s %q", awaySt.Status, awaySt.LastPassError)
 	}
-	var body string
-	n := notifier{send: func(_, b string) { body = b }}
-	n.observe(awaySt, nil, false)
-	if want := "Le dossier de destination " + r.root + " est inaccessible."; body != want {
-		t.Errorf("notification %q, want %q", body, want)
+	// Ten minutes later it is a problem: its notification in French.
+	var title, body string
+	n := notifier{send: func(t, b string) { title, body = t, b }}
+	farAway := awaySt
+	farAway.Problems = []engine.Problem{{Kind: engine.ProblemUnreachable, Open: true, Title: clinicsync.NewText(activity.ProblemUnreachable),
+		Cause: clinicsync.NewText(activity.UnreachableCause, r.root), Fix: clinicsync.NewText(activity.UnreachableFix)}}
+	n.observe(farAway, nil, false)
+	if want := "Le dossier des documents " + r.root + " est injoignable depuis plus de 10 minutes. " +
+		"Connectez son disque ou son partage réseau, ou corrigez le dossier dans Réglages."; title != "Clinic Sync : dossier des documents injoignable" || body != want {
+		t.Errorf("notification %q: %q, want %q", title, body, want)
 	}
 	if got, want := statusText(awaySt), "Attention : Le dossier de destination "+r.root+" est inaccessible."; got != want {
 		t.Errorf("header %q, want %q", got, want)

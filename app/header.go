@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
@@ -34,8 +35,12 @@ type header struct {
 	failed  *widget.Button  // "Show": the failed documents, when there are any
 	row     *fyne.Container // the state and Show
 	times   *fyne.Container // the passes and the counts
-	root    fyne.CanvasObject
-	st      service.Status
+	// banner names each open problem (a condition that stops documents),
+	// its cause and its fix; hidden when there is none.
+	banner   *fyne.Container
+	problems string // what the banner shows, to rebuild it only on a change
+	root     fyne.CanvasObject
+	st       service.Status
 }
 
 func newHeader(u *UI) *header {
@@ -62,6 +67,8 @@ func newHeader(u *UI) *header {
 	h.failed = widget.NewButton(T("Show"), u.showFailed)
 	h.failed.Importance = widget.DangerImportance
 	h.failed.Hide()
+	h.banner = container.NewVBox()
+	h.banner.Hide()
 	return h
 }
 
@@ -71,7 +78,7 @@ func (h *header) object() fyne.CanvasObject {
 	h.times = container.NewBorder(nil, nil, h.passes, h.counts)
 	info := container.NewVBox(top, h.account, h.times)
 	h.root = container.NewVBox(container.NewPadded(container.NewBorder(nil, nil, container.NewCenter(h.icon), nil, info)),
-		widget.NewSeparator())
+		h.banner, widget.NewSeparator())
 	return h.root
 }
 
@@ -122,9 +129,42 @@ func accountLine(a service.Account) string {
 	return line
 }
 
+// setProblems shows the open problems in the banner, one paragraph each:
+// "Documents stopped: disk full" in bold, then the cause and the fix, in
+// the error colour (UI goroutine).
+func (h *header) setProblems(ps []engine.Problem) {
+	var key strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&key, "%s\x00%s\x00%s\x00%s\x00", p.Kind, TText(p.Title), TText(p.Cause), TText(p.Fix))
+	}
+	if key.String() == h.problems {
+		return
+	}
+	h.problems = key.String()
+	h.banner.Objects = nil
+	for _, p := range ps {
+		title := newTextBlock(Tf("Documents stopped: %s", TText(p.Title)), textWrap)
+		title.TextStyle.Bold = true
+		title.ColorName = theme.ColorNameError
+		title.compact = true
+		text := newTextBlock(TText(p.Cause)+" "+TText(p.Fix), textWrap)
+		text.ColorName = theme.ColorNameError
+		text.compact = true
+		icon := widget.NewIcon(theme.NewErrorThemedResource(theme.WarningIcon()))
+		h.banner.Add(container.NewBorder(nil, nil, container.NewVBox(icon), nil, container.NewVBox(title, text)))
+	}
+	if len(ps) > 0 {
+		h.banner.Show()
+	} else {
+		h.banner.Hide()
+	}
+	h.banner.Refresh()
+}
+
 // set shows st (UI goroutine).
 func (h *header) set(st service.Status) {
 	h.st = st
+	h.setProblems(st.Problems)
 	now := time.Now()
 	h.icon.Resource = trayIcon(st.Status)
 	h.icon.Refresh()

@@ -8,17 +8,22 @@ import (
 	"github.com/clinicsync/clinicsync/sync/service"
 )
 
-// notifier decides which desktop notifications to send: one per new
-// problem (a document that failed for good, sign-in needed, destination
-// unreachable), never one per retry, and none for what the user just did
-// (signing out).
+// notifier decides which desktop notifications to send: one when a
+// problem that stops documents opens (the engine's Problems: a folder
+// that refuses writes, a full disk, a file held open for ten minutes,
+// signed out, ...), one per document that failed for good, never one per
+// retry, and none for what the user just did (signing out). A
+// notification can show on the lock screen: it names folders, never a
+// patient, unless the setting allows names for failed documents.
 type notifier struct {
 	send func(title, body string)
+	// names says whether a failed document's notification may name its
+	// patient ([app] notify_patient_names).
+	names func() bool
 
-	mu          sync.Mutex
-	signedOut   bool
-	unreachable bool
-	told        map[string]bool // documents already notified
+	mu   sync.Mutex
+	open map[engine.ProblemKind]bool // the problems open at the last look
+	told map[string]bool             // documents already notified
 }
 
 func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentView, userSignedOut bool) {
@@ -28,16 +33,18 @@ func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentVie
 		n.told = map[string]bool{}
 	}
 	var out [][2]string
-	if st.SignedOut && !n.signedOut && !userSignedOut && !st.Account.Managed {
-		out = append(out, [2]string{T("Clinic Sync: sign-in needed"),
-			T("Documents are waiting on Askara. Open Clinic Sync and sign in.")})
+	open := map[engine.ProblemKind]bool{}
+	for _, p := range st.Problems {
+		open[p.Kind] = true
+		if n.open[p.Kind] {
+			continue // said when it opened
+		}
+		if p.Kind == engine.ProblemSignedOut && (userSignedOut || st.Account.Managed) {
+			continue
+		}
+		out = append(out, [2]string{Tf("Clinic Sync: %s", TText(p.Title)), TText(p.Cause) + " " + TText(p.Fix)})
 	}
-	n.signedOut = st.SignedOut
-	unreachable := st.LastPassCode == clinicsync.EDestination
-	if unreachable && !n.unreachable {
-		out = append(out, [2]string{T("Clinic Sync: documents folder unreachable"), lastPassError(st)})
-	}
-	n.unreachable = unreachable
+	n.open = open
 	var fresh []engine.DocumentView
 	for _, d := range failedForGood {
 		if !n.told[d.UUID] {
@@ -46,10 +53,13 @@ func (n *notifier) observe(st service.Status, failedForGood []engine.DocumentVie
 		}
 	}
 	switch {
-	case len(fresh) == 1:
+	case len(fresh) == 1 && n.names != nil && n.names():
 		d := fresh[0]
 		out = append(out, [2]string{T("Clinic Sync: a document could not be saved"),
 			displayFile(d) + " (" + d.Patient.DisplayName() + "): " + reasonText(d)})
+	case len(fresh) == 1:
+		out = append(out, [2]string{T("Clinic Sync: a document could not be saved"),
+			T("1 document needs attention; open Clinic Sync to see why.")})
 	case len(fresh) > 1:
 		out = append(out, [2]string{T("Clinic Sync: documents could not be saved"),
 			Tf("%d documents need attention; open Clinic Sync to see why.", len(fresh))})

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type settingsView struct {
 	preview    *textBlock // a real path, broken after its separators
 	softwareID *shortcutEntry
 	poll       *shortcutEntry
+	minFree    *shortcutEntry // [sync] min_free_mb
 	notes      *widget.Check
 	relay      *widget.Check
 	platforms  *widget.CheckGroup
@@ -52,11 +54,13 @@ type settingsView struct {
 	language   *widget.Select
 	textSize   *widget.Select // [app] text_size, in percent
 	textSizes  []int          // its choices
-	proxy      *shortcutEntry // [network] proxy
-	proxyLogin *widget.Button // the proxy sign-in, kept in the keychain
-	save       *widget.Button
-	revert     *widget.Button
-	result     *widget.Label
+	// notifyNames: a failed document's notification may name its patient.
+	notifyNames *widget.Check
+	proxy       *shortcutEntry // [network] proxy
+	proxyLogin  *widget.Button // the proxy sign-in, kept in the keychain
+	save        *widget.Button
+	revert      *widget.Button
+	result      *widget.Label
 	// more says that the form goes on below what is in view (a laptop
 	// screen shows about half of it); it scrolls to the end.
 	more   *widget.Button
@@ -79,6 +83,7 @@ func newSettingsView(u *UI) *settingsView {
 	v.preview.TextStyle.Monospace = true
 	v.softwareID = newEntry()
 	v.poll = newEntry()
+	v.minFree = newEntry()
 	v.notes = widget.NewCheck(T("Save clinical notes too"), nil)
 	v.relay = widget.NewCheck(T("Receive webhooks on this PC for instant delivery"), nil)
 	v.listen = newEntry()
@@ -97,6 +102,7 @@ func newSettingsView(u *UI) *settingsView {
 	}
 	v.language = widget.NewSelect(langs, nil)
 	v.textSize = widget.NewSelect(nil, nil)
+	v.notifyNames = widget.NewCheck(T("Name the patient when a document fails (notifications can show on the lock screen)"), nil)
 	v.proxy = newEntry()
 	v.proxy.SetPlaceHolder(T("empty: the system's proxy settings; direct; or http://proxy:3128"))
 	v.proxyLogin = widget.NewButtonWithIcon(T("Proxy sign-in…"), theme.AccountIcon(), v.editProxySignIn)
@@ -110,7 +116,7 @@ func newSettingsView(u *UI) *settingsView {
 	})
 	v.more.Importance = widget.LowImportance
 	for _, k := range []string{"destination.root", "destination.patient_folder", "destination.software_id",
-		"askara.poll_interval", "relay.listen", "relay.public_url", "app.language", "app.text_size", "network.proxy", ""} {
+		"askara.poll_interval", "sync.min_free_mb", "relay.listen", "relay.public_url", "app.language", "app.text_size", "network.proxy", ""} {
 		l := wrapLabel("")
 		l.Importance = widget.DangerImportance
 		l.Hide()
@@ -122,10 +128,11 @@ func newSettingsView(u *UI) *settingsView {
 		"relay.enabled": {v.relay}, "relay.listen": {v.listen}, "relay.platforms": {v.platforms},
 		"relay.allow_unsigned": {v.unsigned}, "relay.azodha_files": {v.azodha}, "relay.public_url": {v.public},
 		"app.start_at_login": {v.startLogin}, "app.language": {v.language}, "network.proxy": {v.proxy},
+		"sync.min_free_mb": {v.minFree}, "app.text_size": {v.textSize}, "app.notify_patient_names": {v.notifyNames},
 	}
 	v.load(u.b.Settings())
 	changed := func(string) { v.check() }
-	for _, e := range []*shortcutEntry{v.root, v.template, v.softwareID, v.poll, v.listen, v.public, v.proxy} {
+	for _, e := range []*shortcutEntry{v.root, v.template, v.softwareID, v.poll, v.minFree, v.listen, v.public, v.proxy} {
 		e.OnChanged = changed
 	}
 	v.relay.OnChanged = func(bool) { v.check() }
@@ -172,6 +179,9 @@ func (v *settingsView) object() fyne.CanvasObject {
 			T("Sent to Askara with each confirmation"), "destination.software_id")),
 		widget.NewFormItem(T("Check every"), field("askara.poll_interval", v.poll, T("Between 10s and 1h, e.g. 45s or 2m"),
 			"askara.poll_interval")),
+		widget.NewFormItem(T("Keep free (MB)"), field("sync.min_free_mb", v.minFree,
+			T("On the disks of the documents folder and of Clinic Sync's data; below it no document is written (0: no check)"),
+			"sync.min_free_mb")),
 		widget.NewFormItem(T("Notes"), field("", v.notes, "", "notes.enabled")),
 		widget.NewFormItem(T("Webhook relay"), field("relay.listen", container.NewVBox(v.relay, v.listen, v.platforms, v.unsigned,
 			container.NewHBox(v.secrets, v.azodha), hinted(v.relayState)),
@@ -182,6 +192,7 @@ func (v *settingsView) object() fyne.CanvasObject {
 		widget.NewFormItem(T("Start at login"), field("app.start_at_login", v.startLogin, "", "app.start_at_login")),
 		widget.NewFormItem(T("Language"), field("app.language", v.language, "", "app.language")),
 		widget.NewFormItem(T("Text size"), field("app.text_size", wideSelect(v.textSize), T("The size of the window's text, for easier reading"), "app.text_size")),
+		widget.NewFormItem(T("Notifications"), field("", v.notifyNames, "", "app.notify_patient_names")),
 		widget.NewFormItem(T("Proxy"), field("network.proxy", container.NewBorder(nil, nil, nil, v.proxyLogin, v.proxy),
 			T("HTTP_PROXY and HTTPS_PROXY, when set, come first; the proxy's user and password go to the keychain"), "network.proxy")),
 	)
@@ -233,6 +244,7 @@ func (v *settingsView) load(c config.Config) {
 	v.template.SetText(c.Destination.PatientFolder)
 	v.softwareID.SetText(c.Destination.SoftwareID)
 	v.poll.SetText(shortDuration(c.Askara.PollInterval.Duration))
+	v.minFree.SetText(strconv.Itoa(c.Sync.MinFreeMB))
 	v.notes.SetChecked(c.Notes.Enabled)
 	v.relay.SetChecked(c.Relay.Enabled)
 	v.listen.SetText(c.Relay.Listen)
@@ -249,6 +261,7 @@ func (v *settingsView) load(c config.Config) {
 	}
 	v.setTextSizes(c.App.TextSize)
 	v.proxy.SetText(c.Network.Proxy)
+	v.notifyNames.SetChecked(c.App.NotifyPatientNames)
 	v.result.SetText("")
 }
 
@@ -297,6 +310,12 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 		extra = append(extra, config.Problem{Key: "askara.poll_interval",
 			Message: Tf("%q is not a duration: write 45s, 2m or 1h", v.poll.Text)})
 	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v.minFree.Text)); err == nil {
+		c.Sync.MinFreeMB = n
+	} else {
+		extra = append(extra, config.Problem{Key: "sync.min_free_mb",
+			Message: Tf("%q is not a number of MB: write 500, or 0 for no check", v.minFree.Text)})
+	}
 	c.Notes.Enabled = v.notes.Checked
 	c.Relay.Enabled = v.relay.Checked
 	c.Relay.Listen = strings.TrimSpace(v.listen.Text)
@@ -312,6 +331,7 @@ func (v *settingsView) value() (config.Config, []config.Problem) {
 		c.App.TextSize = v.textSizes[i]
 	}
 	c.Network.Proxy = strings.TrimSpace(v.proxy.Text)
+	c.App.NotifyPatientNames = v.notifyNames.Checked
 	return c, extra
 }
 

@@ -51,6 +51,9 @@ func statusText(st service.Status) string {
 		// Another PC holds the shared folder's lease (sync/engine/lease.go).
 		return Tf("%s writes to this folder", st.StandbyFor)
 	case engine.StatusAttention:
+		if len(st.Problems) > 0 {
+			return Tf("Documents stopped: %s", TText(st.Problems[0].Title))
+		}
 		if n := st.Counts["failed"]; n == 1 {
 			return T("1 document needs attention")
 		} else if n > 1 {

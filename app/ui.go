@@ -35,7 +35,8 @@ type Options struct {
 	// OpenPath opens a file or folder with the system's default program.
 	// Default: the app's OpenURL with a file:// URL.
 	OpenPath func(path string) error
-	// Notify: send desktop notifications.
+	// Notify: send desktop notifications, native ones only, from this
+	// process (desktopNotify: never a script host).
 	Notify bool
 	// do runs a function on the UI goroutine (fyne.Do; tests serialise).
 	do func(func())
@@ -91,9 +92,10 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	}
 	u.notifier.send = func(title, body string) {
 		if u.o.Notify {
-			a.SendNotification(fyne.NewNotification(title, body))
+			desktopNotify(a, title, body)
 		}
 	}
+	u.notifier.names = func() bool { return u.b.Settings().App.NotifyPatientNames }
 	u.win = a.NewWindow("Clinic Sync")
 	u.win.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
 	u.win.Resize(fyne.NewSize(980, 640))

@@ -382,23 +382,25 @@ func TestTrayMenuFollowsStatus(t *testing.T) {
 
 func TestNotificationsOncePerProblem(t *testing.T) {
 	var sent []string
-	n := notifier{send: func(title, body string) { sent = append(sent, title) }}
+	n := notifier{send: func(title, body string) { sent = append(sent, title) }, names: func() bool { return false }}
 	failed := engine.DocumentView{UUID: "d1", FileName: "a.pdf", Reason: "The file is not a PDF."}
-	st := service.Status{}
-	n.observe(st, []engine.DocumentView{failed}, false)
-	n.observe(st, []engine.DocumentView{failed}, false) // the same failure again (a retry)
-	st.LastPassCode, st.LastPassError = clinicsync.EDestination, "Destination folder X is not reachable."
-	n.observe(st, nil, false)
-	n.observe(st, nil, false) // still unreachable: no second notification
-	st.LastPassCode = ""
-	n.observe(st, nil, false)
-	st.SignedOut = true
-	n.observe(st, nil, true) // the user signed out: nothing to say
-	st.SignedOut = false
-	n.observe(st, nil, false)
-	st.SignedOut = true
-	n.observe(st, nil, false) // the platform ended the sign-in
-	want := "Clinic Sync: a document could not be saved|Clinic Sync: documents folder unreachable|Clinic Sync: sign-in needed"
+	n.observe(statusWith(), []engine.DocumentView{failed}, false)
+	n.observe(statusWith(), []engine.DocumentView{failed}, false) // the same failure again (a retry)
+	unreachable := engine.Problem{Kind: engine.ProblemUnreachable, Open: true, Title: clinicsync.NewText("documents folder unreachable"),
+		Cause: clinicsync.NewText("The documents folder %s has not been reachable for more than 10 minutes.", "/srv/P"),
+		Fix:   clinicsync.NewText("Connect its drive or network share, or correct the folder in Settings.")}
+	n.observe(statusWith(unreachable), nil, false)
+	n.observe(statusWith(unreachable), nil, false) // still unreachable: no second notification
+	n.observe(statusWith(), nil, false)
+	signedOut := engine.Problem{Kind: engine.ProblemSignedOut, Open: true, Title: clinicsync.NewText("signed out"),
+		Cause: clinicsync.NewText("Clinic Sync is signed out of Askara: new documents wait there."),
+		Fix:   clinicsync.NewText("Open Clinic Sync and sign in on the Account tab.")}
+	n.observe(statusWith(signedOut), nil, true) // the user signed out: nothing to say
+	n.observe(statusWith(), nil, false)
+	n.observe(statusWith(signedOut), nil, false) // the platform ended the sign-in
+	n.observe(statusWith(unreachable, signedOut), nil, false)
+	want := "Clinic Sync: a document could not be saved|Clinic Sync: documents folder unreachable|Clinic Sync: signed out|" +
+		"Clinic Sync: documents folder unreachable"
 	if got := strings.Join(sent, "|"); got != want {
 		t.Fatalf("notifications:\n%s\nwant\n%s", got, want)
 	}

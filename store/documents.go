@@ -549,3 +549,22 @@ func (s *Store) ClearTempDir(ctx context.Context, uuid string) error {
 	_, err := s.write(ctx, `UPDATE documents SET temp_dir = '' WHERE uuid = ?`, uuid)
 	return err
 }
+
+// FailedCodes counts the failed documents per error code.
+func (s *Store) FailedCodes(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT error_code, COUNT(*) FROM documents WHERE state = 'failed' GROUP BY error_code`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var code string
+		var n int
+		if err := rows.Scan(&code, &n); err != nil {
+			return nil, err
+		}
+		out[code] = n
+	}
+	return out, rows.Err()
+}

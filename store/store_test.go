@@ -709,3 +709,30 @@ func TestBatchIsOneTransactionAllOrNothing(t *testing.T) {
 		t.Fatalf("activity after the batch: %d lines, %v; want 3", len(es), err)
 	}
 }
+
+// FailedCodes counts the failed documents per error code: what the
+// engine's problems read to know whether a condition still stops one.
+func TestFailedCodes(t *testing.T) {
+	ctx := context.Background()
+	s, c := openTest(t)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		s.Upsert(ctx, "askara", doc(id))
+	}
+	next := c.Now().Add(time.Minute)
+	s.MarkFailed(ctx, "a", clinicsync.EPermission, clinicsync.NewText("denied"), next)
+	s.MarkFailed(ctx, "b", clinicsync.EPermission, clinicsync.NewText("denied"), next)
+	s.MarkFailedPermanently(ctx, "c", clinicsync.ENotPDF, clinicsync.NewText("The file is not a PDF."), next)
+	got, err := s.FailedCodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[clinicsync.EPermission] != 2 || got[clinicsync.ENotPDF] != 1 {
+		t.Fatalf("failed codes %v", got)
+	}
+	s.MarkSaved(ctx, "a", "/x/a.pdf", 1, "")
+	s.MarkConfirmed(ctx, "a")
+	s.MarkSaved(ctx, "b", "/x/b.pdf", 1, "")
+	if got, _ := s.FailedCodes(ctx); got[clinicsync.EPermission] != 0 {
+		t.Fatalf("after b was saved: %v", got)
+	}
+}

@@ -143,7 +143,10 @@ type statusReport struct {
 	Root          string                       `json:"destination"`
 	LastPassOK    string                       `json:"last_pass_ok,omitempty"`
 	Counts        map[clinicsync.ItemState]int `json:"counts"`
-	Failures      []failure                    `json:"failures"`
+	// Problems are the open problems that stop documents (the window's
+	// banner), the longest-standing first.
+	Problems []openProblem `json:"problems"`
+	Failures []failure     `json:"failures"`
 	// Sources says where each key's value came from: "default", "user
 	// file", "policy" (the administrator's) or "environment".
 	Sources map[string]config.Source `json:"sources"`
@@ -163,6 +166,16 @@ type writerReport struct {
 	Heartbeat time.Time `json:"heartbeat"`
 	ThisPC    bool      `json:"this_pc"` // this installation holds it
 	Stale     bool      `json:"stale"`   // its holder stopped renewing it
+}
+
+// openProblem is an open problem in English: what, since when, what to do.
+type openProblem struct {
+	Kind  string             `json:"kind"`
+	Since time.Time          `json:"since"`
+	Title string             `json:"title"`
+	Cause string             `json:"cause"`
+	Fix   string             `json:"fix"`
+	texts [3]clinicsync.Text // title, cause and fix, for the text output
 }
 
 type failure struct {
@@ -186,8 +199,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	rep := statusReport{Version: version, Config: e.configPath, Configured: problem == nil, DataDir: e.dataDir,
-		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{}, Failures: []failure{},
-		Sources: e.sources, Locked: e.policy.LockedKeys()}
+		APIURL: e.cfg.Askara.APIURL, Root: e.cfg.Destination.Root, Counts: map[clinicsync.ItemState]int{},
+		Problems: []openProblem{}, Failures: []failure{}, Sources: e.sources, Locked: e.policy.LockedKeys()}
 	if problem != nil {
 		rep.ConfigProblem = problem.Error()
 	}
@@ -204,6 +217,15 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		rep.LastPassOK, _ = eng.LastGoodPass(ctx)
+		ps, err := eng.Problems(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			rep.Problems = append(rep.Problems, openProblem{Kind: string(p.Kind), Since: p.Since, Title: p.Title.String(),
+				Cause: clinicsync.CleanText(p.Cause.String()), Fix: clinicsync.CleanText(p.Fix.String()),
+				texts: [3]clinicsync.Text{p.Title, p.Cause, p.Fix}})
+		}
 		failed, err = eng.Documents(ctx, engine.DocumentFilter{States: []clinicsync.ItemState{clinicsync.StateFailed}, Limit: 1000})
 		if err != nil {
 			return err
@@ -265,6 +287,10 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, " %s %d", st, counts[st])
 	}
 	fmt.Fprintln(e.stdout)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(e.stdout, "PROBLEM %s (since %s): %s %s\n", localText(p.texts[0]), p.Since.Local().Format("2006-01-02 15:04"),
+			localText(p.texts[1]), localText(p.texts[2]))
+	}
 	for _, f := range rep.Failures {
 		when := "waiting for a person (clinicsync retry " + f.UUID + ")"
 		if !f.NextRetry.IsZero() {

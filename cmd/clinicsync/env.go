@@ -22,6 +22,7 @@ import (
 	"github.com/clinicsync/clinicsync/sync/askara"
 	"github.com/clinicsync/clinicsync/sync/auth"
 	"github.com/clinicsync/clinicsync/sync/config"
+	"github.com/clinicsync/clinicsync/sync/dest"
 	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/netclient"
@@ -393,6 +394,7 @@ func (e *env) newEngine(client *askara.Client) *engine.Engine {
 	eng := engine.New(rt.Engine, e.store, client, rt.Destination, e.events(), e.log)
 	eng.SetNotes(&askara.NoteSource{Client: client}, rt.Notes)
 	eng.SetRetention(rt.Retention)
+	eng.WatchSpace(e.dataDir, dest.FreeSpace) // [sync] min_free_mb, on the documents and data folders' disks
 	// A listed document or note that cannot be used is said, not dropped.
 	client.OnUnusable(func(t clinicsync.Text) { eng.Note(context.Background(), engine.LevelWarn, t) })
 	return eng

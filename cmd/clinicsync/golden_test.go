@@ -14,6 +14,8 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/store"
 	"github.com/clinicsync/clinicsync/sync/activity"
+	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
 
@@ -118,6 +120,15 @@ func seedState(t *testing.T, path string) {
 		clock.Add(time.Minute).UnixMilli(), "An old line\nFAILED forged")
 	must(err)
 	must(st.SetCursor(ctx, "last_pass_ok", "2024-03-05T09:45:00Z"))
+	// An open problem, as a pass finds it: the documents folder's disk
+	// short of space (the pass stops before it asks the platform).
+	root := filepath.Join(filepath.Dir(filepath.Dir(path)), "Patients")
+	eng := engine.New(engine.Config{MinFree: 500 << 20}, st, nil, dest.Layout{Root: root}, nil, nil)
+	eng.Now = func() time.Time { return time.Date(2024, 3, 5, 9, 55, 0, 0, time.UTC) }
+	eng.WatchSpace(filepath.Dir(path), func(string) (uint64, error) { return 100 << 20, nil })
+	if _, err := eng.Pass(ctx); clinicsync.ErrorCode(err) != clinicsync.EDiskFull {
+		t.Fatalf("seeding a problem: %v", err)
+	}
 }
 
 // golden compares got with testdata/name.golden (-update rewrites it).

@@ -140,6 +140,9 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	if err := app.SetLanguage(e.cfg.App.Language); err != nil {
 		e.log.Warn("language", "err", err)
 	}
+	if err := app.PrepareNotifications(e.dataDir); err != nil {
+		e.log.Warn("notifications", "err", err)
+	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon("icon.png")))
 	// Started at login (--hidden), the desktop's tray may still be

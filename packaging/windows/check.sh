@@ -81,6 +81,8 @@ wc=$(msiinfo suminfo "$m" | sed -n 's/^Source: \([0-9]*\).*/\1/p')
 (( (wc & 8) == 8 )) || fail "MSI: Word Count $wc lacks 8 (no elevation needed)"
 grep -qF $'Software\\Microsoft\\Windows\\CurrentVersion\\Run\tClinic Sync\t"[INSTALLDIR]clinicsync.exe" --hidden\tStartAtLogin' "$work/Registry.idt" || fail "MSI: Run value"
 grep -qF $'ProgramMenuFolder\tClinic Sync\tStartMenuShortcut\t[INSTALLDIR]clinicsync.exe' "$work/Shortcut.idt" || fail "MSI: Start menu shortcut"
+msiinfo export "$m" MsiShortcutProperty | grep -qF $'ClinicSyncShortcut\tSystem.AppUserModel.ID\tapp.clinicsync.desktop' \
+  || fail "MSI: the shortcut lacks the AppUserModelID (notifications)"
 grep -qF $'LocalPrograms\tLocalAppDataFolder\tPrograms' "$work/Directory.idt" || fail "MSI: install folder not under LocalAppData"
 grep -q 'clinicsync-cli.exe' "$work/File.idt" || fail "MSI: no clinicsync-cli.exe"
 grep -q 'WIX_DOWNGRADE_DETECTED' "$work/Upgrade.idt" || fail "MSI: no downgrade detection"

@@ -11,7 +11,7 @@ root=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || { echo "usage: $0 BINDIR OUT.msi [VERSION]" >&2; exit 2; }
 BINDIR=$1 OUT=$2
 VERSION=${3:-$(default_version)}
-need wixl msiinfo
+need wixl msiinfo msibuild
 num=$(winver "$VERSION")
 IFS=. read -r a b c _ <<<"$num"
 next=$a.$b.$((c + 1))
@@ -31,6 +31,17 @@ OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 (cd "$stage" && wixl -a x64 -D Version="$num" -D NextVersion="$next" -D BinDir=bin -D IconFile=icon.ico \
   -o out.msi clinicsync.wxs) 2>"$stage/wixl.log" || { cat "$stage/wixl.log" >&2; exit 1; }
 if grep -q . "$stage/wixl.log"; then cat "$stage/wixl.log" >&2; echo "msi.sh: wixl warned; fix clinicsync.wxs" >&2; exit 1; fi
+# The Start menu shortcut carries Clinic Sync's AppUserModelID
+# (FyneApp.toml's ID, app/toast.AppID): Windows then shows the app's
+# notifications as "Clinic Sync" with its icon. WiX says this with
+# <ShortcutProperty> in clinicsync.wxs, which wixl 0.101 refuses ("unhandled
+# child Shortcut node"), so the MsiShortcutProperty row (Windows Installer
+# 5.0) is added to the built MSI here.
+msibuild "$stage/out.msi" \
+  -q 'CREATE TABLE `MsiShortcutProperty` (`MsiShortcutProperty` CHAR(72) NOT NULL, `Shortcut_` CHAR(72) NOT NULL,
+      `PropertyKey` CHAR(0) NOT NULL, `PropVariantValue` CHAR(0) NOT NULL PRIMARY KEY `MsiShortcutProperty`)' \
+  -q "INSERT INTO \`MsiShortcutProperty\` (\`MsiShortcutProperty\`, \`Shortcut_\`, \`PropertyKey\`, \`PropVariantValue\`)
+      VALUES ('ClinicSyncAUMID', 'ClinicSyncShortcut', 'System.AppUserModel.ID', 'app.clinicsync.desktop')"
 mv "$stage/out.msi" "$OUT"
 props=$(msiinfo export "$OUT" Property | tr -d '\r')
 grep -qxF "ProductVersion"$'\t'"$num" <<<"$props" || { echo "msi.sh: ProductVersion is not $num" >&2; exit 1; }

@@ -114,6 +114,44 @@ var (
 	ClockBehind = key("This PC's clock is %d minutes behind Askara's: sign-in, signed webhooks and download links can fail. Correct this PC's date and time.")
 )
 
+// Problems (sync/engine): a condition that stops documents, written once
+// when it becomes a problem (the window's banner, the tray and one
+// notification follow it) and once when it clears, never on each retry.
+// Its title, cause and fix name folders, never a patient: a notification
+// can show on the lock screen.
+var (
+	ProblemOpened   = key("Documents are stopped (%s): %s %s") // title, cause, fix
+	ProblemResolved = key("Resolved: %s.")                     // title
+
+	ProblemPermission  = key("permission denied")
+	ProblemReadOnly    = key("read-only folder")
+	ProblemDiskFull    = key("disk full")
+	ProblemFileLocked  = key("file locked")
+	ProblemUnreachable = key("documents folder unreachable")
+	ProblemSignedOut   = key("signed out")
+	ProblemPlatform    = key("Askara unreachable")
+
+	PermissionCause  = key("Clinic Sync may not write in the documents folder %s.")
+	ReadOnlyCause    = key("The documents folder %s is on a read-only disk or share.")
+	DiskFullCause    = key("The disk of the documents folder %s is full.")
+	FileLockedCause  = key("A file in the documents folder %s has been open in another program for more than 10 minutes.")
+	UnreachableCause = key("The documents folder %s has not been reachable for more than 10 minutes.")
+	SignedOutCause   = key("Clinic Sync is signed out of Askara: new documents wait there.")
+	PlatformCause    = key("Askara has not been reachable for more than 30 minutes.")
+
+	// PermissionFixWindows names Controlled folder access (Windows'
+	// ransomware protection), which refuses unknown programs in Documents
+	// folders with a plain "access denied".
+	PermissionFixWindows = key("If Windows Security's Controlled folder access is on, allow Clinic Sync in Ransomware protection (Allow an app through Controlled folder access); otherwise ask IT to give this user write access to the folder.")
+	PermissionFix        = key("Ask IT to give this user write access to the folder.")
+	ReadOnlyFix          = key("Make the disk or share writable, or choose another documents folder in Settings.")
+	DiskFullFix          = key("Free some space on that disk.")
+	FileLockedFix        = key("Close the file in the practice software or the program that holds it open; Clinic Sync then replaces it.")
+	UnreachableFix       = key("Connect its drive or network share, or correct the folder in Settings.")
+	SignedOutFix         = key("Open Clinic Sync and sign in on the Account tab.")
+	PlatformFix          = key("Check this PC's internet connection.") // when the last failure said nothing more useful
+)
+
 // reasons are the failure sentences shown in French too: the keys of
 // clinicsync.Error (its Message, or the format given to Errorf, Retryablef
 // or Permanentf) that a clinic sees most. Any other reason stays English
@@ -139,6 +177,9 @@ var reasons = []string{
 	"The folder %s cannot keep the writer's lease (%s): if several PCs write to it, one document can be written twice.",
 	"the share does not replace a file on rename",
 	"what was written could not be read back",
+	"The folder %s is on a read-only disk or share.",
+	"The disk of the documents folder %s has less than %d MB free.",
+	"The disk of Clinic Sync's data folder %s has less than %d MB free.",
 	// Signed out (sync/askara, sync/auth, sync/engine).
 	"Not signed in to Askara; sign in again.",
 	"Askara refused the access token; sign in again.",

@@ -142,6 +142,10 @@ type App struct {
 	Language     string `toml:"language"` // "" follows the system; "en" or "fr"
 	// TextSize is the window's text size in percent of Fyne's (100-200).
 	TextSize int `toml:"text_size"`
+	// NotifyPatientNames lets a notification name the patient of a
+	// document that failed. Off: notifications show on the lock screen,
+	// so they say only how many documents need attention.
+	NotifyPatientNames bool `toml:"notify_patient_names"`
 }
 
 // TextSizes are the sizes Settings offers (a file may set any other
@@ -195,6 +199,10 @@ type Sync struct {
 	// RetentionDays: activity log lines and webhook bodies older than this
 	// are deleted (documents' and notes' states are kept).
 	RetentionDays int `toml:"retention_days"`
+	// MinFreeMB is the free space, in MB, a pass needs on the disks of the
+	// documents folder and of the data folder: below it nothing is
+	// written, and the window says so once (0: no check).
+	MinFreeMB int `toml:"min_free_mb"`
 }
 
 // [sync] workers: the default and the most allowed. 16 calls in flight
@@ -214,7 +222,7 @@ func Default() Config {
 			DeviceURL: "https://api.askara.ai/oauth2/device", ClientID: DefaultClientID,
 			Scopes: append([]string(nil), DefaultScopes...), RedirectPort: 8765},
 		Destination: Destination{PatientFolder: dest.DefaultTemplate, SoftwareID: "clinicsync"},
-		Sync:        Sync{Workers: DefaultWorkers, RetentionDays: 90},
+		Sync:        Sync{Workers: DefaultWorkers, RetentionDays: 90, MinFreeMB: 500},
 		Notes:       Notes{Enabled: true},
 		Relay: Relay{Listen: DefaultRelayListen, Platforms: []string{"askara"},
 			Tolerance: Duration{5 * time.Minute}},
@@ -327,6 +335,9 @@ func (c Config) Problems() []Problem {
 	}
 	if c.Sync.RetentionDays < 7 || c.Sync.RetentionDays > 3650 {
 		add("sync.retention_days", "%d must be between 7 and 3650", c.Sync.RetentionDays)
+	}
+	if c.Sync.MinFreeMB < 0 || c.Sync.MinFreeMB > 100000 {
+		add("sync.min_free_mb", "%d must be between 0 (no check) and 100000", c.Sync.MinFreeMB)
 	}
 	if host, port, err := net.SplitHostPort(c.Relay.Listen); err != nil || host == "" || port == "" {
 		add("relay.listen", "%q must be host:port, such as %s", c.Relay.Listen, DefaultRelayListen)

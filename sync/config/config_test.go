@@ -247,3 +247,33 @@ func TestUpdatesSection(t *testing.T) {
 		}
 	}
 }
+
+// [sync] min_free_mb: the free space a pass needs on the disks of the
+// documents and data folders, 500 MB unless set, 0 for no check; and
+// [app] notify_patient_names, off unless set.
+func TestFreeSpaceAndNotificationSettings(t *testing.T) {
+	c := Default()
+	if c.Sync.MinFreeMB != 500 || c.App.NotifyPatientNames {
+		t.Fatalf("defaults: min_free_mb %d, notify_patient_names %v", c.Sync.MinFreeMB, c.App.NotifyPatientNames)
+	}
+	c.Destination.Root = t.TempDir()
+	for _, tc := range []struct {
+		mb int
+		ok bool
+	}{{0, true}, {500, true}, {100000, true}, {-1, false}, {100001, false}} {
+		c.Sync.MinFreeMB = tc.mb
+		var found bool
+		for _, p := range c.Problems() {
+			found = found || p.Key == "sync.min_free_mb"
+		}
+		if found == tc.ok {
+			t.Errorf("min_free_mb %d: problem %v", tc.mb, found)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[sync]\nmin_free_mb = 2000\n[app]\nnotify_patient_names = true\n"), 0o600)
+	got, err := Load(path)
+	if err != nil || got.Sync.MinFreeMB != 2000 || !got.App.NotifyPatientNames {
+		t.Fatalf("read %+v %+v, %v", got.Sync, got.App, err)
+	}
+}

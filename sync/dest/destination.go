@@ -26,6 +26,10 @@ func (l Layout) Reachable() error {
 	return nil
 }
 
+// Folder is the documents folder: the engine checks its free space and
+// names it when it stops documents.
+func (l Layout) Folder() string { return l.Root }
+
 // FileName is the document's file name (FileName), or with distinct its
 // document-specific form (DistinctName).
 func (l Layout) FileName(d clinicsync.Document, distinct bool) string {

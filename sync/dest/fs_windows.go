@@ -12,6 +12,7 @@ import (
 
 const (
 	errorAccessDenied       syscall.Errno = 5
+	errorWriteProtect       syscall.Errno = 19
 	errorSharingViolation   syscall.Errno = 32
 	errorLockViolation      syscall.Errno = 33
 	errorHandleDiskFull     syscall.Errno = 39
@@ -43,7 +44,12 @@ func isDiskFull(err error) bool {
 	return errors.As(err, &errno) && (errno == errorDiskFull || errno == errorHandleDiskFull)
 }
 
-func isReadOnlyFS(err error) bool { return false }
+// isReadOnlyFS reports a write-protected medium. A read-only share
+// answers "access denied" on Windows, which reads as EPermission.
+func isReadOnlyFS(err error) bool {
+	var errno syscall.Errno
+	return errors.As(err, &errno) && errno == errorWriteProtect
+}
 
 func isNameTooLong(err error) bool {
 	var errno syscall.Errno

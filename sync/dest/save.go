@@ -63,6 +63,29 @@ var (
 	beforeCreate func(dir string)
 )
 
+// errHeldForTest is the refusal HoldOpenForTest makes publishing meet.
+var errHeldForTest = errors.New("the file is open in another program (test)")
+
+// HoldOpenForTest makes publishing find the files for which held reports
+// true held open by another program, as the practice software or an
+// antivirus holds one on Windows (a sharing violation), and give up on
+// them after a short wait instead of lockWait; restore undoes it. It
+// drives the hooks above for the tests of other packages (the window's
+// escalation of a locked file); nothing else calls it. Call both while no
+// Save runs.
+func HoldOpenForTest(held func(path string) bool) (restore func()) {
+	oldReplace, oldCheck, oldWait := replaceFile, lockCheck, lockWait
+	replaceFile = func(from, to string) error {
+		if held(to) {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: errHeldForTest}
+		}
+		return oldReplace(from, to)
+	}
+	lockCheck = func(err error, path string) bool { return errors.Is(err, errHeldForTest) || oldCheck(err, path) }
+	lockWait = 50 * time.Millisecond
+	return func() { replaceFile, lockCheck, lockWait = oldReplace, oldCheck, oldWait }
+}
+
 // TempPattern is the glob of one document's temp files in its folder:
 // ".clinicsync-<uuid>-*.part".
 func TempPattern(uuid string) string {
@@ -159,7 +182,7 @@ func validUUID(s string) bool {
 // removed, and so are the folders this call made that are still empty
 // (never the root, nor a folder that was there before). Errors are
 // *clinicsync.Error (codes EDestination, ENotPDF, EDiskFull, EPermission,
-// EFileLocked, EPathTooLong, EInvalid, EUnavailable, ECanceled), or the
+// EReadOnly, EFileLocked, EPathTooLong, EInvalid, EUnavailable, ECanceled), or the
 // Body's own *clinicsync.Error.
 func Save(ctx context.Context, r SaveRequest) (_ Result, err error) {
 	if err := ctx.Err(); err != nil {
@@ -265,7 +288,9 @@ func fsError(err error, dir string) error {
 	switch {
 	case isDiskFull(err):
 		return clinicsync.Retryable(clinicsync.EDiskFull, "The destination disk is full.", err)
-	case errors.Is(err, fs.ErrPermission) || isReadOnlyFS(err):
+	case isReadOnlyFS(err):
+		return clinicsync.Retryablef(clinicsync.EReadOnly, err, "The folder %s is on a read-only disk or share.", dir)
+	case errors.Is(err, fs.ErrPermission):
 		return clinicsync.Retryablef(clinicsync.EPermission, err, "Clinic Sync may not write to %s.", dir)
 	case isNameTooLong(err):
 		return clinicsync.Permanent(clinicsync.EPathTooLong,

@@ -49,7 +49,7 @@ func TestFsErrorClassification(t *testing.T) {
 		{wrap(syscall.EDQUOT), clinicsync.EDiskFull, true, "The destination disk is full."},
 		{wrap(syscall.EACCES), clinicsync.EPermission, true, "Clinic Sync may not write to /d."},
 		{wrap(syscall.EPERM), clinicsync.EPermission, true, "Clinic Sync may not write to /d."},
-		{wrap(syscall.EROFS), clinicsync.EPermission, true, "Clinic Sync may not write to /d."},
+		{wrap(syscall.EROFS), clinicsync.EReadOnly, true, "The folder /d is on a read-only disk or share."},
 		{wrap(syscall.ENAMETOOLONG), clinicsync.EPathTooLong, false, "too long"},
 		{wrap(syscall.EIO), clinicsync.EDestination, true, "Could not write to /d."},
 	} {

@@ -21,6 +21,10 @@ type Config struct {
 	// 20 s: a platform that hangs leaves the document to polling instead of
 	// holding the relay.
 	PushCallTimeout time.Duration
+	// MinFree is the free space, in bytes, a pass needs on the disks of
+	// the documents folder and of the data folder (WatchSpace): under it
+	// no document is written, and the problem is said once (0: no check).
+	MinFree int64
 }
 
 func (c *Config) defaults() {

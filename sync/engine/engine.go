@@ -51,7 +51,14 @@ type Engine struct {
 
 	quickRetries atomic.Int64
 
-	lease       leaseState // one writer per shared destination (lease.go)
+	lease leaseState // one writer per shared destination (lease.go)
+
+	// The problems (problems.go): their state, and the free-space check.
+	probMu    sync.Mutex
+	probs     problemState
+	dataDir   string        // confMu
+	freeSpace FreeSpaceFunc // confMu
+
 	notes       notesState
 	retention   atomic.Int64 // days of activity and webhook bodies kept (0: forever)
 	lastPruneAt time.Time    // run loop only
@@ -112,6 +119,8 @@ func (e *Engine) SetSignedOut(out bool, reason string) {
 	} else {
 		e.SyncNow()
 	}
+	e.signedOutProblem(out)
+	e.checkProblems(context.Background())
 }
 
 // SetRetention sets how many days of activity log and webhook bodies are

@@ -51,6 +51,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		e.activity(ctx, store.LevelInfo, "", activity.ResumedDownloads, len(items))
 	}
 	e.refreshCounts(ctx)
+	e.loadProblems()
 	return nil
 }
 
@@ -91,6 +92,8 @@ func (e *Engine) Pass(ctx context.Context) (PassResult, error) {
 	} else if err == nil && logIt {
 		e.activity(ctx, store.LevelInfo, "", activity.SyncWorks)
 	}
+	e.passProblems(err)
+	e.checkProblems(ctx)
 	if err == nil {
 		_ = e.store.SetCursor(context.WithoutCancel(ctx), lastPassOK, end.UTC().Format(time.RFC3339))
 	}
@@ -262,12 +265,15 @@ func listingFingerprint(d clinicsync.Document) string {
 }
 
 // checkDestination refuses to start a pass when the root folder is not
-// there, so one unplugged share does not fail every document, and when
-// another PC writes to it (mayWrite).
+// there, so one unplugged share does not fail every document, when another
+// PC writes to it (mayWrite), or when a disk is short of space (checkSpace).
 func (e *Engine) checkDestination(ctx context.Context) error {
 	_, dst := e.conf()
 	if err := dst.Reachable(); err != nil {
 		return err
 	}
-	return e.mayWrite(ctx)
+	if err := e.mayWrite(ctx); err != nil {
+		return err
+	}
+	return e.checkSpace()
 }

@@ -69,6 +69,7 @@ func (e *Engine) Push(ctx context.Context, ev clinicsync.DocumentEvent) (string,
 	var res PassResult
 	err = e.process(context.WithValue(ctx, confirmWithinKey{}, e.Config().PushCallTimeout), it, &res)
 	e.refreshCounts(ctx)
+	e.checkProblems(ctx)
 	if err != nil {
 		return "", err
 	}

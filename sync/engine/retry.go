@@ -14,6 +14,7 @@ import (
 // same document was less than the window ago; otherwise the document is
 // processed now with a fresh download link.
 func (e *Engine) Retry(ctx context.Context, uuid string) (time.Duration, error) {
+	defer e.checkProblems(ctx) // a retry can clear a document's condition, or find one
 	if e.busy(uuid) {
 		return 0, clinicsync.Errorf(clinicsync.EConflict, "This document is being synchronised right now.")
 	}

@@ -17,7 +17,7 @@ type Status string
 const (
 	StatusIdle      Status = "idle"
 	StatusSyncing   Status = "syncing"
-	StatusAttention Status = "attention" // a document failed or the last pass failed
+	StatusAttention Status = "attention" // a document failed, the last pass failed, or a problem is open
 	StatusPaused    Status = "paused"
 	StatusSignedOut Status = "signed_out"
 	// StatusStandby: another PC holds the shared destination's lease and
@@ -46,6 +46,9 @@ type Snapshot struct {
 	// lease ("" when it can); this PC writes anyway.
 	LeaseProblem     string          `json:"lease_problem,omitempty"`
 	LeaseProblemText clinicsync.Text `json:"-"`
+	// Problems are the open problems (conditions that stop documents),
+	// the banner's lines; f replaces the slice, never changes it.
+	Problems []Problem `json:"problems"`
 }
 
 // Snapshot returns the current state.
@@ -72,7 +75,7 @@ func (e *Engine) statusLocked() Status {
 		return StatusStandby
 	case e.snap.Syncing:
 		return StatusSyncing
-	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "" || e.snap.LeaseProblem != "":
+	case e.snap.Counts[clinicsync.StateFailed] > 0 || e.snap.LastPassError != "" || e.snap.LeaseProblem != "" || len(e.snap.Problems) > 0:
 		return StatusAttention
 	}
 	return StatusIdle

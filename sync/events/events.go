@@ -32,6 +32,10 @@ const (
 	RelayChanged
 	// AccountChanged: who is signed in changed, or was read from the platform.
 	AccountChanged
+	// ProblemsChanged: a condition that stops documents became a problem
+	// (escalated: the banner, the tray and one notification follow it), or
+	// one cleared; Message is its kind.
+	ProblemsChanged
 
 	AllEvents Type = 1<<iota - 1
 )
@@ -54,6 +58,8 @@ func (t Type) String() string {
 		return "RelayChanged"
 	case AccountChanged:
 		return "AccountChanged"
+	case ProblemsChanged:
+		return "ProblemsChanged"
 	}
 	return "Unknown"
 }

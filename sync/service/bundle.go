@@ -80,7 +80,8 @@ func (s *Service) ExportBundleWith(ctx context.Context, w io.Writer, o BundleOpt
 	}{
 		{"README.txt", func() ([]byte, error) {
 			return []byte("Clinic Sync support bundle.\n" +
-				"status.json: state, counts, account; config.toml: settings (the client secret is left out);\n" +
+				"status.json: state, counts, account; problems.txt: the open problems that stop documents;\n" +
+				"config.toml: settings (the client secret is left out);\n" +
 				"activity.log: the activity log, newest first; documents.csv: every document's state and reason;\n" +
 				"network.txt: the proxy in effect for Askara and where it came from;\n" +
 				"system.txt: the operating system, free disk space, a write test of the documents folder, the clock against Askara's,\n" +
@@ -90,6 +91,7 @@ func (s *Service) ExportBundleWith(ctx context.Context, w io.Writer, o BundleOpt
 		{"version.txt", func() ([]byte, error) { return bundleVersions(st.Version), nil }},
 		{"system.txt", func() ([]byte, error) { return s.bundleSystem(ctx), nil }},
 		{"status.json", func() ([]byte, error) { return json.MarshalIndent(st, "", "  ") }},
+		{"problems.txt", func() ([]byte, error) { return bundleProblems(st.Problems), nil }},
 		{"config.toml", s.bundleConfig},
 		{"network.txt", s.bundleNetwork},
 		{"activity.log", func() ([]byte, error) { return s.bundleActivity(ctx) }},
@@ -113,6 +115,18 @@ func (s *Service) ExportBundleWith(ctx context.Context, w io.Writer, o BundleOpt
 		}
 	}
 	return z.Close()
+}
+
+// bundleProblems says the open problems, one paragraph each, in English.
+func bundleProblems(ps []engine.Problem) []byte {
+	if len(ps) == 0 {
+		return []byte("No open problem.\n")
+	}
+	var buf bytes.Buffer
+	for _, p := range ps {
+		fmt.Fprintf(&buf, "%s since %s (%s)\n  %s\n  %s\n", p.Title, p.Since.UTC().Format(time.RFC3339), p.Kind, p.Cause, p.Fix)
+	}
+	return buf.Bytes()
 }
 
 func (s *Service) bundleConfig() ([]byte, error) {

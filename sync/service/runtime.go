@@ -50,6 +50,7 @@ func RuntimeOf(c config.Config, tuned engine.Config) Runtime {
 	tuned.SoftwareID = c.Destination.SoftwareID
 	tuned.PollInterval = a.PollInterval.Duration
 	tuned.Workers = c.Sync.Workers
+	tuned.MinFree = int64(c.Sync.MinFreeMB) << 20
 	return Runtime{
 		API: a.APIURL,
 		Auth: auth.Config{AuthorizeURL: a.AuthorizeURL, TokenURL: a.TokenURL, DeviceURL: a.DeviceURL, RevokeURL: a.RevokeURL,

@@ -14,9 +14,10 @@ import (
 // notRuntime are the keys of the file RuntimeOf leaves out on purpose, and
 // who reads them instead: the desktop app's own preferences.
 var notRuntime = map[string]string{
-	"app.start_at_login": "Apply, which switches Parts.Autostart; cmd makes the OS entry agree at start",
-	"app.language":       "the window (app.SetLanguage): cmd at start, the Settings form on Save",
-	"app.text_size":      "the window (a theme scaling its text): at start, and the Settings form on Save",
+	"app.start_at_login":       "Apply, which switches Parts.Autostart; cmd makes the OS entry agree at start",
+	"app.language":             "the window (app.SetLanguage): cmd at start, the Settings form on Save",
+	"app.text_size":            "the window (a theme scaling its text): at start, and the Settings form on Save",
+	"app.notify_patient_names": "the window's notifications (app/notify.go), from Settings() when it sends one",
 }
 
 // eachKey calls f with every key of the file ("relay.listen") and a copy

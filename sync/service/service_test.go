@@ -647,3 +647,46 @@ func TestSignInFallsBackToACodeWhenThePortIsTaken(t *testing.T) {
 		}
 	}
 }
+
+// The support bundle lists the open problems: problems.txt says each in
+// words (since when, what, what to do), status.json carries them too.
+func TestBundleListsOpenProblems(t *testing.T) {
+	r := newRig(t, sim.Options{Documents: 1, Seed: 2})
+	r.signIn()
+	r.eng.SetSignedOut(true, "Signed out.")
+	var buf bytes.Buffer
+	if err := r.svc.ExportBundle(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		names[f.Name] = string(b)
+	}
+	if p := names["problems.txt"]; !strings.Contains(p, "signed out") || !strings.Contains(p, "sign in on the Account tab") {
+		t.Fatalf("problems.txt:\n%s", p)
+	}
+	if !strings.Contains(names["status.json"], `"kind": "signed_out"`) {
+		t.Fatalf("status.json lacks the problem:\n%s", names["status.json"])
+	}
+	r.eng.SetSignedOut(false, "")
+	buf.Reset()
+	r.svc.ExportBundle(context.Background(), &buf)
+	zr, _ = zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	for _, f := range zr.File {
+		if f.Name == "problems.txt" {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(b) != "No open problem.\n" {
+				t.Fatalf("problems.txt with none open: %q", b)
+			}
+		}
+	}
+}
