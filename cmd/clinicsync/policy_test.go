@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,11 @@ func TestStatusSaysWhereEachValueCameFrom(t *testing.T) {
 	// The user's file sets every key (Settings writes them all); its
 	// [destination] root is s.root. It leaves out [sync] workers.
 	b, _ := os.ReadFile(s.cfgPath)
-	os.WriteFile(s.cfgPath, []byte(strings.Replace(string(b), "workers = 4", "", 1)), 0o600)
+	without := strings.Replace(string(b), fmt.Sprintf("workers = %d", config.DefaultWorkers), "", 1)
+	if without == string(b) {
+		t.Fatalf("the user's file has no workers line to leave out:\n%s", b)
+	}
+	os.WriteFile(s.cfgPath, []byte(without), 0o600)
 	it := filepath.Join(s.dir, "PMS")
 	os.Mkdir(it, 0o755)
 	policy := filepath.Join(s.dir, "policy.toml")
