@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
@@ -182,6 +183,15 @@ func TestShortcutsReachTheActions(t *testing.T) {
 		top := c.Overlays().Top()
 		if top == nil {
 			t.Fatal("no help shown")
+		}
+		// The list shows whole, or at least most of the window's height
+		// (a scroll shrunk to one line would hide it).
+		scroll, ok := findIn(top, func(*container.Scroll) bool { return true })
+		if !ok {
+			t.Fatal("the help has no list")
+		}
+		if h, want := scroll.Size().Height, min(scroll.Content.MinSize().Height, c.Size().Height/2); h < want {
+			t.Errorf("the help's list is %v high, want at least %v", h, want)
 		}
 		help := strings.Join(drawnStrings(top), "\n")
 		for _, want := range []string{"Keyboard shortcuts", "Ctrl+R", "Sync now", "Ctrl+P", "Pause or resume", "Ctrl+F", "Find",
