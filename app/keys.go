@@ -135,8 +135,14 @@ func (u *UI) find() {
 }
 
 // showShortcuts is the window's keyboard help.
+// The list scrolls where the window is too small for it (a large text
+// size), but is never shorter than it needs or most of the window: a
+// dialog gives a scroll its minimum size, one line.
 func (u *UI) showShortcuts() {
-	d := dialog.NewCustom(T("Keyboard shortcuts"), T("Close"), shortcutHelp(), u.win)
+	form := shortcutHelp()
+	list := container.NewVScroll(form)
+	list.SetMinSize(fyne.NewSize(form.MinSize().Width, min(form.MinSize().Height, u.win.Canvas().Size().Height*0.7)))
+	d := dialog.NewCustom(T("Keyboard shortcuts"), T("Close"), list, u.win)
 	d.Show()
 }
 
@@ -150,7 +156,7 @@ func shortcutHelp() fyne.CanvasObject {
 	form.Append(T("Tab, Shift+Tab"), widget.NewLabel(T("Move to the next or previous button, list or field")))
 	form.Append(T("Space, Enter"), widget.NewLabel(T("Press the button that has the focus (Retry included)")))
 	form.Append(T("Arrow keys"), widget.NewLabel(T("Move in a list; Space selects")))
-	return container.NewVScroll(form)
+	return form
 }
 
 // keyButton is a button that Enter presses, as Space does (Fyne's buttons

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
@@ -183,6 +184,15 @@ func TestShortcutsReachTheActions(t *testing.T) {
 		if top == nil {
 			t.Fatal("no help shown")
 		}
+		// The list shows whole, or at least most of the window's height
+		// (a scroll shrunk to one line would hide it).
+		scroll, ok := findIn(top, func(*container.Scroll) bool { return true })
+		if !ok {
+			t.Fatal("the help has no list")
+		}
+		if h, want := scroll.Size().Height, min(scroll.Content.MinSize().Height, c.Size().Height/2); h < want {
+			t.Errorf("the help's list is %v high, want at least %v", h, want)
+		}
 		help := strings.Join(drawnStrings(top), "\n")
 		for _, want := range []string{"Keyboard shortcuts", "Ctrl+R", "Sync now", "Ctrl+P", "Pause or resume", "Ctrl+F", "Find",
 			"Ctrl+1", "Activity tab", "Ctrl+Tab", "Next tab", "Ctrl+Shift+Tab", "Space, Enter", "Retry", "F1"} {
@@ -226,12 +236,16 @@ func TestNoIconOnlyButtons(t *testing.T) {
 func TestTextSizeSetting(t *testing.T) {
 	r := newUIRig(t, 0)
 	s := fyne.CurrentApp().Settings()
-	th := s.Theme()
-	base := th.Size(theme.SizeNameText)
+	var th fyne.Theme
+	var base, normal float32
 	label := widget.NewLabel("Clinic Sync")
-	normal := label.MinSize().Height
 	v := r.ui.settings
+	// Widgets and the theme are the UI goroutine's: the test takes its
+	// place (onUI), as the save's answer does.
 	r.onUI(func() {
+		th = s.Theme()
+		base = th.Size(theme.SizeNameText)
+		normal = label.MinSize().Height
 		r.ui.tabs.SelectIndex(tabSettings)
 		if got := v.textSize.Selected; got != "100 % (normal)" {
 			t.Fatalf("selected %q", got)
@@ -240,22 +254,24 @@ func TestTextSizeSetting(t *testing.T) {
 		test.Tap(v.save)
 	})
 	r.until("saved", func() bool { return v.result.Text == "Saved and applied." })
-	if got := s.Theme().Size(theme.SizeNameText); got != base*1.5 {
-		t.Fatalf("text size %v after choosing 150 %%, want %v", got, base*1.5)
-	}
 	if got := r.svc.Settings().App.TextSize; got != 150 {
 		t.Fatalf("saved text size %d", got)
 	}
-	label.Refresh()
-	if got := label.MinSize().Height; got <= normal {
-		t.Fatalf("a label is %v high at 150 %%, %v at 100 %%", got, normal)
-	}
-	// Colours still follow the system's variant (the base theme's).
-	for _, variant := range []fyne.ThemeVariant{theme.VariantLight, theme.VariantDark} {
-		if s.Theme().Color(theme.ColorNameForeground, variant) != th.Color(theme.ColorNameForeground, variant) {
-			t.Fatal("the sized theme changed the colours")
+	r.onUI(func() {
+		if got := s.Theme().Size(theme.SizeNameText); got != base*1.5 {
+			t.Fatalf("text size %v after choosing 150 %%, want %v", got, base*1.5)
 		}
-	}
+		label.Refresh()
+		if got := label.MinSize().Height; got <= normal {
+			t.Fatalf("a label is %v high at 150 %%, %v at 100 %%", got, normal)
+		}
+		// Colours still follow the system's variant (the base theme's).
+		for _, variant := range []fyne.ThemeVariant{theme.VariantLight, theme.VariantDark} {
+			if s.Theme().Color(theme.ColorNameForeground, variant) != th.Color(theme.ColorNameForeground, variant) {
+				t.Fatal("the sized theme changed the colours")
+			}
+		}
+	})
 	// The next launch starts at the saved size.
 	var u *UI
 	r.onUI(func() {
@@ -275,7 +291,9 @@ func TestTextSizeSetting(t *testing.T) {
 		test.Tap(u.settings.save)
 	})
 	r.until("saved back", func() bool { return u.settings.result.Text == "Saved and applied." })
-	if s.Theme() != th {
-		t.Fatalf("at 100 %% the theme is %T, want the base theme back", s.Theme())
-	}
+	r.onUI(func() {
+		if s.Theme() != th {
+			t.Fatalf("at 100 %% the theme is %T, want the base theme back", s.Theme())
+		}
+	})
 }

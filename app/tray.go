@@ -3,9 +3,11 @@ package app
 import (
 	"cmp"
 	"fmt"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
 
 	"github.com/clinicsync/clinicsync/assets"
 	"github.com/clinicsync/clinicsync/sync/engine"
@@ -34,6 +36,32 @@ func trayIcon(st engine.Status) fyne.Resource {
 	}
 	return trayIcons[engine.StatusIdle]
 }
+
+// trayFile is the name of a state's icon file, without extension.
+func trayFile(st engine.Status) string {
+	return strings.TrimSuffix(trayIcon(st).Name(), ".png")
+}
+
+// osTrayIcon is the tray icon for a state as the OS goos draws it best.
+// macOS: the monochrome template (tray-STATE-template.png), which the menu
+// bar draws in its own colour, light or dark; Fyne 2.7.1 hands an icon to
+// the menu bar as a template when it is a *theme.ThemedResource (it then
+// tries to recolour it as an SVG, fails, logs that and keeps the PNG's
+// bytes, which is what a template wants). Elsewhere the colour PNG; on
+// Windows Options.SetTrayIcon then replaces it with the multi-size ICO.
+func osTrayIcon(goos string, st engine.Status) fyne.Resource {
+	if goos == "darwin" {
+		name := trayFile(st) + "-template.png"
+		return theme.NewThemedResource(fyne.NewStaticResource(name, assets.Icon(name)))
+	}
+	return trayIcon(st)
+}
+
+// trayICO is a state's Windows tray icon: an ICO holding 16, 20, 24, 32 and
+// 48 px images, so the notification area picks one of its own size at any
+// display scale instead of shrinking a 64 px image (which Fyne's own
+// conversion makes: one size only).
+func trayICO(st engine.Status) []byte { return assets.Icon(trayFile(st) + ".ico") }
 
 // statusText says the state in words, for the tooltip and the header.
 func statusText(st service.Status) string {

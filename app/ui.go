@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type Options struct {
 	// SetTooltip sets the tray icon's tooltip (fyne.io/systray; Fyne has
 	// no API for it). Optional.
 	SetTooltip func(string)
+	// SetTrayIcon sets the tray icon from an ICO's bytes (fyne.io/systray's
+	// SetIcon; Windows only: Fyne would keep one size of it). Optional.
+	SetTrayIcon func(ico []byte)
 	// OpenPath opens a file or folder with the system's default program.
 	// Default: the app's OpenURL with a file:// URL.
 	OpenPath func(path string) error
@@ -365,11 +369,17 @@ func (u *UI) apply(st service.Status) {
 	u.settings.showRelay()
 	u.docs.tick()
 	if u.o.Tray {
-		if desk, ok := u.app.(desktop.App); ok {
-			if prev.Status != st.Status || prev.Paused != st.Paused || prev.StandbyFor != st.StandbyFor || prev.Update != st.Update || prev.Account.SignedIn != st.Account.SignedIn ||
-				prev.Account.Managed != st.Account.Managed || prev.Version == "" {
-				desk.SetSystemTrayIcon(trayIcon(st.Status))
+		if prev.Status != st.Status || prev.Paused != st.Paused || prev.StandbyFor != st.StandbyFor || prev.Update != st.Update ||
+			prev.Account.SignedIn != st.Account.SignedIn || prev.Account.Managed != st.Account.Managed || prev.Version == "" {
+			if desk, ok := u.app.(desktop.App); ok {
+				desk.SetSystemTrayIcon(osTrayIcon(runtime.GOOS, st.Status))
 				desk.SetSystemTrayMenu(u.trayMenu(st))
+			}
+			// After Fyne's: the tray exists once the first menu is set.
+			// (Fyne sets its own icon once more when the tray reports
+			// ready; the next change of state sets the ICO again.)
+			if u.o.SetTrayIcon != nil {
+				u.o.SetTrayIcon(trayICO(st.Status))
 			}
 		}
 		if u.o.SetTooltip != nil {

@@ -427,9 +427,9 @@ func TestGoldenScreens(t *testing.T) {
 		s = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).ReplaceAllString(s, "TIME")
 		s = regexp.MustCompile(`automatically at \d\d:\d\d`).ReplaceAllString(s, "automatically at HH:MM")
 		s = regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(s, "$$SIM")
-		// Under load (-race, a busy CI) the last tab renders 10 s or more
-		// after the last pass: "10 s ago" is "just now" here.
-		s = regexp.MustCompile(`Last sync: \d+ s ago`).ReplaceAllString(s, "Last sync: just now")
+		// The last pass is seconds old by the last tab under -race on a
+		// busy machine ("12 s ago" instead of "just now").
+		s = regexp.MustCompile(`Last sync: (just now|\d+ s ago)`).ReplaceAllString(s, "Last sync: RECENT")
 		return s
 	}
 	for i, name := range []string{"activity", "documents", "notes", "settings", "account", "diagnostics"} {

@@ -1,6 +1,8 @@
 // Package assets holds the files bundled into the binary: the application
-// icon, one tray icon per state (drawn by gen_icons.go) and the
-// translations (Fyne's lang format: one JSON object per language, keyed by
+// icon, one tray icon per state (drawn by gen_icons.go: a colour PNG and a
+// macOS template PNG, tray-STATE-template.png; and for Windows a multi-size
+// ICO, tray-STATE.ico, made by packaging/windows/icogen.go -sizes
+// 16,20,24,32,48 from the PNG) and the translations (Fyne's lang format: one JSON object per language, keyed by
 // the English text).
 package assets
 
@@ -10,7 +12,7 @@ import (
 	"fmt"
 )
 
-//go:embed icon.png tray-*.png
+//go:embed icon.png tray-*.png tray-*.ico
 var Icons embed.FS
 
 //go:embed translations

@@ -1,7 +1,9 @@
 //go:build ignore
 
-// gen_icons draws the tray icons, one per state: `go run gen_icons.go` in
-// this folder. Shapes are drawn with 4×4 supersampling so edges stay smooth
+// gen_icons draws the tray icons, one per state, and their macOS template
+// versions: `go run gen_icons.go` in this folder. The Windows versions,
+// multi-size ICOs, are made from the PNGs by packaging/windows/icogen.go
+// (see assets.go). Shapes are drawn with 4×4 supersampling so edges stay smooth
 // at 64 px; the tray scales them down.
 package main
 
@@ -109,19 +111,41 @@ func draw(name string, layers ...layer) {
 	}
 }
 
+// template is the macOS menu-bar version of an icon: a template image,
+// which macOS draws in the menu bar's own colour (dark on a light bar,
+// light on a dark one) from its alpha alone. The disc is opaque black and
+// the white glyph a hole in it; the states differ by their glyphs.
+func template(layers []layer) []layer {
+	white := color.NRGBA{255, 255, 255, 255}
+	out := make([]layer, len(layers))
+	for i, l := range layers {
+		out[i] = layer{l.s, color.NRGBA{A: 255}}
+		if l.c == white {
+			out[i].c = color.NRGBA{}
+		}
+	}
+	return out
+}
+
+// icon draws a state's icon (name.png) and its template (name-template.png).
+func icon(name string, layers ...layer) {
+	draw(name+".png", layers...)
+	draw(name+"-template.png", template(layers)...)
+}
+
 func main() {
 	white := color.NRGBA{255, 255, 255, 255}
 	disc := circle(32, 32, 30)
-	draw("tray-idle.png", layer{disc, color.NRGBA{0x1e, 0x88, 0x4a, 255}},
+	icon("tray-idle", layer{disc, color.NRGBA{0x1e, 0x88, 0x4a, 255}},
 		layer{union(segment(18, 33, 28, 43, 7), segment(28, 43, 46, 23, 7)), white})
-	draw("tray-syncing.png", layer{disc, color.NRGBA{0x25, 0x6f, 0xe6, 255}},
+	icon("tray-syncing", layer{disc, color.NRGBA{0x25, 0x6f, 0xe6, 255}},
 		layer{union(arc(32, 32, 12, 18, 0.35, math.Pi-0.35), arc(32, 32, 12, 18, math.Pi+0.35, 2*math.Pi-0.35),
 			triangle(8, 30, 22, 30, 15, 40), triangle(42, 34, 56, 34, 49, 24)), white})
-	draw("tray-attention.png", layer{disc, color.NRGBA{0xd9, 0x4a, 0x1e, 255}},
+	icon("tray-attention", layer{disc, color.NRGBA{0xd9, 0x4a, 0x1e, 255}},
 		layer{union(segment(32, 15, 32, 37, 8), circle(32, 48, 4.5)), white})
-	draw("tray-paused.png", layer{disc, color.NRGBA{0x6b, 0x72, 0x80, 255}},
+	icon("tray-paused", layer{disc, color.NRGBA{0x6b, 0x72, 0x80, 255}},
 		layer{union(rect(21, 18, 28, 46), rect(36, 18, 43, 46)), white})
-	draw("tray-signedout.png", layer{disc, color.NRGBA{0x6b, 0x72, 0x80, 255}},
+	icon("tray-signedout", layer{disc, color.NRGBA{0x6b, 0x72, 0x80, 255}},
 		layer{union(rect(19, 29, 45, 48), arc(32, 29, 7, 12, math.Pi, 2*math.Pi), rect(20, 22, 25, 29), rect(39, 22, 44, 29)), white},
 		layer{rect(30, 35, 34, 42), color.NRGBA{0x6b, 0x72, 0x80, 255}})
 }

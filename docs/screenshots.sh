@@ -2,9 +2,10 @@
 # Screenshots of the real app: `clinicsync demo` (simulator + window) under
 # Xvfb, one PNG per tab in English, French (*-fr) and the light theme
 # (*-light), Documents after Retry, Settings at a 1366×768 laptop's size,
-# the first-run setup's steps, and the tray menu as Fyne draws it (Xvfb has
-# no tray host). Output: docs/screenshots/*.png. Needs xvfb, xdotool and
-# imagemagick (make deps installs them).
+# the first-run setup's steps, the Account tab's sign-in fallbacks, and
+# the tray menu as Fyne draws it (Xvfb has no tray host). Output:
+# docs/screenshots/*.png. Needs xvfb, xdotool and imagemagick (make deps
+# installs them).
 set -euo pipefail
 
 # setup_shots BIN: the first-run setup, one PNG per step (setup-*.png). It
@@ -13,13 +14,20 @@ set -euo pipefail
 # that only points at the simulator (with its sign-in), as an IT person
 # might leave it: every step shows. The browser is a stand-in xdg-open
 # that fetches the sign-in page; the simulator approves at once.
+# private_home TMP: a home, XDG folders and an unlocked keychain of its own
+# in TMP (inside the script's private D-Bus session).
+private_home() {
+  mkdir -p "$1/bin" "$1/home" "$1/run"
+  chmod 700 "$1/run"
+  export HOME=$1/home XDG_DATA_HOME=$1/home/.local/share XDG_CONFIG_HOME=$1/home/.config XDG_RUNTIME_DIR=$1/run
+  eval "$(printf clinicsync | gnome-keyring-daemon --unlock --components=secrets)"
+}
+
 setup_shots() {
   local bin=$1 tmp port win
   tmp=$(mktemp -d /tmp/clinicsync-setup-XXXX)
-  mkdir -p "$tmp/YourSoftware/Documents/Patients" "$tmp/bin" "$tmp/home" "$tmp/run"
-  chmod 700 "$tmp/run"
-  export HOME=$tmp/home XDG_DATA_HOME=$tmp/home/.local/share XDG_CONFIG_HOME=$tmp/home/.config XDG_RUNTIME_DIR=$tmp/run
-  eval "$(printf clinicsync | gnome-keyring-daemon --unlock --components=secrets)"
+  mkdir -p "$tmp/YourSoftware/Documents/Patients"
+  private_home "$tmp"
   printf '#!/bin/sh\ncurl -fsL "$1" >/dev/null 2>&1 &\n' >"$tmp/bin/xdg-open"
   chmod +x "$tmp/bin/xdg-open"
   port=$((18700 + RANDOM % 1000))
@@ -59,9 +67,62 @@ TOML
   click 860 613; sleep 4; shot 7-syncing   # Finish: the window shows its tabs, documents arrive
   kill $app $sim; wait $app $sim 2>/dev/null || true
 }
+
+# signin_shots BIN: the Account tab's sign-in where the PC allows little
+# (signin-*.png): no browser can be started (a stand-in xdg-open that
+# fails), and the sign-in's redirect port is held by another program (the
+# simulator itself listens on it), so Sign in… becomes a code sign-in
+# (signin-code.png); then with the port free, Sign in… shows the page's
+# address with Copy (signin-link.png). The file sets the folder and the
+# pattern: no setup; Ctrl+5 shows the Account tab.
+signin_shots() {
+  local bin=$1 tmp port win app sim
+  tmp=$(mktemp -d /tmp/clinicsync-signin-XXXX)
+  mkdir -p "$tmp/Patients"
+  private_home "$tmp"
+  printf '#!/bin/sh\nexit 3\n' >"$tmp/bin/xdg-open"
+  chmod +x "$tmp/bin/xdg-open"
+  port=$((18700 + RANDOM % 1000))
+  "$bin" sim --listen "127.0.0.1:$port" --oauth --documents 6 --patients 3 >/dev/null 2>&1 &
+  sim=$!
+  for redirect in "$port" 0; do
+    cat >"$tmp/config.toml" <<TOML
+[askara]
+api_url = "http://127.0.0.1:$port"
+authorize_url = "http://127.0.0.1:$port/authorize"
+token_url = "http://127.0.0.1:$port/oauth2/token"
+device_url = "http://127.0.0.1:$port/oauth2/device"
+redirect_port = $redirect
+[destination]
+root = "$tmp/Patients"
+patient_folder = "{LASTNAME}_{FIRSTNAME}"
+TOML
+    PATH=$tmp/bin:$PATH CLINICSYNC_CONFIG=$tmp/config.toml CLINICSYNC_DATA_DIR=$tmp/data "$bin" >/dev/null 2>&1 &
+    app=$!
+    win=$(timeout 60 xdotool search --sync --name '^Clinic Sync$' | head -1)
+    xdotool windowmove "$win" 0 0
+    sleep 2
+    xdotool windowfocus --sync "$win"
+    xdotool key ctrl+5 # the Account tab
+    sleep 1
+    xdotool mousemove --window "$win" 57 282 click 1 # Sign in…
+    sleep 2.5
+    if [ "$redirect" = 0 ]; then name=link; else name=code; fi
+    import -window "$win" "$out/signin-$name.png"
+    echo "wrote $out/signin-$name.png"
+    kill $app; wait $app 2>/dev/null || true
+    while xdotool search --name '^Clinic Sync$' >/dev/null; do sleep 0.2; done
+  done
+  kill $sim; wait $sim 2>/dev/null || true
+}
 if [ "${1:-}" = --setup-shots ]; then
   out=$3
   setup_shots "$2"
+  exit
+fi
+if [ "${1:-}" = --signin-shots ]; then
+  out=$3
+  signin_shots "$2"
   exit
 fi
 
@@ -131,6 +192,7 @@ LANG=en_US.UTF-8 FYNE_THEME=light tabs -light 292 38 205 275 352 441
 
 export LANG=en_US.UTF-8
 dbus-run-session -- "$self" --setup-shots "$bin" "$PWD/$out"
+dbus-run-session -- "$self" --signin-shots "$bin" "$PWD/$out"
 
 SCREENSHOTS_DIR=$PWD/$out go test ./app -run '^TestTrayMenuImage$' -count=1 >/dev/null
 echo "wrote $out/tray-menu.png"

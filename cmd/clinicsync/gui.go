@@ -155,6 +155,9 @@ func (e *env) runGUI(ctx context.Context, o guiOptions) error {
 	opts := app.Options{Tray: tray, Notify: true}
 	if tray {
 		opts.SetTooltip = systray.SetTooltip
+		if runtime.GOOS == "windows" {
+			opts.SetTrayIcon = systray.SetIcon // the multi-size ICO, as it is
+		}
 	}
 	ui = app.New(a, svc, opts)
 	if o.title != "" {

@@ -2,7 +2,7 @@
 # check.sh [WORKDIR]: the Windows packaging end to end, for CI. Builds both
 # exes (build.sh; a warm Go cache makes this seconds), checks their PE
 # subsystem, version resource, manifest and embedded version, checks that
-# assets/icon.ico is what icogen.go makes from icon.png, makes a throwaway
+# assets/icon.ico and the tray ICOs are what icogen.go makes from the PNGs, makes a throwaway
 # certificate, signs and verifies both exes, builds the MSI, checks its
 # tables, signs and verifies it, and, when Wine is installed, installs,
 # upgrades and uninstalls it (msi-wine-test.sh). Exits non-zero on the first
@@ -23,6 +23,11 @@ step() { echo "== $* ($(( $(date +%s) - start )) s)"; }
 step "icon"
 (cd "$root" && go run packaging/windows/icogen.go assets/icon.png "$work/icon.ico")
 cmp -s "$work/icon.ico" "$root/assets/icon.ico" || fail "assets/icon.ico is stale: go run packaging/windows/icogen.go assets/icon.png assets/icon.ico"
+for st in idle syncing attention paused signedout; do
+  (cd "$root" && go run packaging/windows/icogen.go -sizes 16,20,24,32,48 "assets/tray-$st.png" "$work/tray-$st.ico")
+  cmp -s "$work/tray-$st.ico" "$root/assets/tray-$st.ico" ||
+    fail "assets/tray-$st.ico is stale: go run packaging/windows/icogen.go -sizes 16,20,24,32,48 assets/tray-$st.png assets/tray-$st.ico"
+done
 
 step "build $V"
 "$here/build.sh" "$V" "$work/bin"

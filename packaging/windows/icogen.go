@@ -4,7 +4,13 @@
 //
 //	go run packaging/windows/icogen.go assets/icon.png assets/icon.ico
 //
-// The ICO holds 16, 32, 48 and 256 px images. The three small ones are
+// and the tray icons, one per state, from the 64 px PNGs gen_icons.go draws,
+// in the sizes Windows' notification area uses at 100, 125, 150 and 200 %
+// (and 48 px for 300 %), so no display scales a 64 px image down blurrily:
+//
+//	go run packaging/windows/icogen.go -sizes 16,20,24,32,48 assets/tray-idle.png assets/tray-idle.ico
+//
+// The app icon's ICO holds 16, 32, 48 and 256 px images. The three small ones are
 // 32-bit BGRA DIBs (what every Windows shell and resource compiler reads);
 // the 256 px one is stored as PNG, as Windows Vista and later expect. The
 // small sizes are scaled down with an exact area-weighted box filter on
@@ -15,22 +21,37 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 var sizes = []int{16, 32, 48, 256}
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: go run icogen.go IN.png OUT.ico")
+	list := flag.String("sizes", "16,32,48,256", "the sizes the ICO holds, in px")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run icogen.go [-sizes 16,32,48,256] IN.png OUT.ico")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	sizes = nil
+	for _, f := range strings.Split(*list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 256 {
+			fmt.Fprintf(os.Stderr, "icogen: bad size %q\n", f)
+			os.Exit(2)
+		}
+		sizes = append(sizes, n)
+	}
+	if err := run(flag.Arg(0), flag.Arg(1)); err != nil {
 		fmt.Fprintln(os.Stderr, "icogen:", err)
 		os.Exit(1)
 	}
@@ -47,8 +68,8 @@ func run(in, out string) error {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	b := src.Bounds()
-	if b.Dx() != b.Dy() || b.Dx() < 256 {
-		return fmt.Errorf("%s: want a square image of at least 256 px, got %dx%d", in, b.Dx(), b.Dy())
+	if largest := slices.Max(sizes); b.Dx() != b.Dy() || b.Dx() < largest {
+		return fmt.Errorf("%s: want a square image of at least %d px, got %dx%d", in, largest, b.Dx(), b.Dy())
 	}
 	var images [][]byte
 	for _, s := range sizes {
