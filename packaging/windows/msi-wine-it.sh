@@ -12,7 +12,7 @@
 #   locked one (the unlocked API_URL is a preset the user's file overrides);
 # - the files land in %LocalAppData%\Programs or %ProgramFiles%, the Run
 #   value in HKCU or HKLM, the shortcut in the user's or the common menu;
-# - upgrade while `clinicsync-cli.exe run` (OLD) runs: afterwards exactly one
+# - upgrade while `clinicsync.exe run` (OLD) runs: afterwards exactly one
 #   copy runs and it is NEW (instance.json's version and pid); the presets
 #   survive the upgrade without being given again;
 # - repair (REINSTALL=ALL) while NEW runs: it runs again afterwards, presets kept;
@@ -42,7 +42,9 @@ export CLINICSYNC_ACCESS_TOKEN=wine-msi-token
 fail=0
 ok()  { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fail=1; }
-msi() { timeout 300 "$W" msiexec "$@" /qn /l*v "$(winpath "$base")\\msi.log" >/dev/null 2>&1; }
+# msi ARGS...: msiexec ARGS /qn; what it and its custom actions print
+# (quit, relaunch, Wine's own errors) goes to msi.out, shown on a failure.
+msi() { echo "== msiexec $*" >>"$base/msi.out"; timeout 300 "$W" msiexec "$@" /qn >>"$base/msi.out" 2>&1; }
 version() { msiinfo export "$1" Property | tr -d '\r' | sed -n 's/^ProductVersion\t//p'; }
 # values KEY: NAME=VALUE lines of a registry key, sorted ("" if none).
 values() { "$W" reg query "$1" 2>/dev/null | tr -d '\r' | sed -n 's/^ *\([^ ]*\) *REG_SZ *\(.*\)$/\1=\2/p' | sort | tr '\n' ' '; }
@@ -56,23 +58,26 @@ url=http://127.0.0.1:$port
 root='C:\PMS\Patients'
 
 # status DIR FIELDS...: status --json of DIR's clinicsync-cli.exe, as
-# "field=value" for each field asked (a.b for sources.a.b etc.).
+# "field=value" for each field asked; sec:key for a key of an object such
+# as sources. (sed and awk on Go's two-space indented JSON: CI has no jq
+# or python.)
 status() {
-  local dir=$1; shift
-  "$W" "$dir/clinicsync-cli.exe" status --json 2>/dev/null | tr -d '\r' | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for f in sys.argv[1:]:
-    v = d
-    for k in f.split(":"):
-        v = v.get(k) if isinstance(v, dict) else None
-    print("%s=%s" % (f, json.dumps(v)))' "$@" | tr '\n' ' '
+  local dir=$1 flat f; shift
+  flat=$("$W" "$dir/clinicsync-cli.exe" status --json 2>/dev/null | tr -d '\r' | awk '
+    function kv(l) { sub(/^ +/, "", l); sub(/,$/, "", l); match(l, /^"[^"]+": /); k = substr(l, 2, RLENGTH - 4); v = substr(l, RLENGTH + 1) }
+    /^  "[^"]+": [[{]$/ { match($0, /"[^"]+"/); sec = substr($0, RSTART + 1, RLENGTH - 2); arr = ($0 ~ /\[$/); buf = ""; next }
+    /^  []}],?$/ { if (arr) print sec "=[" buf "]"; sec = ""; arr = 0; next }
+    sec != "" && arr { l = $0; sub(/^ +/, "", l); sub(/,$/, "", l); buf = buf (buf == "" ? "" : ",") l; next }
+    sec != "" { kv($0); print sec ":" k "=" v; next }
+    /^  "/ { kv($0); print k "=" v }')
+  for f in "$@"; do grep -m1 -F "$f=" <<<"$flat" | grep "^$f=" | tr '\n' ' '; done
 }
-# running: "VERSION PID" of the copy holding the data folder, from
-# instance.json, and how many clinicsync processes Wine runs.
+# running: "VERSION PID EXE ARGS" of the copy holding the data folder, from
+# its instance.json, and how many clinicsync processes Wine runs.
 running() {
-  local v
-  v=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["version"], d["pid"], d["exe"].split("\\")[-1], " ".join(d["args"]))' "$data/instance.json" 2>/dev/null)
+  local j v
+  j=$(cat "$data/instance.json" 2>/dev/null)
+  v=$(sed -n 's/.*"pid":\([0-9]*\).*"version":"\([^"]*\)".*"exe":"[^"]*\\\\\([^"\\]*\)".*"args":\[\([^]]*\)\].*/\2 \1 \3 \4/p' <<<"$j" | tr -d '"')
   echo "${v:-none} procs=$(procs)"
 }
 # waitfor WHAT SECONDS CMD...: polls CMD until it succeeds or time is up.
@@ -80,12 +85,16 @@ waitfor() {
   local what=$1 secs=$2; shift 2
   local end=$(( $(date +%s) + secs ))
   until "$@"; do
-    (( $(date +%s) < end )) || { bad "$what (after ${secs}s: $(running))"; return 1; }
+    (( $(date +%s) < end )) || { bad "$what (after ${secs}s: $(running))"; sed 's/^/     | /' "$base/msi.out" | tail -15; return 1; }
     sleep 0.3
   done
 }
 startapp() {
-  setsid "$W" "$1/clinicsync-cli.exe" run >>"$base/run.log" 2>&1 </dev/null &
+  # clinicsync.exe, the GUI-subsystem exe the tray app is (this headless
+  # build has no tray, so `run`): relaunch starts the same exe again. The
+  # console exe, relaunched from msiexec, is sometimes ended under Wine
+  # when msiexec's console goes (Go sees CTRL_CLOSE_EVENT as SIGTERM).
+  setsid "$W" "$1/clinicsync.exe" run >>"$base/run.log" 2>&1 </dev/null &
   waitfor "$2 runs" 30 isrunning "$2"
 }
 # isrunning VERSION: exactly one copy runs, and it is VERSION.
