@@ -70,7 +70,7 @@ status() {
     sec != "" && arr { l = $0; sub(/^ +/, "", l); sub(/,$/, "", l); buf = buf (buf == "" ? "" : ",") l; next }
     sec != "" { kv($0); print sec ":" k "=" v; next }
     /^  "/ { kv($0); print k "=" v }')
-  for f in "$@"; do grep -m1 -F "$f=" <<<"$flat" | grep "^$f=" | tr '\n' ' '; done
+  for f in "$@"; do awk -v f="$f=" 'index($0, f) == 1 { print; exit }' <<<"$flat" | tr '\n' ' '; done
 }
 # running: "VERSION PID EXE ARGS" of the copy holding the data folder, from
 # its instance.json, and how many clinicsync processes Wine runs.
