@@ -123,12 +123,12 @@ windows-sign: windows
 	@test -n "$(CERT)" || { echo "windows-sign: set CERT and KEY (packaging/windows/README.md)"; exit 2; }
 	for f in clinicsync.exe clinicsync-cli.exe; do bash packaging/windows/sign.sh dist/windows/$$f dist/windows/$$f $(CERT) $(KEY); done
 
-## msi: the per-user installer dist/ClinicSync.msi from the signed exes, then signed
+## msi: the installer dist/ClinicSync.msi (per user; per machine with ALLUSERS=1; msiexec properties preset settings) from the signed exes, then signed
 msi: windows-sign
 	bash packaging/windows/msi.sh dist/windows dist/ClinicSync.msi $(VERSION)
 	bash packaging/windows/sign.sh dist/ClinicSync.msi dist/ClinicSync.msi $(CERT) $(KEY)
 
-## windows-check: the release pipeline end to end: cgo build, self-signed signing and verify, MSI tables, install/upgrade/uninstall under Wine
+## windows-check: the release pipeline end to end: cgo build, self-signed signing and verify, MSI tables, install/upgrade/uninstall under Wine, and what IT does (presets and LOCK in status --json, ALLUSERS=1, upgrade while the app runs)
 windows-check: deps
 	GO=$(GO) bash packaging/windows/check.sh
 

@@ -5,14 +5,15 @@
 # assets/icon.ico and the tray ICOs are what icogen.go makes from the PNGs, makes a throwaway
 # certificate, signs and verifies both exes, builds the MSI, checks its
 # tables, signs and verifies it, and, when Wine is installed, installs,
-# upgrades and uninstalls it (msi-wine-test.sh). Exits non-zero on the first
+# upgrades and uninstalls it (msi-wine-test.sh) and runs what IT does with
+# it: presets, per machine, upgrade while the app runs (msi-wine-it.sh). Exits non-zero on the first
 # failure. WORKDIR (default: a temporary folder, removed) keeps the outputs.
 set -euo pipefail
 start=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
-need go x86_64-w64-mingw32-gcc x86_64-w64-mingw32-windres x86_64-w64-mingw32-objdump osslsigncode openssl wixl msiinfo
+need go x86_64-w64-mingw32-gcc x86_64-w64-mingw32-windres x86_64-w64-mingw32-objdump osslsigncode openssl wixl msiinfo msibuild
 
 if [ -n "${1:-}" ]; then work=$1; mkdir -p "$work"; else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
 V=${CHECK_VERSION:-v1.2.3-4-gdeadbee}
@@ -79,16 +80,40 @@ m=$work/ClinicSync.msi
 for t in Property Registry Shortcut Directory File Upgrade Component; do
   msiinfo export "$m" "$t" | tr -d '\r' >"$work/$t.idt"
 done
-grep -qxF "AUTOSTART"$'\t'"1" "$work/Property.idt" || fail "MSI: AUTOSTART default"
+for t in CustomAction InstallExecuteSequence; do msiinfo export "$m" "$t" | tr -d '\r' >"$work/$t.idt"; done
+! grep -q $'^AUTOSTART\t' "$work/Property.idt" || fail "MSI: AUTOSTART has a default (a property not given must write nothing)"
 grep -qxF "UpgradeCode"$'\t'"{E0996493-79CD-450E-8FCB-D5E3A1445A2F}" "$work/Property.idt" || fail "MSI: UpgradeCode changed"
-! grep -q '^ALLUSERS' "$work/Property.idt" || fail "MSI: ALLUSERS set (must be a per-user package)"
+! grep -q '^ALLUSERS' "$work/Property.idt" || fail "MSI: ALLUSERS set (per user must be the default)"
 wc=$(msiinfo suminfo "$m" | sed -n 's/^Source: \([0-9]*\).*/\1/p')
 (( (wc & 8) == 8 )) || fail "MSI: Word Count $wc lacks 8 (no elevation needed)"
-grep -qF $'Software\\Microsoft\\Windows\\CurrentVersion\\Run\tClinic Sync\t"[INSTALLDIR]clinicsync.exe" --hidden\tStartAtLogin' "$work/Registry.idt" || fail "MSI: Run value"
+# Every registry value is HKMU (-1: HKCU per user, HKLM per machine; msi.sh
+# fixes wixl's 4) and every component 64-bit (HKLM's 64-bit view, which
+# the program reads).
+! awk -F'\t' 'NR > 3 && $2 != "-1"' "$work/Registry.idt" | grep -q . || fail "MSI: a registry value not under HKMU: $(awk -F'\t' 'NR > 3 && $2 != "-1"' "$work/Registry.idt")"
+! awk -F'\t' 'NR > 3 && int($4 / 256) % 2 == 0' "$work/Component.idt" | grep -q . || fail "MSI: a 32-bit component"
+grep -qF $'Software\\Microsoft\\Windows\\CurrentVersion\\Run\tClinic Sync\t"[INSTALLDIR]clinicsync.exe" --hidden --at-login\tStartAtLogin' "$work/Registry.idt" || fail "MSI: Run value"
 grep -qF $'ProgramMenuFolder\tClinic Sync\tStartMenuShortcut\t[INSTALLDIR]clinicsync.exe' "$work/Shortcut.idt" || fail "MSI: Start menu shortcut"
 msiinfo export "$m" MsiShortcutProperty | grep -qF $'ClinicSyncShortcut\tSystem.AppUserModel.ID\tapp.clinicsync.desktop' \
   || fail "MSI: the shortcut lacks the AppUserModelID (notifications)"
-grep -qF $'LocalPrograms\tLocalAppDataFolder\tPrograms' "$work/Directory.idt" || fail "MSI: install folder not under LocalAppData"
+grep -qF $'INSTALLDIR\tProgramFiles64Folder\tClinic Sync' "$work/Directory.idt" || fail "MSI: per-machine folder not %ProgramFiles%\\Clinic Sync"
+grep -qF $'PerUserDir\t51\tINSTALLDIR\t[LocalAppDataFolder]Programs\\Clinic Sync\\' "$work/CustomAction.idt" || fail "MSI: per-user folder not %LocalAppData%\\Programs\\Clinic Sync"
+grep -qF $'PerUserDir\tNOT ALLUSERS AND NOT INSTALLDIR' "$work/InstallExecuteSequence.idt" || fail "MSI: PerUserDir condition"
+for a in $'QuitForUpdate\t114\tAPPEXE\tquit --for-update' $'Relaunch\t114\tAPPEXE\trelaunch' $'SetAppExe\t51\tAPPEXE\t[INSTALLDIR]clinicsync.exe'; do
+  grep -qF "$a" "$work/CustomAction.idt" || fail "MSI: custom action ${a%%$'\t'*}"
+done
+# The presets: exactly the names sync/config's policy layer reads (its
+# PolicyNames, and LOCK), each a conditioned component writing its value
+# under Software\ClinicSync, read back by AppSearch, passed as secure.
+want=$( (sed -n '/^var PolicyNames/,/^}/p' "$root/sync/config/policy.go" | grep -o '"[A-Z_]*":' | tr -d '":'; echo LOCK) | sort | tr '\n' ' ')
+have=$(sed -n 's/^Preset_\([A-Z_]*\)\t.*/\1/p' "$work/Component.idt" | sort | tr '\n' ' ')
+[ "$have" = "$want" ] || fail "MSI presets are '$have', the policy layer reads '$want'"
+secure=$(sed -n 's/^SecureCustomProperties\t//p' "$work/Property.idt")
+for p in $want; do
+  grep -qP "^Preset_$p\t[^\t]*\tINSTALLDIR\t\d+\t$p\t" "$work/Component.idt" || fail "MSI: Preset_$p has no condition $p"
+  grep -qF $'Software\\ClinicSync\t'"$p"$'\t['"$p"$']\tPreset_'"$p" "$work/Registry.idt" || fail "MSI: no value $p"
+  grep -qF $'\tSoftware\\ClinicSync\t'"$p"$'\t' <(msiinfo export "$m" RegLocator | tr -d '\r') || fail "MSI: $p is not read back"
+  [[ ";$secure;" == *";$p;"* ]] || fail "MSI: $p is not in SecureCustomProperties"
+done
 grep -q 'clinicsync-cli.exe' "$work/File.idt" || fail "MSI: no clinicsync-cli.exe"
 grep -q 'WIX_DOWNGRADE_DETECTED' "$work/Upgrade.idt" || fail "MSI: no downgrade detection"
 step "sign the MSI"
@@ -98,8 +123,13 @@ if [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1; then
   step "MSI under Wine"
   IFS=. read -r a b c d <<<"$num"
   "$here/msi.sh" "$work/signed" "$work/same.msi" "$a.$b.$c.$((d + 1))" >/dev/null
-  "$here/msi.sh" "$work/signed" "$work/next.msi" "$a.$((b + 1)).0" >/dev/null
+  # The next version's exes say they are (main.version), so that the
+  # upgrade test sees which one runs.
+  "$here/build.sh" "v$a.$((b + 1)).0" "$work/bin2" >/dev/null
+  "$here/msi.sh" "$work/bin2" "$work/next.msi" "v$a.$((b + 1)).0" >/dev/null
   "$here/msi-wine-test.sh" "$m" "$work/same.msi" "$work/next.msi" || fail "MSI under Wine"
+  step "IT: presets, per machine, upgrade while running, under Wine"
+  "$here/msi-wine-it.sh" "$m" "$work/next.msi" || fail "MSI for IT under Wine"
 else
   echo "(wine64 not installed: install/upgrade/uninstall test skipped)"
 fi

@@ -33,7 +33,7 @@ msi /i "$OLD" && ok "install (per user)" || bad "install"
 [ -f "$dir/clinicsync.exe" ] && [ -f "$dir/clinicsync-cli.exe" ] && ok "both exes in %LocalAppData%\\Programs\\Clinic Sync" || bad "exes not in $dir"
 [ -f "$lnk" ] && ok "Start menu shortcut" || bad "no Start menu shortcut"
 v=$(runval)
-case $v in '"C:\users\'*'\AppData\Local\Programs\Clinic Sync\clinicsync.exe" --hidden') ok "Run value: $v";; *) bad "Run value: '$v'";; esac
+case $v in '"C:\users\'*'\AppData\Local\Programs\Clinic Sync\clinicsync.exe" --hidden --at-login') ok "Run value: $v";; *) bad "Run value: '$v'";; esac
 mkdir -p "$u/AppData/Roaming/ClinicSync" && echo keep >"$u/AppData/Roaming/ClinicSync/config.toml"
 msi /i "$SAME" && [ "$(versions)" = "$(msiinfo export "$2" Property | tr -d '\r' | sed -n 's/^ProductVersion\t//p') " ] \
   && ok "same a.b.c upgrade replaces: $(versions)" || bad "same-version upgrade: installed $(versions)"
@@ -50,6 +50,8 @@ msi /x "$NEW" && ok "uninstall" || bad "uninstall"
 export WINEPREFIX=$base/q
 msi /i "$OLD" AUTOSTART=0 && ok "install AUTOSTART=0" || bad "install AUTOSTART=0"
 [ -z "$(runval)" ] && ok "no Run value with AUTOSTART=0" || bad "Run value with AUTOSTART=0: $(runval)"
+[ "$("$W" reg query 'HKCU\Software\ClinicSync' 2>/dev/null | tr -d '\r' | sed -n 's/^ *\([^ ]*\) *REG_SZ *\(.*\)$/\1=\2/p' | tr '\n' ' ')" = "AUTOSTART=0 " ] \
+  && ok "AUTOSTART=0 preset for the app (HKCU\\Software\\ClinicSync), nothing else" || bad "presets with AUTOSTART=0: $("$W" reg query 'HKCU\Software\ClinicSync' 2>&1 | tr -d '\r')"
 "$W" reg add 'HKCU\Software\Microsoft\Windows\CurrentVersion\Run' /v 'Clinic Sync' /d '"C:\elsewhere\clinicsync.exe" --hidden' /f >/dev/null 2>&1
 msi /x "$OLD" && [ -z "$(runval)" ] && ok "uninstall removes a Run value the app wrote itself" || bad "Run value the app wrote is left: $(runval)"
 exit $fail
