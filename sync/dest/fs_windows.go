@@ -93,22 +93,14 @@ func syncDir(dir string) {}
 // created: practice-software importers that scan the folder skip hidden
 // files, so they never pick up a half-written one (the dot in its name
 // hides it only on macOS and Linux).
-func hide(path string) error {
-	p, err := syscall.UTF16PtrFromString(longPath(path))
-	if err != nil {
-		return err
-	}
-	attrs, err := syscall.GetFileAttributes(p)
-	if err != nil {
-		return err
-	}
-	return syscall.SetFileAttributes(p, attrs|syscall.FILE_ATTRIBUTE_HIDDEN)
-}
+func hide(path string) error { return setHidden(path, true) }
 
 // unhide clears the hidden attribute before the temp file is published:
 // a rename keeps attributes, and a hidden document is one the importer
 // never sees.
-func unhide(path string) error {
+func unhide(path string) error { return setHidden(path, false) }
+
+func setHidden(path string, on bool) error {
 	p, err := syscall.UTF16PtrFromString(longPath(path))
 	if err != nil {
 		return err
@@ -117,12 +109,15 @@ func unhide(path string) error {
 	if err != nil {
 		return err
 	}
-	if attrs&syscall.FILE_ATTRIBUTE_HIDDEN == 0 {
+	want := attrs &^ syscall.FILE_ATTRIBUTE_HIDDEN
+	if on {
+		want = attrs | syscall.FILE_ATTRIBUTE_HIDDEN
+	}
+	if want == attrs {
 		return nil
 	}
-	attrs &^= syscall.FILE_ATTRIBUTE_HIDDEN
-	if attrs == 0 {
-		attrs = syscall.FILE_ATTRIBUTE_NORMAL
+	if want == 0 {
+		want = syscall.FILE_ATTRIBUTE_NORMAL
 	}
-	return syscall.SetFileAttributes(p, attrs)
+	return syscall.SetFileAttributes(p, want)
 }

@@ -142,7 +142,7 @@ func TestOneWriterPerSharedFolderAcrossHandovers(t *testing.T) {
 			select {
 			case <-feed.Done():
 				return
-			case <-time.After(40 * time.Millisecond):
+			case <-time.After(poll / 25): // about 25 documents a poll interval
 			}
 		}
 	}()
@@ -201,14 +201,29 @@ func TestOneWriterPerSharedFolderAcrossHandovers(t *testing.T) {
 	stopFeed()
 	fed.Wait()
 	want := s.Expected()
-	waitUntil(t, "every document confirmed", 30*time.Second, func() bool {
+	unconfirmed := func() []string {
+		var ids []string
 		for _, x := range want {
 			if !s.Synchronized(x.UUID) {
-				return false
+				ids = append(ids, x.UUID)
 			}
 		}
-		return true
-	})
+		return ids
+	}
+	deadline := time.Now().Add(90 * time.Second) // a deadline, not a wait: -race on a busy CI is slow
+	for len(unconfirmed()) > 0 {
+		if time.Now().After(deadline) {
+			for _, id := range unconfirmed() {
+				for _, pc := range pcs {
+					it, err := pc.store.Get(context.Background(), id)
+					t.Logf("%s on %s: %s attempts %d next %v code %s: %s (%v)", id, pc.name, it.State, it.Attempts,
+						it.NextAttemptAt, it.ErrorCode, it.LastError, err)
+				}
+			}
+			t.Fatalf("%d of %d documents not confirmed after 90 s", len(unconfirmed()), len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	pcs[0].stop()
 	pcs[1].stop()
 
