@@ -40,9 +40,10 @@ type Destination interface {
 	// Intact reports whether the file at path is there unchanged: the size
 	// and, unless sha256 is "", the hex SHA-256 recorded when it was placed.
 	Intact(path string, size int64, sha256 string) bool
-	// Recover removes what an interrupted write of document uuid left at
-	// staging, and says how many pieces it removed.
-	Recover(staging, uuid string) (int, error)
+	// Recover removes what an interrupted write of document uuid by writer
+	// (DocumentFile.Writer) left at staging, and says how many pieces it
+	// removed. What another writer is writing there now is left alone.
+	Recover(staging, uuid, writer string) (int, error)
 	// SaveNote writes a clinical note as a text file.
 	SaveNote(ctx context.Context, n NoteFile) (Placed, error)
 	// SaveEvent writes a webhook event's body as received, and returns
@@ -58,6 +59,11 @@ type DocumentFile struct {
 	// Prev is where this document was placed before ("" if never): its
 	// file, kept when identical and replaced otherwise.
 	Prev string
+	// Writer names this installation in what a write leaves while it runs
+	// (8 hex digits; "" for none), so that another PC writing to the same
+	// folder, recovering from its own crash, never removes this one's
+	// half-written file (Recover).
+	Writer string
 }
 
 // Placed is where a file landed.

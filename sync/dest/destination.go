@@ -54,7 +54,7 @@ func (l Layout) Staging(d clinicsync.Document) string {
 // Place saves a document into its patient folder (Save).
 func (l Layout) Place(ctx context.Context, f clinicsync.DocumentFile) (clinicsync.Placed, error) {
 	return Save(ctx, SaveRequest{Root: l.Root, RelDir: l.PatientDir(f.Document.Patient),
-		FileName: f.Name, UUID: f.Document.UUID, Body: f.Body, Prev: f.Prev})
+		FileName: f.Name, UUID: f.Document.UUID, Body: f.Body, Prev: f.Prev, Writer: f.Writer})
 }
 
 // Intact hashes the file and compares it with what was recorded.
@@ -63,8 +63,11 @@ func (l Layout) Intact(path string, size int64, sha256 string) bool {
 	return err == nil && n == size && (sha256 == "" || sum == sha256)
 }
 
-// Recover removes the document's temp files from its folder (RemoveTemps).
-func (l Layout) Recover(staging, uuid string) (int, error) { return RemoveTemps(staging, uuid) }
+// Recover removes the document's temp files by writer from its folder
+// (RemoveTemps).
+func (l Layout) Recover(staging, uuid, writer string) (int, error) {
+	return RemoveTemps(staging, uuid, writer)
+}
 
 // SaveNote saves a note as text into its patient's folder, or into the
 // Inbox when it has no patient.

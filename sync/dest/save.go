@@ -34,13 +34,17 @@ type SaveRequest struct {
 	// Text: the body is a text file (a clinical note), not a PDF; it is
 	// not checked for the PDF signature (it must still not be empty).
 	Text bool
+	// Writer is put in the temp file's name (hex digits, "" for none):
+	// RemoveTemps with another writer leaves the file alone.
+	Writer string
 }
 
 // Result is where a document landed; its Path is the absolute OS path of
 // the final file.
 type Result = clinicsync.Placed
 
-// A temp file is ".clinicsync-<uuid>-<16 hex>.part": the leading dot hides
+// A temp file is ".clinicsync-<uuid>-<writer><16 hex>.part", the writer
+// being the installation's hex token (SaveRequest.Writer) or nothing: the leading dot hides
 // it on macOS and Linux (it is also hidden on Windows, see hide), and the
 // UUID allows only [0-9A-Za-z_-], so the extension is always .part, never
 // one an importer takes for a document (.pdf, .txt).
@@ -112,6 +116,14 @@ func isTempOf(name, uuid string) bool {
 	return true
 }
 
+// writtenBy reports whether temp file name of uuid is writer's: its hex
+// part is writer's token and 16 random digits, or a writer-less name of an
+// earlier version (16 digits or fewer).
+func writtenBy(name, uuid, writer string) bool {
+	rest := strings.TrimSuffix(strings.TrimPrefix(name, tempPrefix+uuid+"-"), tempSuffix)
+	return len(rest) <= 16 || writer != "" && strings.HasPrefix(rest, writer)
+}
+
 // RemoveTemps deletes the half-written temp files of one document in dir
 // (crash recovery) and says how many it removed. A missing dir is not an
 // error. The folder itself is kept, even when it is left empty: after a
@@ -119,7 +131,11 @@ func isTempOf(name, uuid string) bool {
 // software may make empty patient folders in advance, and those must
 // stay). The document goes back to pending and its next Save usually lands
 // in it.
-func RemoveTemps(dir, uuid string) (int, error) {
+//
+// Only writer's temp files go, and those of versions that named no writer:
+// another PC writing the same document into a shared folder now (it took
+// over while this one was down) keeps its own.
+func RemoveTemps(dir, uuid, writer string) (int, error) {
 	if !validUUID(uuid) {
 		return 0, clinicsync.Errorf(clinicsync.EInvalid, "The document identifier %q is not usable.", uuid)
 	}
@@ -133,7 +149,7 @@ func RemoveTemps(dir, uuid string) (int, error) {
 	n := 0
 	var first error
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !isTempOf(e.Name(), uuid) {
+		if !e.Type().IsRegular() || !isTempOf(e.Name(), uuid) || !writtenBy(e.Name(), uuid, writer) {
 			continue
 		}
 		err := os.Remove(filepath.Join(dir, e.Name()))
@@ -219,7 +235,7 @@ func Save(ctx context.Context, r SaveRequest) (_ Result, err error) {
 			removeEmptyDirs(made)
 		}
 	}()
-	tmp, f, err := makeTemp(root, rel, dir, r.UUID, &made)
+	tmp, f, err := makeTemp(root, rel, dir, r.UUID, r.Writer, &made)
 	if err != nil {
 		return Result{}, err
 	}
@@ -320,14 +336,14 @@ const makeTries = 3
 // make and remove the folder each time in between for all tries to fail,
 // and that fails only this attempt (EDestination, retried later). Once the
 // temp file is there, the folder is not empty and os.Remove leaves it.
-func makeTemp(root, rel, dir, uuid string, made *[]string) (string, *os.File, error) {
+func makeTemp(root, rel, dir, uuid, writer string, made *[]string) (string, *os.File, error) {
 	for try := 1; ; try++ {
 		err := prepareDir(root, rel, dir, made)
 		if err == nil {
 			if beforeCreate != nil {
 				beforeCreate(dir)
 			}
-			tmp, f, cerr := createTemp(dir, uuid)
+			tmp, f, cerr := createTemp(dir, uuid, writer)
 			if cerr == nil {
 				return tmp, f, nil
 			}
@@ -434,11 +450,11 @@ func prepareDir(root, rel, dir string, made *[]string) error {
 	return nil
 }
 
-func createTemp(dir, uuid string) (string, *os.File, error) {
+func createTemp(dir, uuid, writer string) (string, *os.File, error) {
 	for range 16 {
 		var rnd [8]byte
 		rand.Read(rnd[:])
-		name := filepath.Join(dir, tempPrefix+uuid+"-"+hex.EncodeToString(rnd[:])+tempSuffix)
+		name := filepath.Join(dir, tempPrefix+uuid+"-"+writer+hex.EncodeToString(rnd[:])+tempSuffix)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue

@@ -451,13 +451,15 @@ func TestTempPatternAndRemoveTemps(t *testing.T) {
 	dir := t.TempDir()
 	mine := []string{
 		".clinicsync-" + uuidA + "-123.part",
-		".clinicsync-" + uuidA + "-0a1b2c3d4e5f6789.part",
+		".clinicsync-" + uuidA + "-0a1b2c3d4e5f6789.part",         // an earlier version's, without a writer
+		".clinicsync-" + uuidA + "-c0ffee000a1b2c3d4e5f6789.part", // this writer's
 	}
 	others := []string{
 		".clinicsync-" + uuidB + "-123.part",
 		".clinicsync-" + uuidA + "-x-123.part", // another UUID that starts with uuidA
 		".clinicsync-" + uuidA + "-.part",
 		".clinicsync-" + uuidA + "-123.pdf",
+		".clinicsync-" + uuidA + "-deadbeef0a1b2c3d4e5f6789.part", // another PC's, being written now
 		"letter.pdf",
 	}
 	for _, n := range append(append([]string{}, mine...), others...) {
@@ -468,7 +470,7 @@ func TestTempPatternAndRemoveTemps(t *testing.T) {
 			t.Errorf("TempPattern does not match %s", n)
 		}
 	}
-	n, err := RemoveTemps(dir, uuidA)
+	n, err := RemoveTemps(dir, uuidA, "c0ffee00")
 	if err != nil || n != len(mine) {
 		t.Fatalf("RemoveTemps = %d, %v", n, err)
 	}
@@ -481,10 +483,10 @@ func TestTempPatternAndRemoveTemps(t *testing.T) {
 	if len(left) != len(others) {
 		t.Errorf("left %v", left)
 	}
-	if n, err := RemoveTemps(filepath.Join(dir, "missing"), uuidA); n != 0 || err != nil {
+	if n, err := RemoveTemps(filepath.Join(dir, "missing"), uuidA, "c0ffee00"); n != 0 || err != nil {
 		t.Errorf("missing folder: %d, %v", n, err)
 	}
-	if _, err := RemoveTemps(dir, ""); err == nil {
+	if _, err := RemoveTemps(dir, "", ""); err == nil {
 		t.Error("an empty uuid must be refused")
 	}
 }
@@ -863,5 +865,59 @@ func TestTempFilesAreHiddenUntilPublished(t *testing.T) {
 	defer f.Close()
 	if h, err := hiddenFile(f.Name()); err != nil || !h || filepath.Ext(strings.TrimPrefix(filepath.Base(f.Name()), ".")) != "" {
 		t.Errorf("the folder check's file %s: hidden %v (%v), want hidden and no extension", filepath.Base(f.Name()), h, err)
+	}
+}
+
+// Two PCs share a documents folder. One restarts after a crash and removes
+// what its interrupted write of a document left, while the other PC (which
+// took over meanwhile) is writing that same document: the other's temp file
+// stays, and its write completes.
+func TestRecoveryElsewhereLeavesAnInFlightWriteAlone(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "P")
+	pr, pw := io.Pipe()
+	type saved struct {
+		r   Result
+		err error
+	}
+	done := make(chan saved, 1)
+	go func() {
+		r, err := Save(context.Background(), SaveRequest{Root: root, RelDir: "P", FileName: "letter.pdf", UUID: uuidA,
+			Body: pr, Writer: "aaaaaaaa"})
+		done <- saved{r, err}
+	}()
+	body := pdf("shared folder")
+	if _, err := pw.Write(body[:10]); err != nil {
+		t.Fatal(err)
+	}
+	var temps []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(temps) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no temp file appeared")
+		}
+		temps, _ = filepath.Glob(filepath.Join(dir, TempPattern(uuidA)))
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.HasPrefix(filepath.Base(temps[0]), ".clinicsync-"+uuidA+"-aaaaaaaa") {
+		t.Fatalf("the temp file %s does not name its writer", temps[0])
+	}
+	if n, err := RemoveTemps(dir, uuidA, "bbbbbbbb"); n != 0 || err != nil {
+		t.Fatalf("the other PC's recovery removed %d files (%v)", n, err)
+	}
+	if _, err := pw.Write(body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	s := <-done
+	if s.err != nil {
+		t.Fatalf("the write was broken by the other PC's recovery: %v", s.err)
+	}
+	if b, err := os.ReadFile(s.r.Path); err != nil || !bytes.Equal(b, body) {
+		t.Fatalf("the file: %v", err)
+	}
+	if n, err := RemoveTemps(dir, uuidA, "aaaaaaaa"); n != 0 || err != nil {
+		t.Fatalf("temp files left after the write: %d (%v)", n, err)
 	}
 }

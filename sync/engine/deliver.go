@@ -54,7 +54,7 @@ func (e *Engine) fetch(ctx context.Context, it *store.Item, res *PassResult, pac
 		return err
 	}
 	r, err := dst.Place(ctx, clinicsync.DocumentFile{Document: it.Document(),
-		Name: e.fileName(dst, *it), Body: body, Prev: it.FinalPath})
+		Name: e.fileName(dst, *it), Body: body, Prev: it.FinalPath, Writer: e.writer(ctx)})
 	body.Close()
 	if err != nil {
 		return err

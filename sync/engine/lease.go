@@ -99,6 +99,17 @@ func (e *Engine) holder(ctx context.Context) clinicsync.LeaseHolder {
 	return e.lease.me
 }
 
+// writer is this installation's token in the temp files it writes (the
+// first 8 hex digits of its lease holder id): at its next start it removes
+// its own half-written files only, never those of another PC writing to a
+// shared folder meanwhile.
+func (e *Engine) writer(ctx context.Context) string {
+	if id := e.holder(ctx).ID; len(id) >= 8 {
+		return id[:8]
+	}
+	return ""
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

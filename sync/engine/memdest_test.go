@@ -111,7 +111,7 @@ func (m *memDest) Intact(p string, size int64, sha string) bool {
 }
 
 // Recover has nothing to do: a write in memory is whole or not there.
-func (m *memDest) Recover(staging, uuid string) (int, error) { return 0, nil }
+func (m *memDest) Recover(staging, uuid, writer string) (int, error) { return 0, nil }
 
 func (m *memDest) SaveNote(ctx context.Context, n clinicsync.NoteFile) (clinicsync.Placed, error) {
 	return m.put(n.Key, n.Prev, m.folder(n.Patient), n.Name, n.Key+"-"+n.Name, n.Body), nil

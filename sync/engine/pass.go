@@ -34,7 +34,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 	_, dst := e.conf()
 	for _, it := range items {
 		if it.TempDir != "" {
-			n, err := dst.Recover(it.TempDir, it.UUID)
+			n, err := dst.Recover(it.TempDir, it.UUID, e.writer(ctx))
 			if err != nil {
 				e.log.Warn("remove temp files", "item", it.UUID, "err", err)
 				continue
