@@ -137,10 +137,13 @@ func backlogSim(b *testing.B, n int, rtt time.Duration, seed int64) (*sim.Server
 // machine. requests/doc, 429s, fsyncs/doc and transactions/doc are Clinic
 // Sync's, and so are the pacers' peaks (downloads and confirmations in
 // flight at once). BENCH_WORKERS sets [sync] workers (default 16);
-// BENCH_DIR, where the folders and databases go (default: the test's
-// temporary folder).
+// BENCH_DOCS the backlog's size (default 200); BENCH_DIR, where the folders
+// and databases go (default: the test's temporary folder).
 func BenchmarkBacklogWAN(b *testing.B) {
-	const docs = 200
+	docs, _ := strconv.Atoi(os.Getenv("BENCH_DOCS"))
+	if docs == 0 {
+		docs = 200
+	}
 	for _, rtt := range []time.Duration{20 * time.Millisecond, 0} {
 		b.Run(fmt.Sprintf("rtt=%v", rtt), func(b *testing.B) {
 			var naive, cs backlogRun
