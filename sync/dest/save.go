@@ -324,15 +324,19 @@ func within(root, p string) bool {
 	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// makeTries is how many times makeTemp makes the folder and the temp file.
-const makeTries = 3
+// makeTries is how many times makeTemp makes the folder and the temp file:
+// each Save that fails removes the folders it made once, when it fails, so
+// with several of a patient's documents failing at once (up to [sync]
+// workers of them) a folder can vanish several times under the one that
+// lands. (3 was too few: three failing Saves could use them all up.)
+const makeTries = 8
 
 // makeTemp makes dir (root/rel) and a temp file in it, adding the folders
 // it made to *made. A folder this Save found (or made) can vanish before
 // the temp file is in it: another Save that made it and then failed
 // removes it while it is empty (removeEmptyDirs). Then the folder and the
 // file are made again, up to makeTries times in all. This works across
-// processes too, unlike a lock in this one; another Save would have to
+// processes too, unlike a lock in this one; other Saves would have to
 // make and remove the folder each time in between for all tries to fail,
 // and that fails only this attempt (EDestination, retried later). Once the
 // temp file is there, the folder is not empty and os.Remove leaves it.
