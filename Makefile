@@ -106,7 +106,7 @@ fuzz:
 	    out=$$($(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p/ 2>&1) || { echo "$$out"; exit 1; }; \
 	    echo "$$p $$f: $$(echo "$$out" | tail -1)"; done; done
 
-## bench: backlog throughput (20 ms and 0 ms per request) and API requests per document, peak memory on a 1 GiB PDF, the idle run's CPU and memory, the relay's answer time, the Activity tab over 1,000,000 rows, each beside a baseline (about 2 minutes)
+## bench: backlog throughput (20 ms and 0 ms per request) and API requests per document, peak memory on a 1 GiB PDF, the idle run's CPU and memory, the relay's answer time, the Activity tab over 1,000,000 rows, each beside a baseline (about 2 minutes once the million-row database is built; the first run builds it)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./sync/engine/ ./sync/relay/ ./cmd/clinicsync/ ./app/
 
