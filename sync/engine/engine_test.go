@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -626,10 +628,32 @@ func TestSnapshotChangesArePublished(t *testing.T) {
 // A pass cancelled in the middle (Quit, shutdown) leaves no document stuck
 // in "downloading" and no temp file; the next pass finishes the job.
 func TestCancelledPassLeavesNothingHalfDone(t *testing.T) {
-	r := newRig(t, sim.Options{Documents: 80, Patients: 8, Seed: 13, Latency: 5 * time.Millisecond, PDFSize: 256 << 10})
+	r := newRig(t, sim.Options{Documents: 80, Patients: 8, Seed: 13, PDFSize: 256 << 10})
+	// The pass is cancelled when the 10th download starts, and the
+	// downloads after it wait for that: the cancel lands in the middle of
+	// the pass however fast or busy the machine is.
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(150*time.Millisecond, cancel)
-	_, err := r.eng.Pass(ctx)
+	var started atomic.Int32
+	var hold atomic.Bool
+	hold.Store(true)
+	hc := &http.Client{Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+		if hold.Load() && strings.HasPrefix(req.URL.Path, "/files/") {
+			if n := started.Add(1); n == 10 {
+				cancel()
+			} else if n > 10 {
+				<-req.Context().Done()
+				return nil, req.Context().Err()
+			}
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+	client, err := askara.New(askara.Options{BaseURL: r.url, HTTPClient: hc,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "test-token"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng = New(r.eng.Config(), r.store, client, r.eng.Destination(), events.New(), nil)
+	_, err = r.eng.Pass(ctx)
 	if clinicsync.ErrorCode(err) != clinicsync.ECanceled {
 		t.Fatalf("cancelled pass: %v", err)
 	}
@@ -637,9 +661,18 @@ func TestCancelledPassLeavesNothingHalfDone(t *testing.T) {
 	if counts[clinicsync.StateDownloading] != 0 || counts[clinicsync.StateFailed] != 0 {
 		t.Fatalf("after cancel: %v", counts)
 	}
+	if counts[clinicsync.StateConfirmed] == 80 {
+		t.Fatal("the pass was not cancelled in the middle")
+	}
+	hold.Store(false)
 	r.pass()
 	r.checkEndState(false)
 }
+
+// roundTrip is an http.RoundTripper from a function.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // A manual retry never works on a document a pass is working on, so the
 // two never write or confirm it twice.
