@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -418,5 +419,39 @@ func TestOpenProblemsSurviveARestart(t *testing.T) {
 	}
 	if ps, _ := again.Problems(context.Background()); len(ps) != 0 || len(r.lines(activity.ProblemResolved)) != 1 {
 		t.Fatalf("after the folder came back: %+v", ps)
+	}
+}
+
+// An error a document meets once its pass is cancelled (the app quits) is
+// the cancellation's doing, whatever it says: a SQLite statement
+// interrupted ("interrupted (9)"), a transaction already rolled back, a
+// request cut. The document is left to the next pass: not failed, and the
+// platform is not told it failed.
+func TestErrorsAfterCancelAreNotTheDocumentsFailure(t *testing.T) {
+	r := newProblemRig(t, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.dst.set(func(string) error {
+		cancel()
+		return errors.New("interrupted (9)")
+	})
+	if _, err := r.eng.Pass(ctx); clinicsync.ErrorCode(err) != clinicsync.ECanceled {
+		t.Fatalf("cancelled pass: %v", err)
+	}
+	counts, _ := r.store.Counts(context.Background())
+	if counts[clinicsync.StateFailed] != 0 || counts[clinicsync.StateDownloading] != 0 {
+		t.Fatalf("after the cancelled pass: %v; want none failed or downloading", counts)
+	}
+	for _, c := range r.sim.StatusCalls() {
+		if !c.Status.Success {
+			t.Fatalf("the platform was told %s failed: %+v", c.UUID, c.Status)
+		}
+	}
+	r.dst.set(nil)
+	if err := r.passAt(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if counts, _ := r.store.Counts(context.Background()); counts[clinicsync.StateConfirmed] != 6 {
+		t.Fatalf("after the next pass: %v; want 6 confirmed", counts)
 	}
 }

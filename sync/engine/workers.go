@@ -330,6 +330,15 @@ func (e *Engine) step(ctx context.Context, it *store.Item, res *PassResult,
 	if err == nil {
 		return true, nil
 	}
+	if cerr := ctx.Err(); cerr != nil && !clinicsync.IsFatal(err) {
+		// The pass was cancelled (the app quits, the pass is stopped): an
+		// error met now is the cancellation's doing whatever it says (a
+		// SQLite statement interrupted, a transaction rolled back, a
+		// request cut), not the document's. It is no failure: the next
+		// pass takes the document again.
+		err = &clinicsync.Error{Code: clinicsync.ECanceled, Message: "The operation was interrupted.",
+			Retryable: true, Err: errors.Join(cerr, err)}
+	}
 	if clinicsync.IsFatal(err) {
 		// Not this document's fault: leave it to the next pass.
 		if rerr := e.store.ReleaseDownloading(context.WithoutCancel(ctx), it.UUID); rerr != nil {
