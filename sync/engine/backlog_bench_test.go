@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -240,16 +239,6 @@ func (r *backlogRun) run(b *testing.B, naive bool, docs int, rtt time.Duration, 
 		down, conf := eng.paceStats()
 		r.peakDown, r.peakConf = max(r.peakDown, down.Peak), max(r.peakConf, conf.Peak)
 	}
-}
-
-// processCPU is the CPU time this process has used (user and system):
-// the client's and the simulator's, which serves both clients alike.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var benchWorkers = func() int {
