@@ -16,6 +16,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/config"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/dest/desttest"
 	"github.com/clinicsync/clinicsync/sync/engine"
 	"github.com/clinicsync/clinicsync/sync/service"
 )
@@ -28,34 +29,11 @@ import (
 // service, engine, SQLite file and simulator; the engine's clock is the
 // test's.
 
-// refusingDest is the documents folder with an injected refusal.
-type refusingDest struct {
-	dest.Layout
-	mu     sync.Mutex
-	refuse func(dir string) error
-}
-
-func (d *refusingDest) Place(ctx context.Context, f clinicsync.DocumentFile) (clinicsync.Placed, error) {
-	d.mu.Lock()
-	refuse := d.refuse
-	d.mu.Unlock()
-	if refuse != nil {
-		return clinicsync.Placed{}, refuse(filepath.Join(d.Root, d.PatientDir(f.Document.Patient)))
-	}
-	return d.Layout.Place(ctx, f)
-}
-
-func (d *refusingDest) set(refuse func(dir string) error) {
-	d.mu.Lock()
-	d.refuse = refuse
-	d.mu.Unlock()
-}
-
 // escalationRig is the window's rig with the view-model running, the
 // notifications recorded, a settable engine clock and destination.
 type escalationRig struct {
 	*uiRig
-	dst   *refusingDest
+	dst   *desttest.Refusing
 	nmu   sync.Mutex
 	sent  []string // "title | body"
 	cmu   sync.Mutex
@@ -66,7 +44,7 @@ type escalationRig struct {
 func newEscalationRig(t *testing.T, docs int) *escalationRig {
 	t.Helper()
 	r := &escalationRig{uiRig: newUIRig(t, docs), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	r.dst = &refusingDest{Layout: r.eng.Destination().(dest.Layout)}
+	r.dst = &desttest.Refusing{Layout: r.eng.Destination().(dest.Layout)}
 	r.eng.Reconfigure(r.eng.Config(), r.dst)
 	r.eng.Now = r.clock
 	r.onUI(func() {
@@ -218,11 +196,11 @@ func (r *escalationRig) escalates(title, cause string, retries int, fix func()) 
 // denied" (it names the patient's folder, which the notification must not).
 func TestEscalationPermissionDenied(t *testing.T) {
 	r := newEscalationRig(t, 2)
-	r.dst.set(func(dir string) error {
+	r.dst.Set(func(dir string) error {
 		return clinicsync.Retryablef(clinicsync.EPermission, fs.ErrPermission, "Clinic Sync may not write to %s.", dir)
 	})
 	r.passAt(0)
-	r.escalates("permission denied", "may not write in the documents folder", 4, func() { r.dst.set(nil) })
+	r.escalates("permission denied", "may not write in the documents folder", 4, func() { r.dst.Set(nil) })
 	if d, _ := r.svc.Documents(context.Background(), engine.DocumentFilter{States: []clinicsync.ItemState{clinicsync.StateConfirmed}}); len(d) != 2 {
 		t.Fatalf("%d documents delivered after the fix, want 2", len(d))
 	}
@@ -297,7 +275,7 @@ func TestEscalationNotificationInFrench(t *testing.T) {
 	r := newEscalationRig(t, 1)
 	defer SetLanguage("en")
 	SetLanguage("fr")
-	r.dst.set(func(dir string) error {
+	r.dst.Set(func(dir string) error {
 		return clinicsync.Retryablef(clinicsync.EPermission, fs.ErrPermission, "Clinic Sync may not write to %s.", dir)
 	})
 	r.passAt(0)

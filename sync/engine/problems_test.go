@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/clinicsync/clinicsync"
 	"github.com/clinicsync/clinicsync/sync/activity"
 	"github.com/clinicsync/clinicsync/sync/dest"
+	"github.com/clinicsync/clinicsync/sync/dest/desttest"
 	"github.com/clinicsync/clinicsync/sync/events"
 	"github.com/clinicsync/clinicsync/sync/sim"
 )
@@ -23,34 +23,10 @@ import (
 // those that usually pass by themselves, never on each retry, and once
 // more when it clears.
 
-// refusingDest is the documents folder with an injected refusal: while
-// refuse is set, every document's write fails with it.
-type refusingDest struct {
-	dest.Layout
-	mu     sync.Mutex
-	refuse func(dir string) error
-}
-
-func (d *refusingDest) Place(ctx context.Context, f clinicsync.DocumentFile) (clinicsync.Placed, error) {
-	d.mu.Lock()
-	refuse := d.refuse
-	d.mu.Unlock()
-	if refuse != nil {
-		return clinicsync.Placed{}, refuse(filepath.Join(d.Root, d.PatientDir(f.Document.Patient)))
-	}
-	return d.Layout.Place(ctx, f)
-}
-
-func (d *refusingDest) set(refuse func(dir string) error) {
-	d.mu.Lock()
-	d.refuse = refuse
-	d.mu.Unlock()
-}
-
-// problemRig is an engine over a refusingDest, with a clock the test moves.
+// problemRig is an engine over a desttest.Refusing, with a clock the test moves.
 type problemRig struct {
 	*rig
-	dst    *refusingDest
+	dst    *desttest.Refusing
 	events *events.Subscription
 	mu     sync.Mutex
 	now    time.Time
@@ -60,7 +36,7 @@ func newProblemRig(t *testing.T, docs int) *problemRig {
 	t.Helper()
 	r := &problemRig{rig: newRig(t, sim.Options{Documents: docs, Patients: 1, Seed: 5}),
 		now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	r.dst = &refusingDest{Layout: dest.Layout{Root: r.root, Template: dest.DefaultTemplate}}
+	r.dst = &desttest.Refusing{Layout: dest.Layout{Root: r.root, Template: dest.DefaultTemplate}}
 	r.eng.Reconfigure(r.eng.Config(), r.dst)
 	r.eng.Now = r.clock
 	r.events = r.eng.Events().Subscribe(events.ProblemsChanged)
@@ -142,7 +118,7 @@ func (r *problemRig) kinds() string {
 // its words name the documents folder, never the patient.
 func TestPermissionDeniedIsSaidOnceAndResolvedOnce(t *testing.T) {
 	r := newProblemRig(t, 2)
-	r.dst.set(func(dir string) error {
+	r.dst.Set(func(dir string) error {
 		return clinicsync.Retryablef(clinicsync.EPermission, fs.ErrPermission, "Clinic Sync may not write to %s.", dir)
 	})
 	if err := r.passAt(0); err != nil {
@@ -179,7 +155,7 @@ func TestPermissionDeniedIsSaidOnceAndResolvedOnce(t *testing.T) {
 		t.Fatalf("%d ProblemsChanged events, want 1", n)
 	}
 	// Access given: the next retry writes, and the problem is resolved once.
-	r.dst.set(nil)
+	r.dst.Set(nil)
 	for range 3 {
 		if err := r.passAt(time.Hour); err != nil {
 			t.Fatal(err)
@@ -217,7 +193,7 @@ func TestPermissionFixNamesControlledFolderAccessOnWindows(t *testing.T) {
 // A read-only folder is its own problem, with its own fix.
 func TestReadOnlyFolderIsAProblem(t *testing.T) {
 	r := newProblemRig(t, 1)
-	r.dst.set(func(dir string) error {
+	r.dst.Set(func(dir string) error {
 		return clinicsync.Retryablef(clinicsync.EReadOnly, nil, "The folder %s is on a read-only disk or share.", dir)
 	})
 	if err := r.passAt(0); err != nil {
@@ -231,7 +207,7 @@ func TestReadOnlyFolderIsAProblem(t *testing.T) {
 // A file held open is retried quietly for ten minutes, then said once.
 func TestLockedFileIsSaidAfterTenMinutes(t *testing.T) {
 	r := newProblemRig(t, 1)
-	r.dst.set(func(dir string) error {
+	r.dst.Set(func(dir string) error {
 		return clinicsync.Retryablef(clinicsync.EFileLocked, nil, "The file %s is open in another program.", "letter.pdf")
 	})
 	for _, at := range []time.Duration{0, 3 * time.Minute, 3 * time.Minute, 3 * time.Minute} {
@@ -253,13 +229,13 @@ func TestLockedFileIsSaidAfterTenMinutes(t *testing.T) {
 		t.Fatalf("%d problem lines", n)
 	}
 	// Released within ten minutes next time: never said.
-	r.dst.set(nil)
+	r.dst.Set(nil)
 	r.passAt(time.Hour)
-	r.dst.set(func(dir string) error { return clinicsync.Retryable(clinicsync.EFileLocked, "locked", nil) })
+	r.dst.Set(func(dir string) error { return clinicsync.Retryable(clinicsync.EFileLocked, "locked", nil) })
 	r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{Patient: clinicsync.Patient{LastName: "Roux"}}})
 	r.passAt(0)
 	r.passAt(5 * time.Minute)
-	r.dst.set(nil)
+	r.dst.Set(nil)
 	r.passAt(5 * time.Minute)
 	if n := len(r.lines(activity.ProblemOpened)); n != 1 || r.kinds() != "" {
 		t.Fatalf("a short lock was said: %d lines, open %q", n, r.kinds())
@@ -431,7 +407,7 @@ func TestErrorsAfterCancelAreNotTheDocumentsFailure(t *testing.T) {
 	r := newProblemRig(t, 6)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r.dst.set(func(string) error {
+	r.dst.Set(func(string) error {
 		cancel()
 		return errors.New("interrupted (9)")
 	})
@@ -447,7 +423,7 @@ func TestErrorsAfterCancelAreNotTheDocumentsFailure(t *testing.T) {
 			t.Fatalf("the platform was told %s failed: %+v", c.UUID, c.Status)
 		}
 	}
-	r.dst.set(nil)
+	r.dst.Set(nil)
 	if err := r.passAt(time.Minute); err != nil {
 		t.Fatal(err)
 	}
