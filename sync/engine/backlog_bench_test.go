@@ -131,9 +131,9 @@ func backlogSim(b *testing.B, n int, rtt time.Duration, seed int64) (*sim.Server
 // 50-400 KB, each request 20 ms late (a WAN round trip) and then on
 // loopback, synced by the naive integration and by Clinic Sync one after
 // the other in each round, each on a fresh simulator and folder (the
-// order alternates), so that the ratio (x-naive: Clinic Sync's docs/s over
-// the naive client's) compares the two under the same load of a shared
-// machine. requests/doc, 429s, fsyncs/doc and transactions/doc are Clinic
+// order alternates) and timed from a settled file system (settle), so
+// that the ratio (x-naive: Clinic Sync's docs/s over the naive client's)
+// compares the two under the same load of a shared machine. requests/doc, 429s, fsyncs/doc and transactions/doc are Clinic
 // Sync's, and so are the pacers' peaks (downloads and confirmations in
 // flight at once). BENCH_WORKERS sets [sync] workers (default 16);
 // BENCH_DOCS the backlog's size (default 200); BENCH_DIR, where the folders
@@ -219,6 +219,7 @@ func (r *backlogRun) run(b *testing.B, naive bool, docs int, rtt time.Duration, 
 			return res.Confirmed, err
 		}
 	}
+	settle()
 	f0, t0 := dest.Fsyncs(), store.Transactions()
 	b.StartTimer()
 	start, cpu0 := time.Now(), processCPU()
