@@ -6,7 +6,7 @@ import (
 )
 
 // processCPU is the CPU time this process has used (user and kernel),
-// as on Unix (cpu_unix_test.go).
+// as on Unix (sys_unix_test.go).
 func processCPU() time.Duration {
 	self, err := syscall.GetCurrentProcess()
 	if err != nil {
