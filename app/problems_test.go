@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/clinicsync/clinicsync/sync/clocktest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,20 +34,19 @@ import (
 // notifications recorded, a settable engine clock and destination.
 type escalationRig struct {
 	*uiRig
-	dst   *desttest.Refusing
-	nmu   sync.Mutex
-	sent  []string // "title | body"
-	cmu   sync.Mutex
-	now   time.Time
+	dst  *desttest.Refusing
+	nmu  sync.Mutex
+	sent []string // "title | body"
+	*clocktest.Clock
 	names []string // every patient's name the simulator holds
 }
 
 func newEscalationRig(t *testing.T, docs int) *escalationRig {
 	t.Helper()
-	r := &escalationRig{uiRig: newUIRig(t, docs), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	r := &escalationRig{uiRig: newUIRig(t, docs), Clock: clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
 	r.dst = &desttest.Refusing{Layout: r.eng.Destination().(dest.Layout)}
 	r.eng.Reconfigure(r.eng.Config(), r.dst)
-	r.eng.Now = r.clock
+	r.eng.Now = r.Now
 	r.onUI(func() {
 		r.ui.notifier.send = func(title, body string) {
 			r.nmu.Lock()
@@ -61,20 +61,12 @@ func newEscalationRig(t *testing.T, docs int) *escalationRig {
 	return r
 }
 
-func (r *escalationRig) clock() time.Time {
-	r.cmu.Lock()
-	defer r.cmu.Unlock()
-	return r.now
-}
-
 // passAt moves the engine's clock by d, runs a pass (whatever its
 // outcome) and waits until the window has taken its status in: the
 // notifications it causes are decided by then.
 func (r *escalationRig) passAt(d time.Duration) {
 	r.t.Helper()
-	r.cmu.Lock()
-	r.now = r.now.Add(d)
-	r.cmu.Unlock()
+	r.Advance(d)
 	r.eng.Pass(context.Background())
 	want := r.eng.Snapshot()
 	r.until("the window to take the pass in", func() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clinicsync/clinicsync/sync/clocktest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,26 +14,14 @@ import (
 	"github.com/clinicsync/clinicsync"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func openTest(t *testing.T) (*Store, *clock) {
+func openTest(t *testing.T) (*Store, *clocktest.Clock) {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	s.Now = c.Now
 	return s, c
 }
@@ -95,7 +84,7 @@ func TestDocumentLifecycle(t *testing.T) {
 	if err := s.MarkSaved(ctx, "a", "/root/DOE_JOHN/referral_letter.pdf", 42, "abc"); err != nil {
 		t.Fatal(err)
 	}
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	if err := s.MarkConfirmed(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +151,7 @@ func TestDue(t *testing.T) {
 	if got := due(); got != "pending,saved" {
 		t.Fatalf("due now = %s", got)
 	}
-	c.Add(2 * time.Second)
+	c.Advance(2 * time.Second)
 	if got := due(); got != "pending,saved,soon" {
 		t.Fatalf("due later = %s", got)
 	}
@@ -211,7 +200,7 @@ func TestPermanentFailureRecheck(t *testing.T) {
 	if nd, _ := s.NextDue(ctx); !nd.Equal(began.Add(time.Hour)) {
 		t.Fatalf("next due %v, want the re-check", nd)
 	}
-	c.Add(time.Hour)
+	c.Advance(time.Hour)
 	if got := dueIDs(); got != "a,c" {
 		t.Fatalf("due after an hour = %s", got)
 	}
@@ -233,7 +222,7 @@ func TestPermanentFailureRecheck(t *testing.T) {
 		t.Fatalf("failed since %v, want %v", it.FailedSince, began)
 	}
 	// A manual retry ends it; so does a success.
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +361,7 @@ func TestManualRetryWindow(t *testing.T) {
 	if it.State != clinicsync.StatePending || it.FailureReported {
 		t.Fatalf("a manual retry requeues and reopens reporting: %+v", it)
 	}
-	c.Add(12 * time.Second)
+	c.Advance(12 * time.Second)
 	left, err := s.ClaimManualRetry(ctx, "a", 30*time.Second)
 	if clinicsync.ErrorCode(err) != clinicsync.ETooSoon || left != 18*time.Second {
 		t.Fatalf("second retry after 12 s: left=%v err=%v", left, err)
@@ -380,7 +369,7 @@ func TestManualRetryWindow(t *testing.T) {
 	if !strings.Contains(clinicsync.ErrorMessage(err), "18 s") {
 		t.Fatalf("message should give the seconds left: %q", clinicsync.ErrorMessage(err))
 	}
-	c.Add(18 * time.Second)
+	c.Advance(18 * time.Second)
 	if _, err := s.ClaimManualRetry(ctx, "a", 30*time.Second); err != nil {
 		t.Fatalf("after 30 s: %v", err)
 	}
@@ -601,7 +590,7 @@ func TestPruneKeepsStatesAndPendingDeliveries(t *testing.T) {
 	s.InboxDone(ctx, old[1].ID, InboxDeferred, "")
 	pending := []*Delivery{{Platform: "askara", Body: []byte("c")}}
 	s.InboxAdd(ctx, pending)
-	clk.Add(100 * 24 * time.Hour)
+	clk.Advance(100 * 24 * time.Hour)
 	s.Log(ctx, LevelInfo, "", "new line")
 	a, d, err := s.Prune(ctx, clk.Now().Add(-90*24*time.Hour))
 	if err != nil || a != 1 || d != 2 {

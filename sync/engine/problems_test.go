@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"github.com/clinicsync/clinicsync/sync/clocktest"
 	"io/fs"
 	"os"
 	"strings"
@@ -28,37 +29,24 @@ type problemRig struct {
 	*rig
 	dst    *desttest.Refusing
 	events *events.Subscription
-	mu     sync.Mutex
-	now    time.Time
+	*clocktest.Clock
 }
 
 func newProblemRig(t *testing.T, docs int) *problemRig {
 	t.Helper()
 	r := &problemRig{rig: newRig(t, sim.Options{Documents: docs, Patients: 1, Seed: 5}),
-		now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+		Clock: clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
 	r.dst = &desttest.Refusing{Layout: dest.Layout{Root: r.root, Template: dest.DefaultTemplate}}
 	r.eng.Reconfigure(r.eng.Config(), r.dst)
-	r.eng.Now = r.clock
+	r.eng.Now = r.Now
 	r.events = r.eng.Events().Subscribe(events.ProblemsChanged)
 	t.Cleanup(r.events.Unsubscribe)
 	return r
 }
 
-func (r *problemRig) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
-}
-
-func (r *problemRig) advance(d time.Duration) {
-	r.mu.Lock()
-	r.now = r.now.Add(d)
-	r.mu.Unlock()
-}
-
 // passAt moves the clock by d and runs a pass, whatever its outcome.
 func (r *problemRig) passAt(d time.Duration) error {
-	r.advance(d)
+	r.Advance(d)
 	_, err := r.eng.Pass(context.Background())
 	return err
 }
@@ -215,7 +203,7 @@ func TestLockedFileIsSaidAfterTenMinutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := r.kinds(); got != "" {
-			t.Fatalf("open after %v: %q", r.clock().Sub(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), got)
+			t.Fatalf("open after %v: %q", r.Now().Sub(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), got)
 		}
 	}
 	if err := r.passAt(2 * time.Minute); err != nil { // 11 minutes
@@ -288,12 +276,12 @@ func TestPlatformUnreachableIsSaidAfterThirtyMinutes(t *testing.T) {
 		}
 	}
 	unreachable()
-	r.advance(29 * time.Minute)
+	r.Advance(29 * time.Minute)
 	unreachable()
 	if got := r.kinds(); got != "" {
 		t.Fatalf("after 29 minutes: %q", got)
 	}
-	r.advance(2 * time.Minute)
+	r.Advance(2 * time.Minute)
 	unreachable()
 	if got := r.kinds(); got != "platform_unreachable" {
 		t.Fatalf("after 31 minutes: %q", got)
@@ -378,7 +366,7 @@ func TestOpenProblemsSurviveARestart(t *testing.T) {
 		t.Fatalf("open %q", got)
 	}
 	again := New(r.eng.Config(), r.store, r.client, r.dst, events.New(), nil)
-	again.Now = r.clock
+	again.Now = r.Now
 	if err := again.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/clinicsync/clinicsync/sync/clocktest"
 	"strings"
 	"sync"
 	"testing"
@@ -22,38 +23,25 @@ import (
 type recheckRig struct {
 	*rig
 	bad   string
-	mu    sync.Mutex
-	now   time.Time
 	began time.Time
+	*clocktest.Clock
 }
 
 func newRecheckRig(t *testing.T) *recheckRig {
 	t.Helper()
 	r := &recheckRig{rig: newRig(t, sim.Options{Documents: 2, Seed: 21}),
-		now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	r.eng.Now, r.store.Now = r.clock, r.clock
+		Clock: clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}
+	r.eng.Now, r.store.Now = r.Now, r.Now
 	r.bad = r.sim.AddDocument(sim.Fixture{Doc: clinicsync.Document{
 		Patient: clinicsync.Patient{FirstName: "Élodie", LastName: "Martin"}, PDF: clinicsync.PDF{FileName: "lab_results.pdf"}},
 		Content: sim.Content{Kind: sim.ContentHTML}}).UUID
-	r.began = r.clock()
+	r.began = r.Now()
 	res := r.pass()
 	if res.Confirmed != 2 || res.Failed != 1 {
 		t.Fatalf("first pass: %+v", res)
 	}
 	r.expect(clinicsync.StateFailed, 1, 0)
 	return r
-}
-
-func (r *recheckRig) clock() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.now
-}
-
-func (r *recheckRig) advance(d time.Duration) {
-	r.mu.Lock()
-	r.now = r.now.Add(d)
-	r.mu.Unlock()
 }
 
 // reports counts the status calls the platform accepted for the broken document.
@@ -113,13 +101,13 @@ func TestRecheckDeliversAfterTheHourWithoutAListingChange(t *testing.T) {
 	r.sim.SetContent(r.bad, sim.ValidPDF(0))
 	downloads := r.sim.Stats().PDFDownloads
 	r.pass()
-	r.advance(59 * time.Minute)
+	r.Advance(59 * time.Minute)
 	r.pass()
 	r.expect(clinicsync.StateFailed, 1, 0)
 	if n := r.sim.Stats().PDFDownloads; n != downloads {
 		t.Fatalf("%d downloads before the re-check was due", n-downloads)
 	}
-	r.advance(time.Minute)
+	r.Advance(time.Minute)
 	if res := r.pass(); res.Written != 1 || res.Confirmed != 1 {
 		t.Fatalf("re-check pass: %+v", res)
 	}
@@ -186,15 +174,15 @@ func TestRecheckOfAnUnchangedFailureIsQuiet(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		v, _ := r.eng.Document(ctx, r.bad)
 		want := time.Hour
-		if r.clock().Sub(r.began) >= 24*time.Hour {
+		if r.Now().Sub(r.began) >= 24*time.Hour {
 			want = 24 * time.Hour
 		}
-		if got := v.RecheckAt.Sub(r.clock()); got != want {
+		if got := v.RecheckAt.Sub(r.Now()); got != want {
 			t.Fatalf("re-check %d: scheduled %v after the last attempt, want %v", i+1, got, want)
 		}
-		r.advance(v.RecheckAt.Sub(r.clock()) - time.Second)
+		r.Advance(v.RecheckAt.Sub(r.Now()) - time.Second)
 		r.pass() // not yet due
-		r.advance(time.Second)
+		r.Advance(time.Second)
 		before := v.Attempts
 		r.pass()
 		v = r.expect(clinicsync.StateFailed, 1, 0)
@@ -204,7 +192,7 @@ func TestRecheckOfAnUnchangedFailureIsQuiet(t *testing.T) {
 		rechecks++
 	}
 	// 24 hourly re-checks, then 6 daily ones.
-	if d := r.clock().Sub(r.began); d != 7*24*time.Hour {
+	if d := r.Now().Sub(r.began); d != 7*24*time.Hour {
 		t.Fatalf("30 re-checks took %v: the schedule never slowed down", d)
 	}
 	if n := r.failureLines(); n != 1 {
@@ -225,7 +213,7 @@ func TestListingChangeWhileStillBrokenIsReportedOnce(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		r.pass()
 	}
-	r.advance(time.Hour)
+	r.Advance(time.Hour)
 	r.pass() // the hourly re-check
 	r.expect(clinicsync.StateFailed, 2, 0)
 	r.sim.SetFileName(r.bad, "lab_results_v2.pdf")
@@ -242,7 +230,7 @@ func TestListingChangeWhileStillBrokenIsReportedOnce(t *testing.T) {
 // and the next re-check is scheduled.
 func TestTransientErrorDuringARecheckIsQuiet(t *testing.T) {
 	r := newRecheckRig(t)
-	r.advance(time.Hour)
+	r.Advance(time.Hour)
 	// Every attempt of the download and of its quick retry fails (the
 	// client tries each download 4 times).
 	faults := make([]sim.Fault, 8)
@@ -254,7 +242,7 @@ func TestTransientErrorDuringARecheckIsQuiet(t *testing.T) {
 		t.Fatalf("re-check pass %+v with %d faults, want all %d", res, r.sim.Stats().PDFFaults, len(faults))
 	}
 	v := r.expect(clinicsync.StateFailed, 1, 0)
-	if v.Retryable || v.ErrorCode != clinicsync.ENotPDF || !v.RecheckAt.Equal(r.clock().Add(time.Hour)) {
+	if v.Retryable || v.ErrorCode != clinicsync.ENotPDF || !v.RecheckAt.Equal(r.Now().Add(time.Hour)) {
 		t.Fatalf("after a transient error: %+v", v)
 	}
 	if n := r.failureLines(); n != 1 {

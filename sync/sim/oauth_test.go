@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/clinicsync/clinicsync/sync/clocktest"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -22,7 +23,7 @@ const (
 
 // oauthClient starts an OAuth server; its client follows no redirects and
 // sends no token until one is set.
-func oauthClient(t *testing.T, o Options) (*Server, *tclient, *fakeClock) {
+func oauthClient(t *testing.T, o Options) (*Server, *tclient, *clocktest.Clock) {
 	t.Helper()
 	clk := newFakeClock()
 	o.OAuth = true
