@@ -40,6 +40,14 @@ type Store struct {
 	// the driver would otherwise parse each statement again every time.
 	stmts     sync.Map
 	preparing sync.Map // statements being prepared in the background
+	// bg tracks those background preparations: Close ends them (bgCancel)
+	// and waits for them, so that none opens a connection, and with it
+	// the database's files, once the store is closed.
+	bgMu     sync.Mutex
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	closed   bool
 	// wlock lets one write transaction of this process run at a time.
 	// SQLite has one writer anyway: the others would wait in its busy
 	// handler, which sleeps 1, 2, 5, 10 ms and more between tries, so
@@ -87,6 +95,7 @@ func open(path string, local bool) (*Store, error) {
 	// statements (prepared), and the next one parses them again.
 	db.SetMaxIdleConns(4)
 	s := &Store{db: db, Now: time.Now, wlock: make(chan struct{}, 1)}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -107,6 +116,11 @@ func open(path string, local bool) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.bgMu.Lock()
+	s.closed = true
+	s.bgMu.Unlock()
+	s.bgCancel()
+	s.bg.Wait()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -337,12 +351,7 @@ func (s *Store) prepared(ctx context.Context, q string, inTx bool) (*sql.Stmt, e
 		return st.(*sql.Stmt), nil
 	}
 	if inTx {
-		if _, busy := s.preparing.LoadOrStore(q, true); !busy {
-			go func() {
-				defer s.preparing.Delete(q)
-				_, _ = s.prepared(context.Background(), q, false)
-			}()
-		}
+		s.prepareLater(q)
 		return nil, nil
 	}
 	st, err := s.db.PrepareContext(ctx, q)
@@ -355,6 +364,33 @@ func (s *Store) prepared(ctx context.Context, q string, inTx bool) (*sql.Stmt, e
 	}
 	return st, nil
 }
+
+// prepareLater prepares q in the background, unless it is being prepared
+// already or the store is closed.
+func (s *Store) prepareLater(q string) {
+	if _, busy := s.preparing.LoadOrStore(q, true); busy {
+		return
+	}
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed {
+		s.preparing.Delete(q)
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.preparing.Delete(q)
+		if beforeBackgroundPrepare != nil {
+			beforeBackgroundPrepare(s.bgCtx)
+		}
+		_, _ = s.prepared(s.bgCtx, q, false)
+	}()
+}
+
+// beforeBackgroundPrepare, when set (tests), runs first in each background
+// preparation.
+var beforeBackgroundPrepare func(ctx context.Context)
 
 // conn is where the statements of a store method run: on the database,
 // each write its own transaction, or inside a Batch's transaction.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -723,5 +724,42 @@ func TestFailedCodes(t *testing.T) {
 	s.MarkSaved(ctx, "b", "/x/b.pdf", 1, "")
 	if got, _ := s.FailedCodes(ctx); got[clinicsync.EPermission] != 0 {
 		t.Fatalf("after b was saved: %v", got)
+	}
+}
+
+// A statement first met inside a transaction is prepared in the
+// background; Close ends and waits for that, so nothing opens the
+// database (and makes its -shm file again) once it is closed. (A test's
+// temporary folder could not be removed: "directory not empty".)
+func TestCloseWaitsForBackgroundPrepares(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	var finished atomic.Bool
+	beforeBackgroundPrepare = func(ctx context.Context) {
+		close(started)
+		select {
+		case <-release: // only after Close returned: too late unless Close ended it
+		case <-ctx.Done():
+		}
+		finished.Store(true)
+	}
+	defer func() { beforeBackgroundPrepare = nil }()
+	ctx := context.Background()
+	err = s.Batch(ctx, func(tx *Tx) error {
+		_, err := tx.c.exec(ctx, `UPDATE cursors SET value = value WHERE name = 'background-prepare'`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	s.Close()
+	done := finished.Load()
+	close(release)
+	if !done {
+		t.Fatal("Close returned while a background preparation was still running")
 	}
 }
